@@ -1,0 +1,131 @@
+"""A deterministic, offline provider for tests and the demo.
+
+Its reply is derived from the request (task, selection, lines), so tests can
+assert on it; latency, chunking and failures come from the alias's ``options``::
+
+    [models.opus]
+    provider = "mock"
+    model = "claude-opus-4-6"
+    options = { delay_ms = 20, chunk_chars = 12, fail = "retryable" }
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import (
+    Completion,
+    FatalProviderError,
+    ModelRequest,
+    RetryableProviderError,
+    StreamEvent,
+    StreamInterruptedError,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from ..routing.policy import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+_LINE_COMMENT = {
+    "python": "#", "ruby": "#", "shellscript": "#", "perl": "#", "r": "#", "toml": "#", "yaml": "#",
+    "lua": "--", "sql": "--", "haskell": "--", "elixir": "#",
+}
+
+
+def _tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+class MockProvider:
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        chunk_chars: int = Field(default=24, gt=0)
+        delay_ms: float = Field(default=0, ge=0, description="pause before each chunk")
+        first_token_ms: float = Field(default=0, ge=0, description="pause before the first chunk")
+        fail: Literal["none", "retryable", "fatal", "midstream"] = "none"
+        fail_message: str | None = None
+        reply: str | None = Field(default=None, description="a fixed reply instead of the derived one")
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.alias = config.alias
+        self.options = self.Options.model_validate(config.options)
+
+    def reply_for(self, request: ModelRequest) -> str:
+        if self.options.reply is not None:
+            return self.options.reply
+        meta = request.metadata
+        selection: str = meta.get("selection", "")
+        first, last = meta.get("start_line", 1), meta.get("end_line", 1)
+        comment = _LINE_COMMENT.get(meta.get("language", ""), "//")
+        signature = f"mock {self.alias} ({request.model})"
+        fence = meta.get("language", "")
+        body = selection if selection.endswith("\n") or not selection else selection + "\n"
+        match request.task:
+            case "review":
+                findings = [
+                    {
+                        "line": first,
+                        "end_line": last,
+                        "severity": "warning",
+                        "category": "style",
+                        "message": f"{signature} reviewed lines {first}-{last} ({len(selection.splitlines())} lines)",
+                    }
+                ]
+                for number, text in enumerate(selection.splitlines(), start=first):
+                    if "TODO" in text:
+                        findings.append(
+                            {"line": number, "end_line": number, "severity": "info", "category": "maintainability",
+                             "message": "unresolved TODO", "replacement": text.replace("TODO", "DONE")}
+                        )
+                return json.dumps({"findings": findings}, indent=1)
+            case "explain" | "debug":
+                heading = "Explanation" if request.task == "explain" else "Debugging notes"
+                return (
+                    f"# {heading}: `{meta.get('path', 'selection')}` lines {first}-{last}\n\n"
+                    f"Answered by {signature}.\n\n"
+                    f"The selection has {len(selection.splitlines())} lines and "
+                    f"{len(selection.split())} words. It starts with:\n\n```{fence}\n"
+                    f"{selection.splitlines()[0] if selection else ''}\n```\n"
+                )
+            case "test":
+                return f"```{fence}\n{comment} tests for lines {first}-{last} by {signature}\n```\n"
+            case "fix":
+                problem = meta.get("diagnostics", ["the reported problem"])[0]
+                return f"```{fence}\n{comment} fixed by {signature}: {problem}\n{body}```\n"
+            case _:
+                return f"```{fence}\n{comment} {request.task} by {signature}\n{body}```\n"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        options = self.options
+        message = options.fail_message or f"mock {self.alias}: simulated {options.fail} failure"
+        if options.fail == "retryable":
+            raise RetryableProviderError(message, status=529)
+        if options.fail == "fatal":
+            raise FatalProviderError(message, status=401)
+        text = self.reply_for(request)
+        chunks = [text[i : i + options.chunk_chars] for i in range(0, len(text), options.chunk_chars)]
+        sent = 0
+        try:
+            if options.first_token_ms:
+                await asyncio.sleep(options.first_token_ms / 1000)
+            for chunk in chunks:
+                if options.delay_ms:
+                    await asyncio.sleep(options.delay_ms / 1000)
+                if options.fail == "midstream" and sent >= len(chunks) // 2 and sent > 0:
+                    raise StreamInterruptedError(message)
+                sent += 1
+                yield TextDelta(chunk)
+            yield Completion(Usage(_tokens(request.system + request.prompt), _tokens(text)), "end_turn")
+        finally:
+            logger.debug("mock %s stream closed after %d/%d chunks", self.alias, sent, len(chunks))

@@ -1,0 +1,370 @@
+"""The routing policy: file schema, layering, validation with locations.
+
+Three layers, lowest precedence first: the built-in defaults (``defaults.toml``
+shipped with the package), the user config, the project's
+``.assistant-router.toml``. Each layer is parsed with ``tomllib`` and validated
+by pydantic models that reject unknown keys; every error carries the file and
+the line of the offending key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .tasks import Task
+from .toml_locations import KeyPath, TomlLocations
+
+from .constants import PROJECT_POLICY_FILENAME
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+AliasChain = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
+TaskList = Annotated[list[Task], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Strict):
+    """Seconds. The provider adapters enforce them."""
+
+    connect: float | None = Field(default=None, gt=0)
+    first_token: float | None = Field(default=None, gt=0)
+    idle: float | None = Field(default=None, gt=0)
+    total: float | None = Field(default=None, gt=0)
+
+
+class ModelEntry(_Strict):
+    """``[models.NAME]`` as written in one file; fields left out are inherited."""
+
+    provider: str | None = None
+    model: str | None = None
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    timeouts: Timeouts | None = None
+    options: dict[str, Any] | None = None
+
+
+class When(_Strict):
+    task: TaskList | None = None
+    paths: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    languages: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    min_lines: int | None = Field(default=None, ge=0)
+    max_lines: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _lines_in_order(self) -> When:
+        if self.min_lines is not None and self.max_lines is not None and self.min_lines > self.max_lines:
+            raise ValueError("min_lines is greater than max_lines")
+        return self
+
+
+class RuleEntry(_Strict):
+    name: str | None = None
+    when: When = When()
+    use: AliasChain
+
+
+class PolicyFile(_Strict):
+    """One file's contents: the project policy and the user config share it."""
+
+    models: dict[str, ModelEntry] = {}
+    routes: dict[Task, AliasChain] = {}
+    rules: list[RuleEntry] = []
+
+
+# --------------------------------------------------------------------------- #
+# Resolved, merged policy
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a setting came from: a file and line, or the built-in defaults."""
+
+    label: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.label if self.line is None else f"{self.label}:{self.line}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    alias: str
+    provider: str
+    model: str
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    timeouts: Timeouts = Timeouts()
+    options: dict[str, Any] = field(default_factory=dict)
+    origin: Origin = Origin("built-in defaults")
+
+
+@dataclass(frozen=True)
+class Route:
+    task: Task
+    chain: tuple[str, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int  # 1-based within its file
+    name: str | None
+    when: When
+    chain: tuple[str, ...]
+    origin: Origin
+
+    def describe(self) -> str:
+        label = f'rule #{self.index}' + (f' "{self.name}"' if self.name else "")
+        conditions = []
+        when = self.when
+        if when.task:
+            conditions.append("task=" + ",".join(t.value for t in when.task))
+        if when.paths:
+            conditions.append("paths=" + ",".join(when.paths))
+        if when.languages:
+            conditions.append("languages=" + ",".join(when.languages))
+        if when.min_lines is not None:
+            conditions.append(f"min_lines={when.min_lines}")
+        if when.max_lines is not None:
+            conditions.append(f"max_lines={when.max_lines}")
+        if conditions:
+            label += f" ({'; '.join(conditions)})"
+        return label
+
+
+@dataclass(frozen=True)
+class Policy:
+    models: dict[str, ModelConfig]
+    routes: dict[Task, Route]
+    rules: tuple[Rule, ...]
+    sources: tuple[str, ...]  # labels of the layers that made it, lowest first
+
+
+@dataclass(frozen=True)
+class PolicyIssue:
+    """A problem in one policy file, located where possible."""
+
+    source: str  # a file path, or "built-in defaults"
+    message: str
+    line: int | None = None
+    key: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        key = f" [{self.key}]" if self.key else ""
+        return f"{where}: {self.severity}{key}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Layer:
+    label: str
+    path: Path | None
+    text: str
+
+
+# A hook through which the caller (who knows the provider registry) checks a
+# resolved model: it returns (key below the model, message, severity) tuples.
+ModelCheck = Callable[[ModelConfig], Iterable[tuple[tuple[str, ...], str, Literal["error", "warning"]]]]
+
+
+def builtin_layer() -> Layer:
+    text = resources.files(__package__).joinpath("defaults.toml").read_text(encoding="utf-8")
+    return Layer("built-in defaults", None, text)
+
+
+def file_layer(path: Path) -> Layer | None:
+    """The layer for ``path``, or None when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return Layer(str(path), path, text)
+
+
+@dataclass
+class _Parsed:
+    layer: Layer
+    file: PolicyFile
+    locations: TomlLocations
+
+    def origin(self, path: KeyPath) -> Origin:
+        line = self.locations.line_of(path) if self.layer.path is not None else None
+        return Origin(self.layer.label, line)
+
+
+def _key_text(loc: KeyPath) -> str:
+    # Array entries are numbered from 1, like "rule #1" in decisions.
+    return ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in loc).replace(".[", "[")
+
+
+def _pydantic_issues(layer: Layer, error: ValidationError, locations: TomlLocations) -> list[PolicyIssue]:
+    issues = []
+    for detail in error.errors(include_url=False):
+        loc = tuple(p for p in detail["loc"] if p != "[key]")
+        message = detail["msg"]
+        if detail["type"] == "extra_forbidden":
+            message = f"unknown key '{loc[-1]}'"
+            parent = loc[:-1]
+            allowed = _allowed_keys(parent)
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            if hint:
+                message += f"; did you mean '{hint[0]}'?"
+            elif allowed:
+                message += f" (allowed: {', '.join(sorted(allowed))})"
+        elif detail["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+        issues.append(PolicyIssue(layer.label, message, locations.line_of(loc), _key_text(loc) or None))
+    return issues
+
+
+def _allowed_keys(parent: KeyPath) -> list[str]:
+    """The keys a table at ``parent`` accepts, for "did you mean" hints."""
+    names = [p for p in parent if isinstance(p, str)]
+    model: type[BaseModel] = PolicyFile
+    if not names:
+        return list(PolicyFile.model_fields)
+    if names[0] == "models":
+        model = ModelEntry
+        if names[-1] == "timeouts":
+            model = Timeouts
+    elif names[0] == "rules":
+        model = When if names[-1] == "when" else RuleEntry
+    elif names[0] == "routes":
+        return [t.value for t in Task]
+    return list(model.model_fields)
+
+
+def parse_layer(layer: Layer) -> tuple[_Parsed | None, list[PolicyIssue]]:
+    try:
+        data = tomllib.loads(layer.text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        if line is None:
+            import re
+
+            found = re.search(r"at line (\d+)", str(exc))
+            line = int(found.group(1)) if found else None
+        return None, [PolicyIssue(layer.label, f"invalid TOML: {exc}", line)]
+    locations = TomlLocations(layer.text)
+    try:
+        parsed = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        return None, _pydantic_issues(layer, exc, locations)
+    return _Parsed(layer, parsed, locations), []
+
+
+def _compile_paths(rule: Rule) -> str | None:
+    """Check the rule's globs compile; returns an error message otherwise."""
+    from .matching import compile_paths
+
+    try:
+        compile_paths(rule.when.paths or [])
+    except Exception as exc:  # pathspec raises several types for bad patterns
+        return f"invalid path pattern: {exc}"
+    return None
+
+
+def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None) -> tuple[Policy | None, list[PolicyIssue]]:
+    """Merge the layers (lowest precedence first) into one policy.
+
+    Returns the policy (None if any layer has an error) and every issue found,
+    warnings included.
+    """
+    issues: list[PolicyIssue] = []
+    parsed_layers: list[_Parsed] = []
+    for layer in layers:
+        parsed, layer_issues = parse_layer(layer)
+        issues.extend(layer_issues)
+        if parsed is not None:
+            parsed_layers.append(parsed)
+    if any(i.severity == "error" for i in issues):
+        return None, issues
+
+    # Models merge field by field: a project can change just the model ID of an alias.
+    merged: dict[str, dict[str, Any]] = {}
+    model_origin: dict[str, tuple[_Parsed, Origin]] = {}
+    for parsed in parsed_layers:
+        for alias, entry in parsed.file.models.items():
+            fields = merged.setdefault(alias, {})
+            fields.update(entry.model_dump(exclude_none=True))
+            model_origin[alias] = (parsed, parsed.origin(("models", alias)))
+
+    models: dict[str, ModelConfig] = {}
+    for alias, fields in merged.items():
+        parsed, origin = model_origin[alias]
+        missing = [k for k in ("provider", "model") if k not in fields]
+        if missing:
+            issues.append(
+                PolicyIssue(parsed.layer.label, f"model alias '{alias}' needs {' and '.join(missing)}", origin.line, f"models.{alias}")
+            )
+            continue
+        config = ModelConfig(
+            alias=alias,
+            provider=fields["provider"],
+            model=fields["model"],
+            max_output_tokens=fields.get("max_output_tokens"),
+            temperature=fields.get("temperature"),
+            timeouts=Timeouts(**fields.get("timeouts", {})),
+            options=fields.get("options", {}),
+            origin=origin,
+        )
+        models[alias] = config
+        if check_model is not None:
+            for subkey, message, severity in check_model(config):
+                path = ("models", alias, *subkey)
+                # Point at the layer that set the key, if it is not the last one.
+                owner = next(
+                    (p for p in reversed(parsed_layers) if p.locations.line_of(path) is not None and alias in p.file.models),
+                    parsed,
+                )
+                line = owner.locations.line_of(path) if owner.layer.path is not None else None
+                issues.append(PolicyIssue(owner.layer.label, message, line, _key_text(path), severity))
+
+    def check_chain(parsed: _Parsed, chain: list[str], path: KeyPath) -> None:
+        for alias in chain:
+            if alias not in merged:
+                hint = difflib.get_close_matches(alias, list(merged), n=1)
+                suffix = f"; did you mean '{hint[0]}'?" if hint else f" (defined: {', '.join(sorted(merged))})"
+                issues.append(
+                    PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'{suffix}", parsed.locations.line_of(path), _key_text(path))
+                )
+
+    routes: dict[Task, Route] = {}
+    for parsed in parsed_layers:
+        for task, chain in parsed.file.routes.items():
+            check_chain(parsed, chain, ("routes", task.value))
+            routes[task] = Route(task, tuple(chain), parsed.origin(("routes", task.value)))
+
+    # Rules of the higher-precedence layer are checked first.
+    rules: list[Rule] = []
+    for parsed in reversed(parsed_layers):
+        for index, entry in enumerate(parsed.file.rules):
+            check_chain(parsed, entry.use, ("rules", index, "use"))
+            rule = Rule(index + 1, entry.name, entry.when, tuple(entry.use), parsed.origin(("rules", index)))
+            if (problem := _compile_paths(rule)) is not None:
+                path = ("rules", index, "when", "paths")
+                issues.append(PolicyIssue(parsed.layer.label, problem, parsed.locations.line_of(path), _key_text(path)))
+            rules.append(rule)
+
+    missing_routes = [t.value for t in Task if t not in routes]
+    if missing_routes:
+        issues.append(PolicyIssue("built-in defaults", f"no route for: {', '.join(missing_routes)}"))
+
+    if any(i.severity == "error" for i in issues):
+        return None, issues
+    return Policy(models, routes, tuple(rules), tuple(p.layer.label for p in parsed_layers)), issues

@@ -1,0 +1,1 @@
+"""The language server: transport, features and result delivery."""

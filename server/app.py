@@ -1,0 +1,151 @@
+"""The composition root: builds the language server and wires every feature.
+
+Nothing here runs at import time. ``build_server()`` creates the server, the
+shared :class:`Services`, and calls each feature module's ``setup``. Heavy
+pieces (pydantic models, policy loading, provider SDKs) load after the
+``initialize`` response, so the server starts as fast as a bare pygls server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from ..providers.registry import ProviderRegistry
+from .cancellation import RunningTasks
+from .diagnostics import DiagnosticsHub
+from .documents import WorkspaceRoots
+
+if TYPE_CHECKING:
+    from ..providers.base import Provider
+    from ..routing.policy import ModelConfig
+    from .policies import PolicyReport, PolicyStore
+    from .runner import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "assistant-router"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("assistant-router")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class ClientFeatures:
+    """What the connected client can do, read once at initialize."""
+
+    progress: bool = False
+    apply_edit: bool = False
+    document_changes: bool = False
+    show_document: bool = False
+    watched_files_dynamic: bool = False
+    relative_patterns: bool = False
+
+    @classmethod
+    def from_capabilities(cls, caps: types.ClientCapabilities) -> ClientFeatures:
+        window, workspace = caps.window, caps.workspace
+        watched = workspace.did_change_watched_files if workspace else None
+        return cls(
+            progress=bool(window and window.work_done_progress),
+            apply_edit=bool(workspace and workspace.apply_edit),
+            document_changes=bool(workspace and workspace.workspace_edit and workspace.workspace_edit.document_changes),
+            show_document=bool(window and window.show_document and window.show_document.support),
+            watched_files_dynamic=bool(watched and watched.dynamic_registration),
+            relative_patterns=bool(watched and watched.relative_pattern_support),
+        )
+
+
+class ProviderPool:
+    """One provider instance per model alias configuration (they hold clients)."""
+
+    def __init__(self, registry: ProviderRegistry) -> None:
+        self._registry = registry
+        self._instances: dict[str, Provider] = {}
+
+    def get(self, config: ModelConfig) -> Provider:
+        key = repr(config)
+        provider = self._instances.get(key)
+        if provider is None:
+            provider = self._instances[key] = self._registry.create(config)
+        return provider
+
+
+class Services:
+    """Everything the feature modules share; built once per server."""
+
+    def __init__(self, ls: LanguageServer, registry: ProviderRegistry, answers_dir: Callable[[], Path]) -> None:
+        self.ls = ls
+        self.registry = registry
+        self.providers = ProviderPool(registry)
+        self.roots = WorkspaceRoots()
+        self.running = RunningTasks()
+        self.diagnostics = DiagnosticsHub(ls.text_document_publish_diagnostics)
+        self.capabilities = ClientFeatures()
+        self.answers_dir = answers_dir
+
+    @cached_property
+    def policies(self) -> PolicyStore:
+        from .policies import PolicyStore
+
+        return PolicyStore(self.registry, self.on_policy_report)
+
+    @cached_property
+    def runner(self) -> TaskRunner:
+        from .runner import TaskRunner
+
+        return TaskRunner(self.ls, self)
+
+    def on_policy_report(self, report: PolicyReport) -> None:
+        from .features.policy_files import publish_policy_report
+
+        publish_policy_report(self, report)
+
+
+class RouterProtocol(LanguageServerProtocol):
+    """Adds one hook: pygls answers ``$/cancelRequest`` for a command with
+    -32800 but leaves the work it started running; we stop that work too."""
+
+    on_cancel_request: Callable[[Any], None] | None = None
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        if self.on_cancel_request is not None:
+            self.on_cancel_request(msg_id)
+
+
+def _default_answers_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_cache_path("assistant-router") / "answers"
+
+
+def build_server(
+    registry: ProviderRegistry | None = None,
+    answers_dir: Callable[[], Path] = _default_answers_dir,
+) -> LanguageServer:
+    from .features import code_actions, commands, lifecycle, policy_files
+
+    server = LanguageServer(
+        SERVER_NAME,
+        _version(),
+        protocol_cls=RouterProtocol,
+        text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+    )
+    services = Services(server, registry or ProviderRegistry(), answers_dir)
+    for feature in (lifecycle, policy_files, code_actions, commands):
+        feature.setup(server, services)
+    return server

@@ -1,0 +1,173 @@
+"""The ``assistant-router`` command: serve, route, check, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+LANGUAGE_BY_SUFFIX = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".jsx": "javascriptreact", ".ts": "typescript", ".tsx": "typescriptreact", ".go": "go", ".rs": "rust",
+    ".java": "java", ".kt": "kotlin", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp",
+    ".cs": "csharp", ".rb": "ruby", ".php": "php", ".swift": "swift", ".lua": "lua", ".sh": "shellscript",
+    ".md": "markdown", ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".html": "html",
+    ".css": "css", ".sql": "sql", ".scala": "scala", ".ex": "elixir", ".hs": "haskell",
+}
+
+EPILOG = """\
+examples:
+  assistant-router serve                      speak LSP on stdin/stdout (editors start this)
+  assistant-router route --task review --file src/app.py:10-40
+  assistant-router check .                    validate ./.assistant-router.toml
+  assistant-router demo                       offline tour of the whole flow
+
+environment:
+  ASSISTANT_ROUTER_CONFIG   path of the user config (default: <user config dir>/assistant-router/config.toml)
+  ASSISTANT_ROUTER_LOG      log level for serve (debug, info, warning, error)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .app import _version
+
+    parser = argparse.ArgumentParser(
+        prog="assistant-router",
+        description="A language server that routes each AI coding task to the model that suits it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (for debugging)")
+    serve.add_argument(
+        "--log-level",
+        default=os.environ.get("ASSISTANT_ROUTER_LOG", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="stderr and window/logMessage verbosity (default: info)",
+    )
+
+    route = commands.add_parser("route", help="print which model a task would go to, and why")
+    route.add_argument("--task", required=True, help="scaffold, test, fix, refactor, debug, review or explain")
+    route.add_argument("--file", required=True, metavar="F[:START-END]", help="file, optionally with 1-based lines")
+    route.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
+    route.add_argument("--language", help="LSP language id (default: from the file name)")
+    route.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+    check = commands.add_parser("check", help="validate a project policy file and the user config")
+    check.add_argument("directory", nargs="?", type=Path, default=Path("."), help="project root (default: .)")
+
+    demo = commands.add_parser("demo", help="drive the real server as an editor would, offline")
+    demo.add_argument("--delay-ms", type=float, default=15, help="simulated streaming delay per chunk")
+    return parser
+
+
+def _split_file_arg(value: str) -> tuple[Path, int | None, int | None]:
+    head, sep, tail = value.rpartition(":")
+    if sep and tail and all(part.isdigit() for part in tail.split("-", 1)) and tail.split("-", 1)[0]:
+        start_text, _, end_text = tail.partition("-")
+        start = int(start_text)
+        end = int(end_text) if end_text else start
+        if start < 1 or end < start:
+            raise SystemExit(f"assistant-router: bad line range '{tail}' (expected START-END, 1-based)")
+        return Path(head), start, end
+    return Path(value), None, None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .logs import configure_stderr
+
+    configure_stderr(args.log_level)
+    from .app import build_server
+
+    server = build_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _registry_check():
+    from ..providers.registry import ProviderRegistry
+
+    return ProviderRegistry().check
+
+
+def _route(args: argparse.Namespace) -> int:
+    from ..routing.config import find_project_root, load_policy
+    from ..routing.matching import RouteRequest
+    from ..routing.router import Router
+    from ..routing.tasks import Task
+
+    try:
+        task = Task(args.task)
+    except ValueError:
+        print(f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})", file=sys.stderr)
+        return 2
+    file, start, end = _split_file_arg(args.file)
+    file = file.resolve()
+    root = (args.root or find_project_root(file)).resolve()
+    if end is None:
+        try:
+            lines = max(len(file.read_text(encoding="utf-8", errors="replace").splitlines()), 1)
+        except OSError:
+            lines = 1
+    else:
+        lines = end - (start or end) + 1
+    load = load_policy(root, _registry_check())
+    for issue in load.issues:
+        print(issue, file=sys.stderr)
+    if load.policy is None:
+        print("assistant-router: the policy has errors; run 'assistant-router check' for details", file=sys.stderr)
+        return 1
+    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
+    language = args.language or LANGUAGE_BY_SUFFIX.get(file.suffix.lower())
+    decision = Router(load.policy).decide(RouteRequest(task, relative, language, lines))
+    if args.json:
+        print(json.dumps(decision.to_json(), indent=2))
+        return 0
+    primary = decision.primary
+    print(f"task:     {task.value}")
+    print(f"file:     {relative or file} ({language or 'unknown language'}, {lines} line{'s' if lines != 1 else ''})")
+    print(f"model:    {primary.alias} → {primary.provider} {primary.model}")
+    print(f"chain:    {' → '.join(f'{m.alias} ({m.provider} {m.model})' for m in decision.chain)}")
+    print(f"reason:   {decision.reason}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ..routing.config import load_policy, project_policy_path
+
+    root = args.directory.resolve()
+    load = load_policy(root, _registry_check())
+    checked = [str(p) for p in (load.user_config, project_policy_path(root)) if p.exists()]
+    for issue in load.issues:
+        print(issue)
+    errors = len(load.errors)
+    if errors:
+        print(f"{errors} error{'s' if errors != 1 else ''}; the server would keep its previous policy.")
+        return 1
+    if not checked:
+        print(f"no policy files found (looked for {project_policy_path(root)} and {load.user_config}); built-in defaults apply.")
+    else:
+        print(f"OK: {', '.join(checked)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "route":
+        return _route(args)
+    if args.command == "check":
+        return _check(args)
+    from .demo import run_demo
+
+    return run_demo(delay_ms=args.delay_ms)

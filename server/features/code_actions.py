@@ -1,0 +1,101 @@
+"""textDocument/codeAction: one action per task, titled with its model.
+
+This runs on every cursor move in some editors, so it must stay as cheap as
+an empty handler: no model calls, no file-system access (document locations
+and routers are cached), a plain synchronous function.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
+
+from ...routing.matching import RouteRequest
+from ...routing.tasks import Task
+from .commands import RUN_COMMAND
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+ASSISTANT_KIND = "assistant"
+_EDITING = {Task.SCAFFOLD, Task.TEST, Task.REFACTOR}
+
+
+def kind_of(task: Task) -> str:
+    """``quickfix`` for fix; ``refactor.*`` sub-kinds for the rest, so every
+    client lists them in its default code-action menu."""
+    if task is Task.FIX:
+        return types.CodeActionKind.QuickFix.value
+    base = types.CodeActionKind.RefactorRewrite if task in _EDITING else types.CodeActionKind.Refactor
+    return f"{base.value}.{ASSISTANT_KIND}.{task.value}"
+
+
+ADVERTISED_KINDS = [
+    types.CodeActionKind.QuickFix,
+    f"{types.CodeActionKind.RefactorRewrite.value}.{ASSISTANT_KIND}",
+    f"{types.CodeActionKind.Refactor.value}.{ASSISTANT_KIND}",
+]
+
+
+def _wanted(kind: str, only: list[str] | None) -> bool:
+    return not only or any(kind == o or kind.startswith(o + ".") for o in only)
+
+
+def _range_json(start: types.Position, end: types.Position) -> dict:
+    return {
+        "start": {"line": start.line, "character": start.character},
+        "end": {"line": end.line, "character": end.character},
+    }
+
+
+def setup(server: LanguageServer, services: Services) -> None:
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=ADVERTISED_KINDS, resolve_provider=False),
+    )
+    def code_actions(ls: LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri = params.text_document.uri
+        only = params.context.only
+        document = ls.workspace.text_documents.get(uri)
+        location = services.roots.locate(uri)
+        router = services.policies.router(location.root)
+
+        start, end = params.range.start, params.range.end
+        if start == end:
+            # A bare cursor: scaffold inserts there; the others take the whole line.
+            line_length = len(document.lines[start.line].rstrip("\r\n")) if document and start.line < len(document.lines) else 0
+            line_range = _range_json(types.Position(start.line, 0), types.Position(start.line, line_length))
+            target = f"line {start.line + 1}"
+        else:
+            line_range = _range_json(start, end)
+            target = "selection"
+        selection_range = _range_json(start, end)
+        lines = end.line - start.line + 1
+        language = document.language_id if document else None
+
+        actions = []
+        for task in Task:
+            diagnostics = params.context.diagnostics
+            if task is Task.FIX and not diagnostics:
+                continue
+            kind = kind_of(task)
+            if not _wanted(kind, only):
+                continue
+            model = router.decide(RouteRequest(task, location.relative, language, lines)).primary
+            title = f"{task.verb} {target} · {model.alias} ({model.model})"
+            argument = {"task": task.value, "uri": uri, "range": selection_range if task is Task.SCAFFOLD else line_range}
+            if task is Task.FIX:
+                argument["diagnostics"] = [
+                    {"message": d.message, "line": d.range.start.line, "source": d.source} for d in diagnostics
+                ]
+            actions.append(
+                types.CodeAction(
+                    title=title,
+                    kind=kind,
+                    diagnostics=list(diagnostics) if task is Task.FIX else None,
+                    command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
+                )
+            )
+        return actions

@@ -1,0 +1,45 @@
+"""workspace/executeCommand: ``assistant.run`` and ``assistant.route``.
+
+Both take one argument ``{"task", "uri", "range", "prompt"?}``. pygls
+advertises every registered command in ``executeCommandProvider.commands``
+(Neovim 0.11+ refuses to run commands missing from it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
+from pygls.exceptions import JsonRpcInvalidParams
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+RUN_COMMAND = "assistant.run"
+ROUTE_COMMAND = "assistant.route"
+
+
+def _parse(raw: Any):
+    from ..arguments import ArgumentError, parse_task_args
+
+    try:
+        return parse_task_args(raw)
+    except ArgumentError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+
+
+def setup(server: LanguageServer, services: Services) -> None:
+    @server.command(RUN_COMMAND)
+    async def run(ls: LanguageServer, argument: Any) -> dict:
+        args = _parse(argument)
+        return await services.runner.run(args, ls.protocol.msg_id)
+
+    @server.command(ROUTE_COMMAND)
+    def route(ls: LanguageServer, argument: Any) -> dict:
+        args = _parse(argument)
+        return services.runner.route(args).to_json()
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def progress_cancelled(ls: LanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
+        services.running.cancel(("progress", params.token), "cancelled from the progress UI")

@@ -1,0 +1,64 @@
+"""initialize / initialized / workspace folders / shutdown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
+from pygls import uris
+
+from ..logs import attach_client_log
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+logger = logging.getLogger(__name__)
+
+
+def _workspace_roots(ls: LanguageServer) -> list[Path]:
+    roots = []
+    for folder in ls.workspace.folders.values():
+        if (path := uris.to_fs_path(folder.uri)) is not None:
+            roots.append(Path(path))
+    if not roots and ls.workspace.root_path:
+        roots.append(Path(ls.workspace.root_path))
+    return roots
+
+
+def setup(server: LanguageServer, services: Services) -> None:
+    protocol = server.protocol
+
+    def cancel_request(msg_id) -> None:
+        services.running.cancel(("request", msg_id), "$/cancelRequest")
+
+    protocol.on_cancel_request = cancel_request  # type: ignore[attr-defined]
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
+        services.capabilities = type(services.capabilities).from_capabilities(params.capabilities)
+        services.roots.set_roots(_workspace_roots(ls))
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
+        attach_client_log(ls)
+        for root in services.roots.roots or (None,):
+            services.policies.reload(root)
+        from .policy_files import watch_policy_files
+
+        await watch_policy_files(ls, services)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders_changed(ls: LanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        before = set(services.roots.roots)
+        services.roots.set_roots(_workspace_roots(ls))
+        for root in before - set(services.roots.roots):
+            services.policies.forget(root)
+        for root in set(services.roots.roots) - before:
+            services.policies.reload(root)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: LanguageServer, params: None) -> None:
+        services.running.cancel_all("server shutting down")

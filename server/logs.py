@@ -1,0 +1,57 @@
+"""Logging: stderr always, ``window/logMessage`` once a client is connected.
+
+stdout is the LSP channel of ``serve``: nothing here ever writes to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from lsprotocol import types
+
+_LEVELS = {
+    logging.ERROR: types.MessageType.Error,
+    logging.WARNING: types.MessageType.Warning,
+    logging.INFO: types.MessageType.Info,
+}
+
+
+def configure_stderr(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("assistant_router").setLevel(level.upper())
+
+
+class ClientLogHandler(logging.Handler):
+    """Forwards our own records (not pygls's) to the client's log."""
+
+    def __init__(self, ls) -> None:
+        super().__init__(logging.INFO)
+        self._ls = ls
+        self._sending = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._sending:  # a failure while sending must not recurse
+            return
+        self._sending = True
+        try:
+            message_type = next((t for lvl, t in _LEVELS.items() if record.levelno >= lvl), types.MessageType.Log)
+            self._ls.window_log_message(types.LogMessageParams(message_type, self.format(record)))
+        except Exception:
+            self.handleError(record)
+        finally:
+            self._sending = False
+
+
+def attach_client_log(ls) -> ClientLogHandler:
+    handler = ClientLogHandler(ls)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("assistant_router")
+    for existing in [h for h in logger.handlers if isinstance(h, ClientLogHandler)]:
+        logger.removeHandler(existing)
+    logger.addHandler(handler)
+    return handler

@@ -1,0 +1,412 @@
+"""Running one AI task: route, stream with fallback, deliver, report.
+
+The command handler awaits :meth:`TaskRunner.run`, which runs the work in its
+own asyncio task so that ``$/cancelRequest`` and a cancelled work-done
+progress can stop it. Nothing is delivered until the whole answer has
+arrived; once any output has streamed, a failure ends the task instead of
+falling back to another model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from ..providers.base import Completion, ModelRequest, ProviderError, TextDelta, Usage
+from ..routing.matching import RouteRequest
+from ..routing.tasks import Delivery, Task
+from . import delivery
+from .prompts import SYSTEM, TaskInput, build_prompt
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+    from ..routing.policy import ModelConfig
+    from ..routing.router import Decision
+    from .app import Services
+    from .arguments import TaskArgs
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+class TaskFailed(Exception):
+    """The task cannot complete; the message is shown to the user as is."""
+
+
+@dataclass
+class Attempt:
+    config: ModelConfig
+    started: float = field(default_factory=time.monotonic)
+    error: str | None = None
+    retryable: bool | None = None
+    elapsed_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "alias": self.config.alias,
+            "provider": self.config.provider,
+            "model": self.config.model,
+            "elapsed_ms": self.elapsed_ms,
+        }
+        if self.error is not None:
+            data["error"] = self.error
+            data["retryable"] = self.retryable
+        return data
+
+
+@dataclass
+class Outcome:
+    """Everything the command returns, filled in as the task goes."""
+
+    task: Task
+    decision: Decision | None = None
+    answered_by: ModelConfig | None = None
+    status: str = "failed"
+    message: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    usage: Usage = Usage()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, elapsed_ms: int) -> dict[str, Any]:
+        model = self.answered_by or (self.decision.primary if self.decision else None)
+        data: dict[str, Any] = {
+            "task": self.task.value,
+            "alias": model.alias if model else None,
+            "provider": model.provider if model else None,
+            "model": model.model if model else None,
+            "status": self.status,
+            "reason": self.decision.reason if self.decision else None,
+            "fallback": bool(self.answered_by and self.decision and self.answered_by is not self.decision.primary),
+            "attempts": [a.to_json() for a in self.attempts],
+            "usage": self.usage.to_json(),
+            "elapsed_ms": elapsed_ms,
+        }
+        if self.message:
+            data["message"] = self.message
+        data.update(self.details)
+        return data
+
+
+def model_label(config: ModelConfig) -> str:
+    return f"{config.alias} ({config.model})"
+
+
+class _ProgressReporter:
+    """Work-done progress when the client supports it; otherwise nothing."""
+
+    def __init__(self, ls: LanguageServer, enabled: bool) -> None:
+        self._ls = ls
+        self.enabled = enabled
+        self.token: str | None = None
+        self._last = 0.0
+        self._ended = False
+
+    async def begin(self, title: str, message: str) -> None:
+        if not self.enabled:
+            return
+        token = str(uuid.uuid4())
+        try:
+            await self._ls.work_done_progress.create_async(token)
+        except Exception as exc:  # a client may refuse; the task still runs
+            logger.warning("client refused work-done progress: %s", exc)
+            self.enabled = False
+            return
+        self.token = token
+        self._ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, message=message, cancellable=True, percentage=None)
+        )
+
+    def report(self, message: str, *, force: bool = False) -> None:
+        if self.token is None or self._ended:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._last = now
+        self._ls.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
+
+    def end(self, message: str) -> None:
+        if self.token is None or self._ended:
+            return
+        self._ended = True
+        self._ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+        self._ls.work_done_progress.tokens.pop(self.token, None)
+
+
+class TaskRunner:
+    def __init__(self, ls: LanguageServer, services: Services) -> None:
+        self._ls = ls
+        self._services = services
+
+    # ----------------------------------------------------------------- entry
+
+    async def run(self, args: TaskArgs, request_id: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        outcome = Outcome(args.task)
+        progress = _ProgressReporter(self._ls, self._services.capabilities.progress)
+        job = asyncio.create_task(self._execute(args, outcome, progress), name=f"assistant.run {args.task.value}")
+        self._services.running.add(job, ("request", request_id))
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is not None and me.cancelling():
+                job.cancel()  # the server itself is stopping this handler
+                raise
+            outcome.status = "cancelled"
+            outcome.message = "cancelled; nothing was applied"
+        except TaskFailed as exc:
+            outcome.status = "failed"
+            outcome.message = str(exc)
+            self._ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"assistant-router: {exc}"))
+        except Exception as exc:  # a bug: keep the server alive and say so
+            logger.exception("task %s crashed", args.task.value)
+            outcome.status = "failed"
+            outcome.message = f"internal error: {type(exc).__name__}: {exc}"
+            self._ls.window_show_message(
+                types.ShowMessageParams(types.MessageType.Error, f"assistant-router: {outcome.message}")
+            )
+        finally:
+            progress.end(_end_message(outcome))
+        result = outcome.to_json(int((time.monotonic() - started) * 1000))
+        logger.info(
+            "%s → %s: %s (%s)", args.task.value, result["alias"], outcome.status, outcome.message or result["reason"]
+        )
+        return result
+
+    def route(self, args: TaskArgs) -> Decision:
+        document = self._ls.workspace.get_text_document(args.uri)
+        return self._decide(args, document.language_id)
+
+    # ------------------------------------------------------------- the work
+
+    def _decide(self, args: TaskArgs, language: str | None) -> Decision:
+        location = self._services.roots.locate(args.uri)
+        router = self._services.policies.router(location.root)
+        lines = args.range.end.line - args.range.start.line + 1
+        return router.decide(RouteRequest(args.task, location.relative, language, lines))
+
+    async def _execute(self, args: TaskArgs, outcome: Outcome, progress: _ProgressReporter) -> None:
+        ls = self._ls
+        try:
+            document = ls.workspace.get_text_document(args.uri)
+            text = document.source
+        except OSError as exc:
+            raise TaskFailed(f"cannot read {args.uri}: {exc.strerror or exc}") from None
+        is_open = args.uri in ls.workspace.text_documents
+        snapshot = delivery.Snapshot(args.uri, document.version if is_open else None, text)
+        target = types.Range(
+            types.Position(args.range.start.line, args.range.start.character),
+            types.Position(args.range.end.line, args.range.end.character),
+        )
+        if target.start.line >= max(len(document.lines), 1) and text:
+            raise TaskFailed(f"line {target.start.line + 1} is past the end of {Path(document.path).name}")
+
+        decision = outcome.decision = self._decide(args, document.language_id)
+        location = self._services.roots.locate(args.uri)
+        item = TaskInput(
+            task=args.task,
+            path=location.relative or document.path,
+            language=document.language_id or "",
+            selection=delivery.selection_text(text, target),
+            start_line=target.start.line + 1,
+            end_line=target.end.line + 1,
+            user_prompt=args.prompt,
+            diagnostics=tuple(d.message for d in args.diagnostics),
+        )
+        primary = decision.primary
+        await progress.begin(
+            f"{args.task.value.capitalize()} · {model_label(primary)}",
+            f"routed by {decision.reason}",
+        )
+        if progress.token is not None and (me := asyncio.current_task()) is not None:
+            self._services.running.add(me, ("progress", progress.token))
+        answer, config = await self._stream_with_fallback(decision, item, outcome, progress)
+        outcome.answered_by = config
+        progress.report(f"{config.alias}: answer complete, delivering", force=True)
+        await self._deliver(args.task, snapshot, target, answer, config, outcome)
+
+    async def _stream_with_fallback(
+        self, decision: Decision, item: TaskInput, outcome: Outcome, progress: _ProgressReporter
+    ) -> tuple[str, ModelConfig]:
+        prompt = build_prompt(item)
+        metadata = {
+            "selection": item.selection,
+            "start_line": item.start_line,
+            "end_line": item.end_line,
+            "language": item.language,
+            "path": item.path,
+            "diagnostics": list(item.diagnostics),
+        }
+        for position, config in enumerate(decision.chain):
+            attempt = Attempt(config)
+            outcome.attempts.append(attempt)
+            received: list[str] = []
+            try:
+                provider = self._services.providers.get(config)
+                request = ModelRequest(
+                    model=config.model,
+                    system=SYSTEM,
+                    prompt=prompt,
+                    max_output_tokens=config.max_output_tokens,
+                    temperature=config.temperature,
+                    task=item.task.value,
+                    metadata=metadata,
+                )
+                chars = 0
+                async for event in provider.stream(request):
+                    if isinstance(event, TextDelta):
+                        received.append(event.text)
+                        chars += len(event.text)
+                        progress.report(f"{config.alias}: ≈{max(chars // 4, 1)} tokens received")
+                    elif isinstance(event, Completion):
+                        outcome.usage = event.usage
+                attempt.elapsed_ms = int((time.monotonic() - attempt.started) * 1000)
+                return "".join(received), config
+            except ProviderError as exc:
+                attempt.elapsed_ms = int((time.monotonic() - attempt.started) * 1000)
+                attempt.error, attempt.retryable = str(exc), exc.retryable
+                if received:
+                    raise TaskFailed(
+                        f"{model_label(config)} stopped mid-answer ({exc}); the partial answer was discarded"
+                    ) from None
+                if not exc.retryable:
+                    raise TaskFailed(f"{model_label(config)}: {exc}") from None
+                if position + 1 < len(decision.chain):
+                    following = decision.chain[position + 1]
+                    logger.warning("%s failed (%s); falling back to %s", config.alias, exc, following.alias)
+                    progress.report(f"{config.alias} unavailable ({exc}); trying {following.alias}", force=True)
+        tried = ", ".join(f"{a.config.alias}: {a.error}" for a in outcome.attempts)
+        raise TaskFailed(f"every model for {decision.task.value} failed ({tried})")
+
+    # --------------------------------------------------------------- delivery
+
+    async def _deliver(
+        self,
+        task: Task,
+        snapshot: delivery.Snapshot,
+        target: types.Range,
+        answer: str,
+        config: ModelConfig,
+        outcome: Outcome,
+    ) -> None:
+        match task.delivery:
+            case Delivery.EDIT:
+                await self._deliver_edit(task, snapshot, target, answer, config, outcome)
+            case Delivery.DIAGNOSTICS:
+                self._deliver_review(snapshot.uri, answer, config, outcome)
+            case Delivery.DOCUMENT:
+                await self._deliver_document(task, snapshot.uri, target, answer, config, outcome)
+
+    async def _deliver_edit(
+        self,
+        task: Task,
+        snapshot: delivery.Snapshot,
+        target: types.Range,
+        answer: str,
+        config: ModelConfig,
+        outcome: Outcome,
+    ) -> None:
+        capabilities = self._services.capabilities
+        if not capabilities.apply_edit:
+            # The client cannot take edits: show the proposal instead.
+            await self._deliver_document(task, snapshot.uri, target, answer, config, outcome)
+            outcome.message = "this editor cannot apply edits; the proposed code is shown instead"
+            return
+        ls = self._ls
+        document = ls.workspace.get_text_document(snapshot.uri)
+        is_open = snapshot.uri in ls.workspace.text_documents
+        try:
+            edit = delivery.build_text_edit(snapshot.text, document.source, target, answer, task.placement)
+        except delivery.EditConflict as exc:
+            raise TaskFailed(
+                f"not applied: {exc} while {model_label(config)} was working. Run the task again on the new text."
+            ) from None
+        version = document.version if is_open else None
+        if capabilities.document_changes:
+            workspace_edit = types.WorkspaceEdit(
+                document_changes=[
+                    types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(snapshot.uri, version), [edit])
+                ]
+            )
+        else:
+            workspace_edit = types.WorkspaceEdit(changes={snapshot.uri: [edit]})
+        result = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(workspace_edit, label=f"assistant-router: {task.value} by {config.alias}")
+        )
+        if not result.applied:
+            raise TaskFailed(
+                f"the editor did not apply the {task.value} edit"
+                + (f": {result.failure_reason}" if result.failure_reason else "")
+            )
+        outcome.status = "applied"
+        outcome.details["edit"] = {
+            "uri": snapshot.uri,
+            "range": _range_json(edit.range),
+            "new_text": edit.new_text,
+            "rebased": document.source != snapshot.text,
+        }
+
+    def _deliver_review(self, uri: str, answer: str, config: ModelConfig, outcome: Outcome) -> None:
+        try:
+            findings = delivery.parse_findings(answer)
+        except delivery.InvalidReview as exc:
+            raise TaskFailed(f"{model_label(config)} answered the review in the wrong shape: {exc}") from None
+        lines = self._ls.workspace.get_text_document(uri).lines
+        diagnostics = delivery.findings_to_diagnostics(findings, lines, model_label(config))
+        self._services.diagnostics.set(uri, "review", diagnostics)
+        outcome.status = "shown"
+        outcome.details["diagnostics"] = len(diagnostics)
+
+    async def _deliver_document(
+        self, task: Task, uri: str, target: types.Range, answer: str, config: ModelConfig, outcome: Outcome
+    ) -> None:
+        location = self._services.roots.locate(uri)
+        name = Path(location.relative or uri).name
+        header = (
+            f"<!-- assistant-router: {task.value} of {location.relative or uri} "
+            f"lines {target.start.line + 1}-{target.end.line + 1} by {model_label(config)} -->\n\n"
+        )
+        body = answer if task.delivery is Delivery.DOCUMENT else f"Proposed {task.value} for `{name}`:\n\n{answer}"
+        outcome.status = "shown"
+        if self._services.capabilities.show_document:
+            path = self._services.answers_dir() / f"{task.value}-{Path(name).stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(header + body, encoding="utf-8")
+            result = await self._ls.window_show_document_async(
+                types.ShowDocumentParams(uri=path.as_uri(), take_focus=True)
+            )
+            outcome.details["document"] = path.as_uri()
+            if result.success:
+                return
+            logger.warning("client could not show %s; showing the answer as a message", path)
+        self._ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, body))
+
+
+def _range_json(value: types.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": value.start.line, "character": value.start.character},
+        "end": {"line": value.end.line, "character": value.end.character},
+    }
+
+
+def _end_message(outcome: Outcome) -> str:
+    who = f" by {outcome.answered_by.alias}" if outcome.answered_by else ""
+    match outcome.status:
+        case "applied":
+            return f"Applied{who}"
+        case "shown":
+            return f"Done{who}"
+        case "cancelled":
+            return "Cancelled: nothing applied"
+        case _:
+            return f"Failed: {outcome.message}"

@@ -1,0 +1,129 @@
+"""End-to-end fixtures: the real ``assistant-router serve`` as a subprocess.
+
+Each test gets a fresh server with its own user config and cache directory,
+started by pytest-lsp and impersonating a real client's capabilities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+CLIENTS = {
+    "vscode": "visual-studio-code",
+    "neovim": "neovim",
+}
+
+
+class EditorSession:
+    """A pytest-lsp client plus the bookkeeping tests assert on."""
+
+    def __init__(self, client: LanguageClient, root: Path) -> None:
+        self.client = client
+        self.root = root
+        self.applied_edits: list[types.ApplyWorkspaceEditParams] = []
+        self.apply_edit_result = True
+        self.registrations: list[types.Registration] = []
+        self.versions: dict[str, int] = {}
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            self.applied_edits.append(params)
+            return types.ApplyWorkspaceEditResult(applied=self.apply_edit_result)
+
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def register(params: types.RegistrationParams) -> None:
+            self.registrations.extend(params.registrations)
+
+    def uri(self, relative: str) -> str:
+        return (self.root / relative).as_uri()
+
+    def open(self, relative: str, language: str = "python", text: str | None = None) -> str:
+        uri = self.uri(relative)
+        text = (self.root / relative).read_text() if text is None else text
+        self.versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language, 1, text))
+        )
+        return uri
+
+    def change(self, uri: str, text: str) -> None:
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(self.versions[uri], uri),
+                [types.TextDocumentContentChangeWholeDocument(text)],
+            )
+        )
+
+    async def code_actions(
+        self, uri: str, start: int, end: int, *, only: list[str] | None = None, diagnostics=()
+    ) -> list[types.CodeAction]:
+        result = await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                types.TextDocumentIdentifier(uri),
+                types.Range(types.Position(start, 0), types.Position(end, 0)),
+                types.CodeActionContext(diagnostics=list(diagnostics), only=only),
+            )
+        )
+        return result or []
+
+    async def execute(self, command: str, argument: dict) -> dict:
+        return await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command, arguments=[argument])
+        )
+
+    def task_argument(self, task: str, uri: str, start: int, end: int, **extra) -> dict:
+        return {
+            "task": task,
+            "uri": uri,
+            "range": {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}},
+            **extra,
+        }
+
+    async def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition not met in time")
+            await asyncio.sleep(0.02)
+
+
+@pytest_asyncio.fixture
+async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> AsyncIterator[Callable]:
+    """Factory: ``await start_session(client="vscode")`` → an initialized EditorSession."""
+    sessions: list[EditorSession] = []
+
+    async def start(client: str = "vscode", capabilities: types.ClientCapabilities | None = None) -> EditorSession:
+        env = {
+            **os.environ,
+            "ASSISTANT_ROUTER_CONFIG": str(user_config),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "ASSISTANT_ROUTER_LOG": "debug",
+        }
+        config = ClientServerConfig(
+            server_command=[sys.executable, "-m", "assistant_router.server", "serve"], server_env=env
+        )
+        lsp_client = await config.start()
+        session = EditorSession(lsp_client, workspace)
+        await lsp_client.initialize_session(
+            types.InitializeParams(
+                capabilities=capabilities or client_capabilities(CLIENTS[client]),
+                root_uri=workspace.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(workspace.as_uri(), "project")],
+            )
+        )
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        await session.client.shutdown_session()
