@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +41,16 @@ _LINE_COMMENT = {
     "python": "#", "ruby": "#", "shellscript": "#", "perl": "#", "r": "#", "toml": "#", "yaml": "#",
     "lua": "--", "sql": "--", "haskell": "--", "elixir": "#",
 }
+
+
+def _stub(description: str, language: str, comment: str, signature: str) -> str:
+    """A placeholder definition named after the words of the selection."""
+    words = re.findall(r"[a-z]+", description.lower().split(":", 1)[-1])
+    meaningful = [w for w in words if w not in {"a", "an", "the", "that", "which", "whose", "is", "are", "of", "to", "function"}]
+    name = "_".join(meaningful[:5]) or "generated"
+    if language == "python":
+        return f'def {name}(*args, **kwargs):\n    """Scaffolded by {signature}."""\n    raise NotImplementedError\n'
+    return f"{comment} {name}: scaffolded by {signature}\n"
 
 
 def _tokens(text: str) -> int:
@@ -101,8 +112,10 @@ class MockProvider:
             case "test":
                 return f"```{fence}\n{comment} tests for lines {first}-{last} by {signature}\n```\n"
             case "fix":
-                problem = meta.get("diagnostics", ["the reported problem"])[0]
+                problem = (meta.get("diagnostics") or ["the reported problem"])[0]
                 return f"```{fence}\n{comment} fixed by {signature}: {problem}\n{body}```\n"
+            case "scaffold":
+                return f"```{fence}\n{body}{_stub(selection, meta.get('language', ''), comment, signature)}```\n"
             case _:
                 return f"```{fence}\n{comment} {request.task} by {signature}\n{body}```\n"
 
@@ -128,4 +141,7 @@ class MockProvider:
                 yield TextDelta(chunk)
             yield Completion(Usage(_tokens(request.system + request.prompt), _tokens(text)), "end_turn")
         finally:
-            logger.debug("mock %s stream closed after %d/%d chunks", self.alias, sent, len(chunks))
+            if sent < len(chunks):
+                logger.info("mock %s stream closed early after %d/%d chunks", self.alias, sent, len(chunks))
+            else:
+                logger.debug("mock %s stream finished (%d chunks)", self.alias, sent)

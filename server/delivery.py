@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 
 from ..routing.tasks import EditPlacement
+from .documents import last_selected_line
 
 DIAGNOSTIC_SOURCE = "assistant-router"
 
@@ -75,10 +76,11 @@ def build_text_edit(
     placement: EditPlacement,
 ) -> types.TextEdit:
     """The edit for ``answer`` against ``current``, rebased from ``snapshot``."""
-    shift = rebase_range(snapshot, current, target.start.line, target.end.line)
+    last = last_selected_line(target.start.line, target.end.line, target.end.character)
+    shift = rebase_range(snapshot, current, target.start.line, last)
     code = extract_code(answer)
     if placement is EditPlacement.INSERT_AFTER:
-        line = target.end.line + shift + 1
+        line = last + shift + 1
         lines = _lines(current)
         if line >= len(lines):
             # After the last line: terminate that line first if it is not.
@@ -164,7 +166,7 @@ def findings_to_diagnostics(findings: list[dict], document_lines: list[str], mod
         diagnostics.append(
             types.Diagnostic(
                 range=types.Range(types.Position(start, 0), types.Position(end, len(end_text.rstrip("\r\n")))),
-                message=f"{item['message']} ({model_label})",
+                message=f"{item['message']} — {model_label}",
                 severity=severity,
                 source=DIAGNOSTIC_SOURCE,
                 code=str(item["category"]) if item.get("category") else None,

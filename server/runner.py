@@ -23,6 +23,7 @@ from ..providers.base import Completion, ModelRequest, ProviderError, TextDelta,
 from ..routing.matching import RouteRequest
 from ..routing.tasks import Delivery, Task
 from . import delivery
+from .documents import last_selected_line
 from .prompts import SYSTEM, TaskInput, build_prompt
 
 if TYPE_CHECKING:
@@ -192,7 +193,8 @@ class TaskRunner:
     def _decide(self, args: TaskArgs, language: str | None) -> Decision:
         location = self._services.roots.locate(args.uri)
         router = self._services.policies.router(location.root)
-        lines = args.range.end.line - args.range.start.line + 1
+        start, end = args.range.start, args.range.end
+        lines = last_selected_line(start.line, end.line, end.character) - start.line + 1
         return router.decide(RouteRequest(args.task, location.relative, language, lines))
 
     async def _execute(self, args: TaskArgs, outcome: Outcome, progress: _ProgressReporter) -> None:
@@ -219,7 +221,7 @@ class TaskRunner:
             language=document.language_id or "",
             selection=delivery.selection_text(text, target),
             start_line=target.start.line + 1,
-            end_line=target.end.line + 1,
+            end_line=last_selected_line(target.start.line, target.end.line, target.end.character) + 1,
             user_prompt=args.prompt,
             diagnostics=tuple(d.message for d in args.diagnostics),
         )
@@ -374,7 +376,8 @@ class TaskRunner:
         name = Path(location.relative or uri).name
         header = (
             f"<!-- assistant-router: {task.value} of {location.relative or uri} "
-            f"lines {target.start.line + 1}-{target.end.line + 1} by {model_label(config)} -->\n\n"
+            f"lines {target.start.line + 1}-{last_selected_line(target.start.line, target.end.line, target.end.character) + 1} "
+            f"by {model_label(config)} -->\n\n"
         )
         body = answer if task.delivery is Delivery.DOCUMENT else f"Proposed {task.value} for `{name}`:\n\n{answer}"
         outcome.status = "shown"

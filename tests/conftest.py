@@ -37,6 +37,12 @@ MOCK_USER_CONFIG = textwrap.dedent(
 
 
 @pytest.fixture
+def sample() -> str:
+    """The text of geometry.py in the workspace."""
+    return SAMPLE
+
+
+@pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     (root / "legacy").mkdir(parents=True)

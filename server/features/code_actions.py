@@ -14,6 +14,7 @@ from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler a
 
 from ...routing.matching import RouteRequest
 from ...routing.tasks import Task
+from ..documents import last_selected_line
 from .commands import RUN_COMMAND
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def setup(server: LanguageServer, services: Services) -> None:
             line_range = _range_json(start, end)
             target = "selection"
         selection_range = _range_json(start, end)
-        lines = end.line - start.line + 1
+        lines = last_selected_line(start.line, end.line, end.character) - start.line + 1
         language = document.language_id if document else None
 
         actions = []

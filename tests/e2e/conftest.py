@@ -16,11 +16,28 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import register_lsp_features
+
+from assistant_router.server.demo import client_converter
 
 CLIENTS = {
     "vscode": "visual-studio-code",
     "neovim": "neovim",
 }
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's client, with lsprotocol's CodeAction/Command parsing fixed."""
+    client = LanguageClient(converter_factory=client_converter)
+    register_lsp_features(client)
+    return client
+
+
+def capabilities_of(client: str) -> types.ClientCapabilities:
+    """A known client's capabilities; "bare" declares nothing (like a minimal client)."""
+    if client == "bare":
+        return types.ClientCapabilities()
+    return client_capabilities(CLIENTS[client])
 
 
 class EditorSession:
@@ -42,6 +59,17 @@ class EditorSession:
         @client.feature(types.CLIENT_REGISTER_CAPABILITY)
         def register(params: types.RegistrationParams) -> None:
             self.registrations.extend(params.registrations)
+
+    def write_policy(self, text: str) -> Path:
+        path = self.root / ".assistant-router.toml"
+        path.write_text(text)
+        return path
+
+    def logs(self) -> str:
+        return "\n".join(m.message for m in self.client.log_messages)
+
+    def messages(self, kind: types.MessageType | None = None) -> list[str]:
+        return [m.message for m in self.client.messages if kind is None or m.type == kind]
 
     def uri(self, relative: str) -> str:
         return (self.root / relative).as_uri()
@@ -110,13 +138,15 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
             "ASSISTANT_ROUTER_LOG": "debug",
         }
         config = ClientServerConfig(
-            server_command=[sys.executable, "-m", "assistant_router.server", "serve"], server_env=env
+            server_command=[sys.executable, "-m", "assistant_router.server", "serve"],
+            server_env=env,
+            client_factory=make_client,
         )
         lsp_client = await config.start()
         session = EditorSession(lsp_client, workspace)
-        await lsp_client.initialize_session(
+        session.initialize_result = await lsp_client.initialize_session(
             types.InitializeParams(
-                capabilities=capabilities or client_capabilities(CLIENTS[client]),
+                capabilities=capabilities or capabilities_of(client),
                 root_uri=workspace.as_uri(),
                 workspace_folders=[types.WorkspaceFolder(workspace.as_uri(), "project")],
             )

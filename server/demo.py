@@ -1,0 +1,279 @@
+"""``assistant-router demo``: the real server, driven exactly as an editor drives it.
+
+Starts ``assistant-router serve`` over stdio with an embedded user config that
+points both default aliases at the offline mock provider, opens a sample file
+in a temporary project, lists code actions, and runs scaffold, review and
+explain, printing each decision, the streamed progress and the delivered
+result. Needs no keys and no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import os
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+from pygls.protocol import default_converter
+
+_COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def _style(text: str, code: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if _COLOR else text
+
+
+def heading(text: str) -> None:
+    print("\n" + _style(f"── {text} ", "1;36") + _style("─" * max(0, 70 - len(text)), "36"))
+
+
+def field(name: str, value: Any) -> None:
+    print(f"  {_style(f'{name:<9}', '2')} {value}")
+
+
+class DemoEditor:
+    """A minimal editor: keeps the buffer, applies edits, shows what arrives."""
+
+    def __init__(self, client: LanguageClient, uri: str, text: str) -> None:
+        self.client = client
+        self.uri = uri
+        self.text = text
+        self.version = 1
+        self.diagnostics: list[types.Diagnostic] = []
+        self.diagnostics_arrived = asyncio.Event()
+        self.shown: list[str] = []
+
+        @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def create_progress(params: types.WorkDoneProgressCreateParams) -> None:
+            return None
+
+        @client.feature(types.PROGRESS)
+        def progress(params: types.ProgressParams) -> None:
+            value = params.value
+            kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+            get = value.get if isinstance(value, dict) else lambda k: getattr(value, k, None)
+            if kind == "begin":
+                field("progress", _style(f"▶ {get('title')}", "33"))
+            elif kind == "report":
+                field("", _style(f"… {get('message')}", "2"))
+            elif kind == "end":
+                field("", _style(f"■ {get('message')}", "33"))
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            before = self.text
+            for change in params.edit.document_changes or []:
+                for edit in change.edits:
+                    self.text = _apply(self.text, edit)
+            for edits in (params.edit.changes or {}).values():
+                for edit in edits:
+                    self.text = _apply(self.text, edit)
+            self.version += 1
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(self.version, self.uri),
+                    [types.TextDocumentContentChangeWholeDocument(self.text)],
+                )
+            )
+            diff = difflib.unified_diff(before.splitlines(), self.text.splitlines(), "before", "after", lineterm="", n=1)
+            print(_style(f"  workspace/applyEdit: {params.label}", "32"))
+            for line in list(diff)[2:]:
+                color = "32" if line.startswith("+") else "31" if line.startswith("-") else "2"
+                print("    " + _style(line, color))
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+        @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            if params.uri == self.uri:
+                self.diagnostics = list(params.diagnostics)
+                self.diagnostics_arrived.set()
+
+        @client.feature(types.WINDOW_SHOW_DOCUMENT)
+        def show_document(params: types.ShowDocumentParams) -> types.ShowDocumentResult:
+            self.shown.append(params.uri)
+            return types.ShowDocumentResult(success=True)
+
+        @client.feature(types.WINDOW_SHOW_MESSAGE)
+        def show_message(params: types.ShowMessageParams) -> None:
+            print(_style(f"  window/showMessage: {params.message}", "35"))
+
+        @client.feature(types.WINDOW_LOG_MESSAGE)
+        def log_message(params: types.LogMessageParams) -> None:
+            return None
+
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def register(params: types.RegistrationParams) -> None:
+            return None
+
+    def argument(self, task: str, start: int, end: int) -> dict[str, Any]:
+        return {
+            "task": task,
+            "uri": self.uri,
+            "range": {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}},
+        }
+
+    async def run(self, task: str, start: int, end: int) -> dict[str, Any]:
+        heading(f"{task}: lines {start + 1}-{end}")
+        decision = await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams("assistant.route", [self.argument(task, start, end)])
+        )
+        field("model", f"{decision['alias']} → {decision['provider']} {decision['model']}")
+        field("reason", decision["reason"])
+        result = await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams("assistant.run", [self.argument(task, start, end)])
+        )
+        usage = result["usage"]
+        field(
+            "result",
+            f"{result['status']} by {result['alias']} ({result['model']}) in {result['elapsed_ms']} ms, "
+            f"{usage['input_tokens']} tokens in / {usage['output_tokens']} out",
+        )
+        return result
+
+
+async def _show_server_stderr(client: LanguageClient) -> None:
+    """Drain the server's stderr (a full pipe would stall it) and show it."""
+    process = client._server  # pygls keeps the subprocess here
+    if process is None or process.stderr is None:
+        return
+    while line := await process.stderr.readline():
+        print(_style("  server: " + line.decode(errors="replace").rstrip(), "2"), file=sys.stderr)
+
+
+def client_converter():
+    """pygls's converter, with one fix for a client: lsprotocol 2025.0.0 parses
+    every code action that carries a ``command`` as a bare ``Command``."""
+    converter = default_converter()
+
+    def command_or_code_action(value: Any, _: type) -> types.Command | types.CodeAction:
+        if isinstance(value.get("command"), str):
+            return converter.structure(value, types.Command)
+        return converter.structure(value, types.CodeAction)
+
+    converter.register_structure_hook(types.Command | types.CodeAction, command_or_code_action)
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], command_or_code_action)
+    return converter
+
+
+def _apply(text: str, edit: types.TextEdit) -> str:
+    lines = text.splitlines(keepends=True)
+
+    def offset(position: types.Position) -> int:
+        return sum(len(line) for line in lines[: position.line]) + position.character
+
+    return text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+
+
+async def _demo(delay_ms: float) -> int:
+    data = resources.files(__package__).joinpath("demo")
+    with tempfile.TemporaryDirectory(prefix="assistant-router-demo-") as temp:
+        root = Path(temp) / "inventory"
+        (root / "legacy").mkdir(parents=True)
+        sample = data.joinpath("sample.py").read_text(encoding="utf-8")
+        (root / "inventory.py").write_text(sample, encoding="utf-8")
+        (root / ".assistant-router.toml").write_text(data.joinpath("policy.toml").read_text(encoding="utf-8"))
+        config = Path(temp) / "config.toml"
+        config.write_text(
+            data.joinpath("config.toml").read_text(encoding="utf-8").replace("delay_ms = 15", f"delay_ms = {delay_ms:g}")
+        )
+        env = {**os.environ, "ASSISTANT_ROUTER_CONFIG": str(config), "XDG_CACHE_HOME": str(Path(temp) / "cache")}
+        env.setdefault("ASSISTANT_ROUTER_LOG", "warning")
+
+        heading("assistant-router demo (offline: both aliases answer from the mock provider)")
+        field("project", root)
+        field("policy", f"{root / '.assistant-router.toml'}: refactors under legacy/ go to codex")
+        client = LanguageClient("assistant-router-demo", "1", converter_factory=client_converter)
+        await client.start_io(sys.executable, "-m", "assistant_router.server", "serve", env=env)
+        stderr_reader = asyncio.create_task(_show_server_stderr(client))
+        try:
+            uri = (root / "inventory.py").as_uri()
+            editor = DemoEditor(client, uri, sample)
+            capabilities = types.ClientCapabilities(
+                window=types.WindowClientCapabilities(
+                    work_done_progress=True, show_document=types.ShowDocumentClientCapabilities(support=True)
+                ),
+                workspace=types.WorkspaceClientCapabilities(
+                    apply_edit=True, workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True)
+                ),
+            )
+            result = await client.initialize_async(
+                types.InitializeParams(
+                    capabilities=capabilities,
+                    root_uri=root.as_uri(),
+                    workspace_folders=[types.WorkspaceFolder(root.as_uri(), "inventory")],
+                )
+            )
+            client.initialized(types.InitializedParams())
+            info = result.server_info
+            field("server", f"{info.name} {info.version}" if info else "assistant-router")
+            commands = result.capabilities.execute_command_provider
+            field("commands", ", ".join(commands.commands) if commands else "none")
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, sample))
+            )
+
+            heading("textDocument/codeAction on lines 12-16 (no model is called)")
+            actions = await client.text_document_code_action_async(
+                types.CodeActionParams(
+                    types.TextDocumentIdentifier(uri),
+                    types.Range(types.Position(11, 0), types.Position(16, 0)),
+                    types.CodeActionContext(diagnostics=[]),
+                )
+            )
+            for action in actions or []:
+                print(f"  • {action.title}  {_style(f'[{action.kind}]', '2')}")
+
+            lines = sample.splitlines()
+            scaffold_line = next(i for i, line in enumerate(lines) if line.startswith("# scaffold:"))
+            await editor.run("scaffold", scaffold_line, scaffold_line + 1)
+
+            editor.diagnostics_arrived.clear()
+            review = await editor.run("review", 5, 9)
+            await asyncio.wait_for(editor.diagnostics_arrived.wait(), 5)
+            print(_style(f"  textDocument/publishDiagnostics: {review.get('diagnostics', 0)} findings", "32"))
+            for diagnostic in editor.diagnostics:
+                severity = types.DiagnosticSeverity(diagnostic.severity).name.lower() if diagnostic.severity else "?"
+                print(f"    line {diagnostic.range.start.line + 1}: {severity}: {diagnostic.message}")
+
+            await editor.run("explain", 11, 16)
+            for shown in editor.shown[-1:]:
+                print(_style(f"  window/showDocument: {shown}", "32"))
+                from pygls import uris
+
+                path = uris.to_fs_path(shown)
+                for line in Path(path).read_text(encoding="utf-8").splitlines():
+                    print("    │ " + line)
+
+            heading("why refactors of legacy code go elsewhere")
+            legacy = (root / "legacy" / "old.py").as_uri()
+            decision = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    "assistant.route",
+                    [{"task": "refactor", "uri": legacy, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}}}],
+                )
+            )
+            field("legacy/", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")
+            decision = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams("assistant.route", [editor.argument("refactor", 11, 16)])
+            )
+            field("elsewhere", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")
+            print()
+            await client.shutdown_async(None)
+            client.exit(None)
+        finally:
+            stderr_reader.cancel()
+            await client.stop()
+    return 0
+
+
+def run_demo(delay_ms: float = 15) -> int:
+    try:
+        return asyncio.run(_demo(delay_ms))
+    except KeyboardInterrupt:
+        return 130

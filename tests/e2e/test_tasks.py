@@ -1,0 +1,305 @@
+"""assistant.run and assistant.route end to end: routing, delivery, progress, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls import uris
+from pygls.exceptions import JsonRpcInvalidParams
+
+
+DEFAULT_PRIMARY = {
+    "scaffold": "codex",
+    "test": "codex",
+    "fix": "codex",
+    "refactor": "opus",
+    "debug": "opus",
+    "review": "opus",
+    "explain": "opus",
+}
+MODEL_OF = {"codex": "gpt-5.3-codex", "opus": "claude-opus-4-6"}
+
+
+def policy_with_options(**per_alias: str) -> str:
+    """A project policy that gives the mock aliases options, e.g. opus='fail = "fatal"'."""
+    return "\n".join(f"[models.{alias}]\noptions = {{ {options} }}\n" for alias, options in per_alias.items())
+
+
+def edited_text(before: str, edit: types.TextEdit) -> str:
+    lines = before.splitlines(keepends=True)
+
+    def offset(position: types.Position) -> int:
+        return sum(len(line) for line in lines[: position.line]) + position.character
+
+    return before[: offset(edit.range.start)] + edit.new_text + before[offset(edit.range.end) :]
+
+
+def only_edit(session) -> types.TextEdit:
+    (params,) = session.applied_edits
+    edit = params.edit
+    if edit.document_changes:
+        ((change,),) = [edit.document_changes]
+        (text_edit,) = change.edits
+        return text_edit
+    ((text_edit,),) = edit.changes.values()
+    return text_edit
+
+
+@pytest.mark.parametrize("task", list(DEFAULT_PRIMARY))
+async def test_default_routes_and_delivery(start_session, sample, task):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+
+    route = await session.execute("assistant.route", session.task_argument(task, uri, 3, 6))
+    result = await session.execute("assistant.run", session.task_argument(task, uri, 3, 6))
+
+    alias = DEFAULT_PRIMARY[task]
+    other = "opus" if alias == "codex" else "codex"
+    assert route["alias"] == alias and route["model"] == MODEL_OF[alias]
+    assert [m["alias"] for m in route["chain"]] == [alias, other]
+    assert route["reason"] == f"built-in default route: {task} → {alias}, {other}"
+    assert result["task"] == task
+    assert (result["alias"], result["provider"], result["model"]) == (alias, "mock", MODEL_OF[alias])
+    assert result["attempts"] == [
+        {"alias": alias, "provider": "mock", "model": MODEL_OF[alias], "elapsed_ms": result["attempts"][0]["elapsed_ms"]}
+    ]
+    assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
+    assert isinstance(result["elapsed_ms"], int)
+
+    if task in {"scaffold", "test", "fix", "refactor"}:
+        assert result["status"] == "applied"
+        after = edited_text(sample, only_edit(session))
+        assert f"by mock {alias} ({MODEL_OF[alias]})" in after
+        assert after.count("def area(radius):") == 1  # replaced or appended, never duplicated
+    elif task == "review":
+        assert result["status"] == "shown"
+        diagnostics = session.client.diagnostics[uri]
+        assert diagnostics and all(d.source == "assistant-router" for d in diagnostics)
+        assert all(f"opus ({MODEL_OF['opus']})" in d.message for d in diagnostics)
+    else:
+        assert result["status"] == "shown"
+        (shown,) = session.client.shown_documents
+        text = Path(uris.to_fs_path(shown.uri)).read_text()
+        assert f"`geometry.py` lines 4-6" in text and f"mock opus ({MODEL_OF['opus']})" in text
+        assert result["document"] == shown.uri
+
+
+@pytest.mark.parametrize("client", ["vscode", "neovim"])
+async def test_refactor_edit_replaces_exactly_the_selection(start_session, sample, client):
+    session = await start_session(client)
+    uri = session.open("geometry.py")
+
+    await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    edit = only_edit(session)
+    assert edited_text(sample, edit) == sample.replace(
+        "def area(radius):", "# refactor by mock opus (claude-opus-4-6)\ndef area(radius):"
+    )
+    document_changes = session.applied_edits[0].edit.document_changes
+    if document_changes:  # versioned against the document the task started from
+        assert document_changes[0].text_document.version == 1
+
+
+async def test_tests_are_inserted_after_the_selection(start_session, sample):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+
+    await session.execute("assistant.run", session.task_argument("test", uri, 3, 6))
+
+    after = edited_text(sample, only_edit(session))
+    assert after.splitlines()[6] == "# tests for lines 4-6 by mock codex (gpt-5.3-codex)"
+    assert after.splitlines()[:6] == sample.splitlines()[:6]
+
+
+async def test_project_policy_routes_and_reason(start_session):
+    session = await start_session("vscode")
+    path = session.write_policy(
+        textwrap.dedent(
+            """\
+            [routes]
+            review = "codex"
+
+            [[rules]]
+            name = "legacy"
+            when = { task = "refactor", paths = ["legacy/**"] }
+            use = "codex"
+            """
+        )
+    )
+    session.client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(path.as_uri())))
+    legacy = session.open("legacy/old.py")
+    uri = session.open("geometry.py")
+    await session.wait_for(lambda: session.logs().count("loaded from") >= 2)
+
+    review = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    legacy_refactor = await session.execute("assistant.run", session.task_argument("refactor", legacy, 3, 6))
+    refactor = await session.execute("assistant.route", session.task_argument("refactor", uri, 3, 6))
+
+    assert review["alias"] == "codex" and review["reason"] == f"[routes] review at {path}:2: review → codex"
+    assert legacy_refactor["alias"] == "codex"
+    assert legacy_refactor["reason"] == f'rule #1 "legacy" (task=refactor; paths=legacy/**) at {path}:4'
+    assert refactor["alias"] == "opus"
+
+
+async def test_review_findings_replace_previous_ones(start_session):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+
+    await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    first = session.client.diagnostics[uri]
+    await session.execute("assistant.run", session.task_argument("review", uri, 8, 10))
+    second = session.client.diagnostics[uri]
+
+    assert {d.range.start.line for d in first} == {3, 4}  # the TODO on line 5 gets its own finding
+    assert [d.range.start.line for d in second] == [8]
+    assert second[0].severity == types.DiagnosticSeverity.Warning
+    assert second[0].code == "style"
+    assert "reviewed lines 9-10" in second[0].message
+
+
+async def test_progress_begin_report_end(start_session):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus="delay_ms = 5, chunk_chars = 4"))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+
+    assert result["status"] == "shown"
+    ((token, reports),) = session.client.progress_reports.items()
+    begin, *middle, end = reports
+    assert isinstance(begin, types.WorkDoneProgressBegin)
+    assert begin.title == "Explain · opus (claude-opus-4-6)" and begin.cancellable is True
+    assert any("tokens received" in r.message for r in middle)
+    assert all(isinstance(r, types.WorkDoneProgressReport) for r in middle)
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "Done by opus"
+
+
+async def test_minimal_client_gets_messages_instead(start_session):
+    """A client without applyEdit, showDocument or progress (like Eglot 1.9 for some of them)."""
+    session = await start_session("bare")
+    uri = session.open("geometry.py")
+
+    explain = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+    refactor = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    assert explain["status"] == "shown" and refactor["status"] == "shown"
+    assert not session.applied_edits and not session.client.shown_documents
+    assert not session.client.progress_reports
+    infos = session.messages(types.MessageType.Info)
+    assert any(m.startswith("# Explanation: `geometry.py` lines 4-6") for m in infos)
+    assert any("# refactor by mock opus" in m for m in infos)
+    assert "cannot apply edits" in refactor["message"]
+
+
+async def test_retryable_failure_falls_back_to_the_next_model(start_session):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus='fail = "retryable"'))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == "shown"
+    assert result["alias"] == "codex" and result["fallback"] is True
+    first, second = result["attempts"]
+    assert first["alias"] == "opus" and first["retryable"] is True and "simulated retryable failure" in first["error"]
+    assert second["alias"] == "codex" and "error" not in second
+    assert "codex (gpt-5.3-codex)" in session.client.diagnostics[uri][0].message
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ('fail = "fatal", fail_message = "OPUS_KEY is not set"', "opus (claude-opus-4-6): OPUS_KEY is not set"),
+        ('fail = "midstream", chunk_chars = 4', "stopped mid-answer"),
+    ],
+)
+async def test_failure_is_clear_and_never_falls_back(start_session, options, expected):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus=options))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    assert result["status"] == "failed"
+    assert expected in result["message"]
+    assert [a["alias"] for a in result["attempts"]] == ["opus"]
+    assert not session.applied_edits
+    assert any(expected in m for m in session.messages(types.MessageType.Error))
+    # The server is alive and still serving.
+    assert await session.code_actions(uri, 0, 1)
+    ((_, reports),) = session.client.progress_reports.items()
+    assert reports[-1].message.startswith("Failed:")
+
+
+async def test_every_model_failing_is_reported(start_session):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus='fail = "retryable"', codex='fail = "retryable"'))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))
+
+    assert result["status"] == "failed"
+    assert result["message"].startswith("every model for scaffold failed (codex:")
+    assert [a["alias"] for a in result["attempts"]] == ["codex", "opus"]
+
+
+async def test_edit_is_rebased_when_lines_were_added_above(start_session, sample):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus="delay_ms = 40, chunk_chars = 8"))
+    uri = session.open("geometry.py")
+
+    run = asyncio.ensure_future(session.execute("assistant.run", session.task_argument("refactor", uri, 8, 10)))
+    await session.wait_for(lambda: any(len(r) >= 2 for r in session.client.progress_reports.values()))
+    typed = "# a comment the user typed meanwhile\n" + sample
+    session.change(uri, typed)
+    result = await run
+
+    assert result["status"] == "applied" and result["edit"]["rebased"] is True
+    after = edited_text(typed, only_edit(session))
+    assert after == typed.replace("def perimeter", "# refactor by mock opus (claude-opus-4-6)\ndef perimeter")
+    assert session.applied_edits[0].edit.document_changes[0].text_document.version == 2
+
+
+async def test_edit_is_refused_when_the_selection_itself_changed(start_session, sample):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus="delay_ms = 40, chunk_chars = 8"))
+    uri = session.open("geometry.py")
+
+    run = asyncio.ensure_future(session.execute("assistant.run", session.task_argument("refactor", uri, 8, 10)))
+    await session.wait_for(lambda: any(len(r) >= 2 for r in session.client.progress_reports.values()))
+    session.change(uri, sample.replace("2 * math.pi * radius", "math.tau * radius"))
+    result = await run
+
+    assert result["status"] == "failed"
+    assert "not applied: the document changed at line 10" in result["message"]
+    assert not session.applied_edits
+
+
+async def test_edit_rejected_by_the_editor_is_a_failure(start_session):
+    session = await start_session("vscode")
+    session.apply_edit_result = False
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    assert result["status"] == "failed" and "did not apply" in result["message"]
+
+
+@pytest.mark.parametrize(
+    ("argument", "problem"),
+    [
+        ({"task": "summarize", "uri": "file:///x.py", "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}}, "task:"),
+        ({"task": "review", "uri": "file:///x.py", "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}, "colour": 1}, "colour: unknown key"),
+        ({"task": "review", "uri": "file:///x.py"}, "range: Field required"),
+    ],
+)
+async def test_invalid_arguments_are_rejected_with_the_key(start_session, argument, problem):
+    session = await start_session("vscode")
+
+    with pytest.raises(JsonRpcInvalidParams, match=problem):
+        await session.execute("assistant.run", argument)
+    assert await session.execute("assistant.route", session.task_argument("review", session.open("geometry.py"), 0, 1))
