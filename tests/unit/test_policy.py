@@ -1,0 +1,239 @@
+"""The policy model: layering, validation with locations, rules and reasons."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from assistant_router.providers.registry import ProviderRegistry
+from assistant_router.routing.config import load_policy
+from assistant_router.routing.matching import RouteRequest
+from assistant_router.routing.policy import Layer, build_policy, builtin_layer
+from assistant_router.routing.router import Router
+from assistant_router.routing.tasks import Task
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "project"
+
+
+@pytest.fixture
+def user(tmp_path: Path) -> Path:
+    return tmp_path / "user.toml"  # absent unless a test writes it
+
+
+def decide(root: Path, user: Path, task: Task, path: str | None = "src/app.py", language="python", lines=10):
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    return Router(load.policy).decide(RouteRequest(task, path, language, lines))
+
+
+@pytest.mark.parametrize(
+    ("task", "chain"),
+    [
+        (Task.SCAFFOLD, ["codex", "opus"]),
+        (Task.TEST, ["codex", "opus"]),
+        (Task.FIX, ["codex", "opus"]),
+        (Task.REFACTOR, ["opus", "codex"]),
+        (Task.DEBUG, ["opus", "codex"]),
+        (Task.REVIEW, ["opus", "codex"]),
+        (Task.EXPLAIN, ["opus", "codex"]),
+    ],
+)
+def test_builtin_defaults(root, user, task, chain):
+    decision = decide(root, user, task)
+    assert [m.alias for m in decision.chain] == chain
+    assert decision.reason == f"built-in default route: {task.value} → {', '.join(chain)}"
+    models = {m.alias: (m.provider, m.model) for m in decision.chain}
+    assert models == {"codex": ("openai", "gpt-5.3-codex"), "opus": ("anthropic", "claude-opus-4-6")}
+
+
+def test_precedence_defaults_user_project(root, user):
+    write(user, """
+        [models.opus]
+        model = "claude-opus-4-7"
+        temperature = 0.2
+
+        [routes]
+        review = "codex"
+        explain = "codex"
+        """)
+    write(root / ".assistant-router.toml", """
+        [models.opus]
+        max_output_tokens = 2000
+
+        [routes]
+        explain = ["opus", "codex"]
+        """)
+
+    review = decide(root, user, Task.REVIEW)
+    explain = decide(root, user, Task.EXPLAIN)
+
+    assert [m.alias for m in review.chain] == ["codex"]
+    assert review.reason == f"[routes] review at {user}:7: review → codex"
+    assert [m.alias for m in explain.chain] == ["opus", "codex"]
+    assert explain.reason == f"[routes] explain at {root / '.assistant-router.toml'}:6: explain → opus, codex"
+    opus = explain.primary
+    # Field by field: provider from the defaults, model and temperature from the user, tokens from the project.
+    assert (opus.provider, opus.model, opus.temperature, opus.max_output_tokens) == (
+        "anthropic", "claude-opus-4-7", 0.2, 2000,
+    )
+
+
+def test_rules_first_match_wins_and_beat_routes(root, user):
+    policy = write(root / ".assistant-router.toml", """
+        [models.local]
+        provider = "mock"
+        model = "qwen"
+
+        [routes]
+        refactor = "local"
+
+        [[rules]]
+        name = "legacy"
+        when = { task = "refactor", paths = ["legacy/**"] }
+        use = "codex"
+
+        [[rules]]
+        when = { task = ["refactor", "review"], languages = ["python"], min_lines = 50 }
+        use = ["opus", "local"]
+        """)
+
+    legacy = decide(root, user, Task.REFACTOR, "legacy/a/b.py", lines=500)
+    big = decide(root, user, Task.REFACTOR, "src/app.py", lines=500)
+    big_go = decide(root, user, Task.REFACTOR, "src/app.go", language="go", lines=500)
+    small = decide(root, user, Task.REVIEW, "src/app.py", lines=49)
+
+    assert legacy.primary.alias == "codex"
+    assert legacy.reason == f'rule #1 "legacy" (task=refactor; paths=legacy/**) at {policy}:9'
+    assert [m.alias for m in big.chain] == ["opus", "local"]
+    assert big.reason == f"rule #2 (task=refactor,review; languages=python; min_lines=50) at {policy}:14"
+    assert big_go.primary.alias == "local" and big_go.reason.startswith("[routes] refactor at")
+    assert small.primary.alias == "opus" and small.reason.startswith("built-in default route")
+
+
+def test_project_rules_come_before_user_rules(root, user):
+    write(user, """
+        [[rules]]
+        when = { task = "review" }
+        use = "codex"
+        """)
+    write(root / ".assistant-router.toml", """
+        [[rules]]
+        when = { task = "review", paths = ["src/**"] }
+        use = "opus"
+        """)
+    assert decide(root, user, Task.REVIEW, "src/x.py").primary.alias == "opus"
+    other = decide(root, user, Task.REVIEW, "docs/x.py")
+    assert other.primary.alias == "codex" and str(user) in other.reason
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "expected"),
+    [
+        (["legacy/**"], "legacy/a.py", True),
+        (["legacy/**"], "src/legacy/a.py", False),
+        (["legacy/"], "src/legacy/a.py", True),  # gitignore: a directory at any depth
+        (["*.py"], "deep/down/a.py", True),
+        (["/*.py"], "deep/down/a.py", False),
+        (["src/**", "!src/vendor/**"], "src/vendor/x.py", False),
+        (["src/**", "!src/vendor/**"], "src/app/x.py", True),
+        (["legacy/**"], None, False),  # outside the workspace
+    ],
+)
+def test_paths_are_gitignore_globs(root, user, patterns, path, expected):
+    write(root / ".assistant-router.toml", f"""
+        [[rules]]
+        when = {{ paths = {patterns!r} }}
+        use = "codex"
+        """.replace("'", '"'))
+    assert (decide(root, user, Task.EXPLAIN, path).primary.alias == "codex") is expected
+
+
+@pytest.mark.parametrize(
+    ("when", "lines", "expected"),
+    [("min_lines = 10", 10, True), ("min_lines = 10", 9, False), ("max_lines = 10", 10, True), ("max_lines = 10", 11, False)],
+)
+def test_selection_size(root, user, when, lines, expected):
+    write(root / ".assistant-router.toml", f"[[rules]]\nwhen = {{ {when} }}\nuse = \"codex\"\n")
+    assert (decide(root, user, Task.EXPLAIN, lines=lines).primary.alias == "codex") is expected
+
+
+def test_languages_match_case_insensitively(root, user):
+    write(root / ".assistant-router.toml", '[[rules]]\nwhen = { languages = ["TypeScript"] }\nuse = "codex"\n')
+    assert decide(root, user, Task.EXPLAIN, language="typescript").primary.alias == "codex"
+    assert decide(root, user, Task.EXPLAIN, language=None).primary.alias == "opus"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "message"),
+    [
+        ("[routes]\nreview = \"codex\"\nexplian = \"opus\"\n", 3, "routes.explian", "Input should be"),
+        ("[[rules]]\nwhen = { task = \"review\", pahts = [\"a\"] }\nuse = \"codex\"\n", 2, "rules[1].when.pahts",
+         "unknown key 'pahts'; did you mean 'paths'?"),
+        ("[[rules]]\nuse = \"codex\"\n\n[[rules]]\nuse = \"nope\"\n", 5, "rules[2].use", "unknown model alias 'nope'"),
+        ("[models.fast]\nprovider = \"mock\"\n", 1, "models.fast", "model alias 'fast' needs model"),
+        ("[models.opus]\ntemperature = 7\n", 2, "models.opus.temperature", "less than or equal to 2"),
+        ("[[rules]]\nwhen = { min_lines = 9, max_lines = 3 }\nuse = \"codex\"\n", 2, "rules[1].when",
+         "min_lines is greater than max_lines"),
+        ("colour = 1\n", 1, "colour", "unknown key 'colour' (allowed: models, routes, rules)"),
+        ("[routes]\nreview = [\n]\n", 2, "routes.review", "at least 1 item"),
+        ("[routes\n", 1, None, "invalid TOML"),
+        ("[models.opus]\noptions = { delay_ms = -1 }\n[models.opus.timeouts]\ntotal = 5\n", None, None, None),
+    ],
+)
+def test_errors_point_at_file_line_and_key(root, user, text, line, key, message):
+    path = write(root / ".assistant-router.toml", text)
+    load = load_policy(root, user_config=user)
+    if message is None:  # options are the provider's business, unchecked without a registry
+        assert load.policy is not None
+        return
+    assert load.policy is None
+    first = load.errors[0]
+    assert (first.source, first.line, first.key) == (str(path), line, key)
+    assert message in first.message
+    assert str(first).startswith(f"{path}:{line}: error")
+
+
+def test_provider_options_are_checked_by_the_registry(root, user):
+    path = write(root / ".assistant-router.toml", """
+        [models.fast]
+        provider = "mock"
+        model = "m"
+        options = { delay_ms = -1, colour = "red" }
+
+        [models.odd]
+        provider = "nonesuch"
+        model = "x"
+        """)
+    load = load_policy(root, ProviderRegistry(entry_points=False).check, user_config=user)
+
+    assert load.policy is None
+    by_key = {i.key: i for i in load.issues}
+    assert by_key["models.fast.options.delay_ms"].line == 5
+    assert "greater than or equal to 0" in by_key["models.fast.options.delay_ms"].message
+    assert by_key["models.fast.options.colour"].message == "unknown option 'colour'"
+    odd = by_key["models.odd.provider"]
+    assert odd.severity == "warning" and odd.line == 8 and "no provider adapter named 'nonesuch'" in odd.message
+    assert odd.source == str(path)
+
+
+def test_builtin_defaults_are_valid_and_name_no_model_in_code():
+    policy, issues = build_policy([builtin_layer()])
+    assert policy is not None and not issues
+    assert set(policy.routes) == set(Task)
+
+
+def test_an_empty_layer_changes_nothing():
+    base, _ = build_policy([builtin_layer()])
+    layered, _ = build_policy([builtin_layer(), Layer("empty", Path("empty.toml"), "")])
+    assert layered.routes.keys() == base.routes.keys() and layered.models.keys() == base.models.keys()
