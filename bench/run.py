@@ -48,7 +48,6 @@ BARE = "bare pygls"
 DOC_LINES = 2000
 DOC_NAME = "bench_document.py"
 WARMUP_REQUESTS = 20
-BLOCK = 50  # code-action requests per block when alternating servers
 STREAMING_TASKS = 20
 TASK_SPAN = 30  # lines per explain task
 
@@ -350,26 +349,20 @@ async def prepare(setup: Setup, kind: str) -> tuple[RpcClient, dict[str, Any]]:
 async def measure_code_actions(
     setup: Setup, samples: int
 ) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]], RpcClient]:
-    """Both servers alive; sequential requests, alternating between them in blocks.
+    """Both servers alive; sequential requests alternating between them
+    request by request (same parameters for both; ABBA order), so that any
+    change in the machine's speed hits both alike.
     Returns the latencies and the real server's client, still running."""
     real, real_info = await prepare(setup, REAL)
     bare, bare_info = await prepare(setup, BARE)
     latencies: dict[str, list[float]] = {REAL: [], BARE: []}
-    # Blocks of BLOCK requests, alternating server (ABBA...): fair against
-    # drift in the machine's speed, without a request to one server landing
-    # while the other's reader thread is still winding down.
-    done = 0
-    block_index = 0
-    while done < samples:
-        size = min(BLOCK, samples - done)
-        pairs = ((REAL, real), (BARE, bare)) if block_index % 2 == 0 else ((BARE, bare), (REAL, real))
+    for i in range(samples):
+        params = code_action_params(setup.uri, WARMUP_REQUESTS + i)
+        pairs = ((REAL, real), (BARE, bare)) if i % 2 == 0 else ((BARE, bare), (REAL, real))
         for kind, client in pairs:
-            for i in range(done, done + size):
-                elapsed, result = await timed_code_action(client, code_action_params(setup.uri, WARMUP_REQUESTS + i))
-                check_actions(kind, result)
-                latencies[kind].append(elapsed)
-        done += size
-        block_index += 1
+            elapsed, result = await timed_code_action(client, params)
+            check_actions(kind, result)
+            latencies[kind].append(elapsed)
     await stop(bare)
     return latencies, {REAL: real_info, BARE: bare_info}, real
 

@@ -38,7 +38,8 @@ class _Strict(BaseModel):
 
 
 class Timeouts(_Strict):
-    """Seconds. The provider adapters enforce them."""
+    """Seconds. The server enforces first_token, idle and total on every
+    adapter; connect is passed to adapters that open connections."""
 
     connect: float | None = Field(default=None, gt=0)
     first_token: float | None = Field(default=None, gt=0)

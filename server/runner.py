@@ -13,13 +13,22 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from ..providers.base import Completion, ModelRequest, ProviderError, TextDelta, Usage
+from ..providers.base import (
+    Completion,
+    ModelRequest,
+    ProviderError,
+    RetryableProviderError,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
 from ..routing.matching import RouteRequest
 from ..routing.tasks import Delivery, Task
 from . import delivery
@@ -265,7 +274,7 @@ class TaskRunner:
                     metadata=metadata,
                 )
                 chars = 0
-                async for event in provider.stream(request):
+                async for event in _with_timeouts(provider.stream(request), config, received):
                     if isinstance(event, TextDelta):
                         received.append(event.text)
                         chars += len(event.text)
@@ -393,6 +402,41 @@ class TaskRunner:
                 return
             logger.warning("client could not show %s; showing the answer as a message", path)
         self._ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, body))
+
+
+async def _with_timeouts(
+    stream: AsyncIterator[StreamEvent], config: ModelConfig, received: list[str]
+) -> AsyncIterator[StreamEvent]:
+    """Enforce the alias's first-token, idle and total timeouts on any adapter.
+
+    A timeout is retryable (the chain may fall back) as long as nothing has
+    been received; the caller turns it into a failure once output has started.
+    """
+    timeouts = config.timeouts
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeouts.total if timeouts.total else None
+    try:
+        while True:
+            limit, which = (timeouts.idle, "idle") if received else (timeouts.first_token, "first_token")
+            if deadline is not None:
+                remaining = max(deadline - loop.time(), 0)
+                if limit is None or remaining < limit:
+                    limit, which = remaining, "total"
+            try:
+                event = await asyncio.wait_for(anext(stream), limit) if limit is not None else await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                seconds = getattr(timeouts, which)
+                raise RetryableProviderError(f"timed out: no {_TIMEOUT_WHAT[which]} within {seconds:g} s") from None
+            yield event
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+_TIMEOUT_WHAT = {"first_token": "first token", "idle": "new output", "total": "complete answer"}
 
 
 def _range_json(value: types.Range) -> dict[str, Any]:

@@ -303,3 +303,32 @@ async def test_invalid_arguments_are_rejected_with_the_key(start_session, argume
     with pytest.raises(JsonRpcInvalidParams, match=problem):
         await session.execute("assistant.run", argument)
     assert await session.execute("assistant.route", session.task_argument("review", session.open("geometry.py"), 0, 1))
+
+
+@pytest.mark.parametrize(
+    ("opus", "status", "answered_by", "error"),
+    [
+        # Silent before the first token: retryable, so the chain falls back.
+        ("options = { first_token_ms = 2000 }\ntimeouts = { first_token = 0.2 }", "shown", "codex",
+         "timed out: no first token within 0.2 s"),
+        # Stalls mid-answer: the task fails, nothing is swapped in.
+        ("options = { delay_ms = 400, chunk_chars = 200 }\ntimeouts = { idle = 0.2 }", "failed", None,
+         "timed out: no new output within 0.2 s"),
+        ("options = { delay_ms = 50, chunk_chars = 2 }\ntimeouts = { total = 0.3 }", "failed", None,
+         "timed out: no complete answer within 0.3 s"),
+    ],
+    ids=["first_token", "idle", "total"],
+)
+async def test_timeouts_end_silent_hangs(start_session, opus, status, answered_by, error):
+    session = await start_session("vscode")
+    session.write_policy(f"[models.opus]\n{opus}\n")
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == status
+    assert result["attempts"][0]["error"] == error
+    if answered_by:
+        assert result["alias"] == answered_by
+    else:
+        assert len(result["attempts"]) == 1 and "stopped mid-answer" in result["message"]
