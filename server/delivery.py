@@ -117,10 +117,6 @@ def _text_in_range(text: str, target: types.Range) -> str:
     return "".join(parts)
 
 
-def selection_text(text: str, target: types.Range) -> str:
-    return _text_in_range(text, target)
-
-
 # --------------------------------------------------------------------------- #
 # Review findings
 

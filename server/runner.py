@@ -228,7 +228,7 @@ class TaskRunner:
             task=args.task,
             path=location.relative or document.path,
             language=document.language_id or "",
-            selection=delivery.selection_text(text, target),
+            selection=document.text_in_client_range(target),
             start_line=target.start.line + 1,
             end_line=last_selected_line(target.start.line, target.end.line, target.end.character) + 1,
             user_prompt=args.prompt,
@@ -372,8 +372,10 @@ class TaskRunner:
             findings = delivery.parse_findings(answer)
         except delivery.InvalidReview as exc:
             raise TaskFailed(f"{model_label(config)} answered the review in the wrong shape: {exc}") from None
-        lines = self._ls.workspace.get_text_document(uri).lines
-        diagnostics = delivery.findings_to_diagnostics(findings, lines, model_label(config))
+        document = self._ls.workspace.get_text_document(uri)
+        diagnostics = delivery.findings_to_diagnostics(findings, document.lines, model_label(config))
+        for diagnostic in diagnostics:  # code points → the client's position encoding
+            diagnostic.range = document.range_to_client_units(diagnostic.range)
         self._services.diagnostics.set(uri, "review", diagnostics)
         outcome.status = "shown"
         outcome.details["diagnostics"] = len(diagnostics)

@@ -66,8 +66,12 @@ def setup(server: LanguageServer, services: Services) -> None:
         start, end = params.range.start, params.range.end
         if start == end:
             # A bare cursor: scaffold inserts there; the others take the whole line.
-            line_length = len(document.lines[start.line].rstrip("\r\n")) if document and start.line < len(document.lines) else 0
-            line_range = _range_json(types.Position(start.line, 0), types.Position(start.line, line_length))
+            line_end = types.Position(start.line, 0)
+            if document and start.line < len(document.lines):
+                line_end = document.position_codec.position_to_client_units(
+                    document.lines, types.Position(start.line, len(document.lines[start.line].rstrip("\r\n")))
+                )
+            line_range = _range_json(types.Position(start.line, 0), line_end)
             target = f"line {start.line + 1}"
         else:
             line_range = _range_json(start, end)

@@ -123,3 +123,23 @@ async def test_project_policy_changes_the_titles(start_session):
     assert "Refactor selection · codex (gpt-5.3-codex)" in legacy_titles
     assert "Refactor selection · opus (claude-opus-4-6)" in other_titles
     assert "Review selection · codex (gpt-5.3-codex)" in other_titles
+
+
+async def test_positions_use_the_clients_encoding(start_session):
+    """VS Code counts UTF-16 code units: an emoji is two of them."""
+    session = await start_session("vscode")
+    uri = session.open("emoji.py", text="smile = '😀'\n")
+    result = await session.client.text_document_code_action_async(
+        types.CodeActionParams(
+            types.TextDocumentIdentifier(uri),
+            types.Range(types.Position(0, 0), types.Position(0, 0)),
+            types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    explain = next(a for a in result if a.title.startswith("Explain line 1"))
+    assert explain.command.arguments[0]["range"]["end"] == {"line": 0, "character": 12}  # 11 code points
+
+    run = await session.execute("assistant.run", explain.command.arguments[0])
+    assert run["status"] == "shown"
+    text = open(session.client.shown_documents[0].uri.removeprefix("file://")).read()
+    assert "smile = '😀'" in text
