@@ -59,6 +59,7 @@ class RpcClient:
     def __init__(self, process: asyncio.subprocess.Process, spawned_at: float) -> None:
         self.process = process
         self.spawned_at = spawned_at  # time.perf_counter() just before the spawn
+        self.label = str(process.pid)  # for messages; the caller may set a better one
         self._next_id = 0
         self._pending: dict[int, tuple[str, asyncio.Future]] = {}
         self._write_lock = asyncio.Lock()
@@ -124,11 +125,15 @@ class RpcClient:
         stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         return future
 
-    async def request(self, method: str, params: Any = None, timeout: float | None = 30.0) -> Any:
-        future = self.send_request(method, params)
+    async def flush(self) -> None:
+        """Wait until what ``send_request`` wrote has gone to the pipe."""
         assert self.process.stdin is not None
         async with self._write_lock:
             await self.process.stdin.drain()
+
+    async def request(self, method: str, params: Any = None, timeout: float | None = 30.0) -> Any:
+        future = self.send_request(method, params)
+        await self.flush()
         return await asyncio.wait_for(future, timeout)
 
     async def notify(self, method: str, params: Any = None) -> None:

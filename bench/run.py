@@ -241,6 +241,7 @@ async def start(setup: Setup, kind: str, tag: str) -> tuple[RpcClient, float]:
     client = await RpcClient.spawn(
         setup.argv(kind), env=setup.env, cwd=setup.workspace, stderr_path=setup.logs / f"{slug}-{tag}.log"
     )
+    client.label = f"{slug}-{tag}"
     LIVE.append(client)
     result = await client.request("initialize", setup.initialize_params(), timeout=30)
     elapsed = (time.perf_counter() - client.spawned_at) * 1000
@@ -251,9 +252,12 @@ async def start(setup: Setup, kind: str, tag: str) -> tuple[RpcClient, float]:
     return client, elapsed
 
 
+EXIT_CODES: list[tuple[str, int | None]] = []  # (server, exit status) of every stopped server
+
+
 async def stop(client: RpcClient) -> None:
     try:
-        await client.close()
+        EXIT_CODES.append((client.label, await client.close()))
     finally:
         with contextlib.suppress(ValueError):
             LIVE.remove(client)
@@ -418,8 +422,7 @@ async def measure_streaming(setup: Setup, client: RpcClient, samples: int, task_
         # If the run is aborted, nobody awaits these; read their errors so
         # asyncio does not log "exception was never retrieved".
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-    assert client.process.stdin is not None
-    await client.process.stdin.drain()
+    await client.flush()
 
     try:
         await asyncio.wait_for(watch.all_begun.wait(), 30)
@@ -603,7 +606,7 @@ def print_report(figures: dict[str, Any], rows: list[dict[str, Any]]) -> None:
 
 
 def scan_logs(setup: Setup) -> list[str]:
-    notes = []
+    notes = [f"server {label} exited with status {code} after shutdown/exit" for label, code in EXIT_CODES if code != 0]
     for path in sorted(setup.logs.glob("*.log")):
         text = path.read_text(encoding="utf-8", errors="replace")
         if "Traceback" in text or " ERROR " in text:

@@ -106,6 +106,22 @@ class Outcome:
         return data
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A complete answer, with what is needed to deliver it."""
+
+    task: Task
+    snapshot: delivery.Snapshot  # the document as the task started from it
+    target: types.Range  # the selection, in client units
+    text: str
+    config: ModelConfig  # the model that answered
+
+    @property
+    def lines_label(self) -> str:
+        last = last_selected_line(self.target.start.line, self.target.end.line, self.target.end.character)
+        return f"lines {self.target.start.line + 1}-{last + 1}"
+
+
 def model_label(config: ModelConfig) -> str:
     return f"{config.alias} ({config.model})"
 
@@ -241,10 +257,10 @@ class TaskRunner:
         )
         if progress.token is not None and (me := asyncio.current_task()) is not None:
             self._services.running.add(me, ("progress", progress.token))
-        answer, config = await self._stream_with_fallback(decision, item, outcome, progress)
+        text, config = await self._stream_with_fallback(decision, item, outcome, progress)
         outcome.answered_by = config
         progress.report(f"{config.alias}: answer complete, delivering", force=True)
-        await self._deliver(args.task, snapshot, target, answer, config, outcome)
+        await self._deliver(Answer(args.task, snapshot, target, text, config), outcome)
 
     async def _stream_with_fallback(
         self, decision: Decision, item: TaskInput, outcome: Outcome, progress: _ProgressReporter
@@ -301,43 +317,27 @@ class TaskRunner:
 
     # --------------------------------------------------------------- delivery
 
-    async def _deliver(
-        self,
-        task: Task,
-        snapshot: delivery.Snapshot,
-        target: types.Range,
-        answer: str,
-        config: ModelConfig,
-        outcome: Outcome,
-    ) -> None:
-        match task.delivery:
+    async def _deliver(self, answer: Answer, outcome: Outcome) -> None:
+        match answer.task.delivery:
             case Delivery.EDIT:
-                await self._deliver_edit(task, snapshot, target, answer, config, outcome)
+                await self._deliver_edit(answer, outcome)
             case Delivery.DIAGNOSTICS:
-                self._deliver_review(snapshot.uri, answer, config, outcome)
+                self._deliver_review(answer, outcome)
             case Delivery.DOCUMENT:
-                await self._deliver_document(task, snapshot.uri, target, answer, config, outcome)
+                await self._deliver_document(answer, outcome)
 
-    async def _deliver_edit(
-        self,
-        task: Task,
-        snapshot: delivery.Snapshot,
-        target: types.Range,
-        answer: str,
-        config: ModelConfig,
-        outcome: Outcome,
-    ) -> None:
+    async def _deliver_edit(self, answer: Answer, outcome: Outcome) -> None:
         capabilities = self._services.capabilities
         if not capabilities.apply_edit:
             # The client cannot take edits: show the proposal instead.
-            await self._deliver_document(task, snapshot.uri, target, answer, config, outcome)
+            await self._deliver_document(answer, outcome)
             outcome.message = "this editor cannot apply edits; the proposed code is shown instead"
             return
-        ls = self._ls
+        ls, task, snapshot, config = self._ls, answer.task, answer.snapshot, answer.config
         document = ls.workspace.get_text_document(snapshot.uri)
         is_open = snapshot.uri in ls.workspace.text_documents
         try:
-            edit = delivery.build_text_edit(snapshot.text, document.source, target, answer, task.placement)
+            edit = delivery.build_text_edit(snapshot.text, document.source, answer.target, answer.text, task.placement)
         except delivery.EditConflict as exc:
             raise TaskFailed(
                 f"not applied: {exc} while {model_label(config)} was working. Run the task again on the new text."
@@ -367,33 +367,34 @@ class TaskRunner:
             "rebased": document.source != snapshot.text,
         }
 
-    def _deliver_review(self, uri: str, answer: str, config: ModelConfig, outcome: Outcome) -> None:
+    def _deliver_review(self, answer: Answer, outcome: Outcome) -> None:
+        label = model_label(answer.config)
         try:
-            findings = delivery.parse_findings(answer)
+            findings = delivery.parse_findings(answer.text)
         except delivery.InvalidReview as exc:
-            raise TaskFailed(f"{model_label(config)} answered the review in the wrong shape: {exc}") from None
+            raise TaskFailed(f"{label} answered the review in the wrong shape: {exc}") from None
+        uri = answer.snapshot.uri
         document = self._ls.workspace.get_text_document(uri)
-        diagnostics = delivery.findings_to_diagnostics(findings, document.lines, model_label(config))
+        diagnostics = delivery.findings_to_diagnostics(findings, document.lines, label)
         for diagnostic in diagnostics:  # code points → the client's position encoding
             diagnostic.range = document.range_to_client_units(diagnostic.range)
         self._services.diagnostics.set(uri, "review", diagnostics)
         outcome.status = "shown"
         outcome.details["diagnostics"] = len(diagnostics)
 
-    async def _deliver_document(
-        self, task: Task, uri: str, target: types.Range, answer: str, config: ModelConfig, outcome: Outcome
-    ) -> None:
-        location = self._services.roots.locate(uri)
-        name = Path(location.relative or uri).name
+    async def _deliver_document(self, answer: Answer, outcome: Outcome) -> None:
+        task, uri = answer.task, answer.snapshot.uri
+        relative = self._services.roots.locate(uri).relative or uri
+        name = Path(relative).name
         header = (
-            f"<!-- assistant-router: {task.value} of {location.relative or uri} "
-            f"lines {target.start.line + 1}-{last_selected_line(target.start.line, target.end.line, target.end.character) + 1} "
-            f"by {model_label(config)} -->\n\n"
+            f"<!-- assistant-router: {task.value} of {relative} {answer.lines_label} "
+            f"by {model_label(answer.config)} -->\n\n"
         )
-        body = answer if task.delivery is Delivery.DOCUMENT else f"Proposed {task.value} for `{name}`:\n\n{answer}"
+        body = answer.text if task.delivery is Delivery.DOCUMENT else f"Proposed {task.value} for `{name}`:\n\n{answer.text}"
         outcome.status = "shown"
         if self._services.capabilities.show_document:
-            path = self._services.answers_dir() / f"{task.value}-{Path(name).stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.md"
+            stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            path = self._services.answers_dir() / f"{task.value}-{Path(name).stem}-{stamp}.md"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(header + body, encoding="utf-8")
             result = await self._ls.window_show_document_async(
