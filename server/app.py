@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from ..providers.registry import ProviderRegistry
+from . import __version__
 from .cancellation import RunningTasks
 from .diagnostics import DiagnosticsHub
 from .documents import WorkspaceRoots
@@ -33,15 +34,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "assistant-router"
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("assistant-router")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 @dataclass(frozen=True)
@@ -141,7 +133,7 @@ def build_server(
 
     server = LanguageServer(
         SERVER_NAME,
-        _version(),
+        __version__,
         protocol_cls=RouterProtocol,
         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
     )

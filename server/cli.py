@@ -31,7 +31,7 @@ environment:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .app import _version
+    from . import __version__
 
     parser = argparse.ArgumentParser(
         prog="assistant-router",
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
