@@ -29,9 +29,13 @@ async def test_watchers_are_registered_when_the_client_allows(start_session):
     assert "**/.assistant-router.toml" in patterns
 
 
-@pytest.mark.parametrize("notify", [notify_saved, notify_watched], ids=["didSave", "watchedFiles"])
-async def test_policy_edit_takes_effect_without_restart(start_session, notify):
-    session = await start_session("vscode")
+@pytest.mark.parametrize(
+    ("client", "notify"),
+    [("vscode", notify_saved), ("vscode", notify_watched), ("neovim", notify_saved)],
+    ids=["vscode-didSave", "vscode-watchedFiles", "neovim-didSave"],
+)
+async def test_policy_edit_takes_effect_without_restart(start_session, client, notify):
+    session = await start_session(client)
     uri = session.open("geometry.py")
     assert await review_alias(session, uri) == "opus"
 
@@ -97,3 +101,37 @@ async def test_unsaved_policy_text_is_checked_as_you_type(start_session):
     assert diagnostic.message == "unknown model alias 'cdex'; did you mean 'codex'?"
     # Not saved: the active policy is unchanged.
     assert await review_alias(session, session.open("geometry.py")) == "codex"
+
+
+async def test_user_config_edit_takes_effect_everywhere(start_session, user_config):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    assert await review_alias(session, uri) == "opus"
+
+    user_config.write_text(user_config.read_text() + '\n[routes]\nreview = ["codex", "opus"]\n')
+    notify_watched(session, user_config)
+    await session.wait_for(lambda: session.logs().count("loaded from") >= 2)
+
+    decision = await session.execute("assistant.route", session.task_argument("review", uri, 3, 6))
+    assert decision["alias"] == "codex"
+    assert decision["reason"].startswith(f"[routes] review at {user_config}:")
+
+
+async def test_workspace_folders_each_keep_their_own_policy(start_session, tmp_path, sample):
+    session = await start_session("vscode")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.py").write_text(sample)
+    (other / ".assistant-router.toml").write_text('[routes]\nexplain = "codex"\n')
+
+    session.client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            types.WorkspaceFoldersChangeEvent(added=[types.WorkspaceFolder(other.as_uri(), "other")], removed=[])
+        )
+    )
+    await session.wait_for(lambda: f"routing policy for {other} loaded" in session.logs())
+    here = await session.execute("assistant.route", session.task_argument("explain", session.open("geometry.py"), 0, 3))
+    there = await session.execute("assistant.route", session.task_argument("explain", other.joinpath("main.py").as_uri(), 0, 3))
+
+    assert here["alias"] == "opus"
+    assert there["alias"] == "codex" and str(other / ".assistant-router.toml") in there["reason"]

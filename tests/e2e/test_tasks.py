@@ -49,9 +49,10 @@ def only_edit(session) -> types.TextEdit:
     return text_edit
 
 
+@pytest.mark.parametrize("client", ["vscode", "neovim"])
 @pytest.mark.parametrize("task", list(DEFAULT_PRIMARY))
-async def test_default_routes_and_delivery(start_session, sample, task):
-    session = await start_session("vscode")
+async def test_default_routes_and_delivery(start_session, sample, task, client):
+    session = await start_session(client)
     uri = session.open("geometry.py")
 
     route = await session.execute("assistant.route", session.task_argument(task, uri, 3, 6))
