@@ -40,23 +40,34 @@ class TextDelta:
     text: str
 
 
+# Normalised reasons a stream ended; adapters map their provider's values.
+STOP_END = "end"  # the model finished
+STOP_MAX_TOKENS = "max_tokens"  # cut at max_output_tokens: the answer is truncated
+STOP_REFUSAL = "refusal"  # declined by the model or a content filter
+
+
 @dataclass(frozen=True)
 class Completion:
     usage: Usage
-    stop_reason: str | None = None
+    stop_reason: str | None = STOP_END
 
 
 StreamEvent = TextDelta | Completion
 
 
 class ProviderError(Exception):
-    """A provider call failed. ``retryable`` says whether trying again may help."""
+    """A provider call failed. ``retryable`` says whether trying again may help.
+
+    ``status`` is the HTTP status when there was one; ``retry_after`` the
+    seconds the provider asked us to wait, when it said.
+    """
 
     retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class RetryableProviderError(ProviderError):
@@ -69,8 +80,12 @@ class FatalProviderError(ProviderError):
     """Bad key, unknown model, invalid request: tell the user, do not fall back."""
 
 
-class StreamInterruptedError(ProviderError):
-    """The stream broke after output had started; the partial answer is discarded."""
+class StreamInterruptedError(RetryableProviderError):
+    """The stream broke: disconnect, malformed event, or no final event.
+
+    Retryable while nothing has been received; once output has started the
+    router ends the task instead (a half answer is never swapped).
+    """
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import (
+    STOP_END,
     Completion,
     FatalProviderError,
     ModelRequest,
@@ -65,12 +66,14 @@ class MockProvider:
         delay_ms: float = Field(default=0, ge=0, description="pause before each chunk")
         first_token_ms: float = Field(default=0, ge=0, description="pause before the first chunk")
         fail: Literal["none", "retryable", "fatal", "midstream"] = "none"
+        fail_times: int | None = Field(default=None, gt=0, description="fail only the first N requests")
         fail_message: str | None = None
         reply: str | None = Field(default=None, description="a fixed reply instead of the derived one")
 
     def __init__(self, config: ModelConfig) -> None:
         self.alias = config.alias
         self.options = self.Options.model_validate(config.options)
+        self.requests = 0
 
     def reply_for(self, request: ModelRequest) -> str:
         if self.options.reply is not None:
@@ -121,10 +124,13 @@ class MockProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         options = self.options
-        message = options.fail_message or f"mock {self.alias}: simulated {options.fail} failure"
-        if options.fail == "retryable":
+        self.requests += 1
+        failing = options.fail_times is None or self.requests <= options.fail_times
+        fail = options.fail if failing else "none"
+        message = options.fail_message or f"mock {self.alias}: simulated {fail} failure"
+        if fail == "retryable":
             raise RetryableProviderError(message, status=529)
-        if options.fail == "fatal":
+        if fail == "fatal":
             raise FatalProviderError(message, status=401)
         text = self.reply_for(request)
         chunks = [text[i : i + options.chunk_chars] for i in range(0, len(text), options.chunk_chars)]
@@ -135,11 +141,11 @@ class MockProvider:
             for chunk in chunks:
                 if options.delay_ms:
                     await asyncio.sleep(options.delay_ms / 1000)
-                if options.fail == "midstream" and sent >= len(chunks) // 2 and sent > 0:
+                if fail == "midstream" and sent >= len(chunks) // 2 and sent > 0:
                     raise StreamInterruptedError(message)
                 sent += 1
                 yield TextDelta(chunk)
-            yield Completion(Usage(_tokens(request.system + request.prompt), _tokens(text)), "end_turn")
+            yield Completion(Usage(_tokens(request.system + request.prompt), _tokens(text)), STOP_END)
         finally:
             if sent < len(chunks):
                 logger.info("mock %s stream closed early after %d/%d chunks", self.alias, sent, len(chunks))

@@ -33,6 +33,8 @@ Factory = Callable[["ModelConfig"], Provider]
 
 # Built-ins as import paths, so nothing heavy loads until a provider is used.
 BUILTIN_PROVIDERS: dict[str, str] = {
+    "anthropic": "assistant_router.providers.anthropic_adapter:AnthropicProvider",
+    "openai": "assistant_router.providers.openai_adapter:OpenAIProvider",
     "mock": "assistant_router.providers.mock:MockProvider",
 }
 
@@ -120,6 +122,8 @@ class ProviderRegistry:
         except FatalProviderError as exc:
             yield (("provider",), str(exc), "warning")
             return
+        if config.api is not None and config.api not in getattr(factory, "wire_apis", ()):
+            yield (("api",), f"provider '{config.provider}' has no wire API choice; 'api' applies to openai", "error")
         options_model = getattr(factory, "Options", None)
         if options_model is None:
             if config.options:

@@ -49,13 +49,13 @@ def load_policy(
     """
     user_path = user_config or user_config_path()
     layers: list[Layer] = [builtin_layer()]
-    if (user := file_layer(user_path)) is not None:
+    if (user := file_layer(user_path, "user")) is not None:
         layers.append(user)
     project_path = project_policy_path(project_root) if project_root is not None else None
     if project_path is not None:
         if project_text is not None:
             layers.append(Layer(str(project_path), project_path, project_text))
-        elif (project := file_layer(project_path)) is not None:
+        elif (project := file_layer(project_path, "project")) is not None:
             layers.append(project)
     policy, issues = build_policy(layers, check_model)
     return PolicyLoad(policy, issues, user_path, project_path)

@@ -29,6 +29,20 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _split_command(value: Any) -> Any:
+    if isinstance(value, str):
+        import shlex
+
+        return shlex.split(value)
+    return value
+
+
+# Settings that decide where the user's code and keys are sent. A project
+# policy arrives with any cloned repository, so only the user config may set
+# them, unless it lists the project in `trusted_projects`.
+TRUSTED_ONLY_KEYS = ("base_url", "api_key_env", "api_key_command", "headers")
+
+
 AliasChain = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
 TaskList = Annotated[list[Task], BeforeValidator(_one_or_many), Field(min_length=1)]
 
@@ -55,7 +69,15 @@ class ModelEntry(_Strict):
     max_output_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
     timeouts: Timeouts | None = None
+    retries: int | None = Field(default=None, ge=0, le=10)
+    max_concurrency: int | None = Field(default=None, gt=0)
+    api: Literal["responses", "chat"] | None = None
     options: dict[str, Any] | None = None
+    # Where code and keys go: user config only (see TRUSTED_ONLY_KEYS).
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    api_key_command: Annotated[list[str], BeforeValidator(_split_command), Field(min_length=1)] | None = None
+    headers: dict[str, str] | None = None
 
 
 class When(_Strict):
@@ -84,6 +106,7 @@ class PolicyFile(_Strict):
     models: dict[str, ModelEntry] = {}
     routes: dict[Task, AliasChain] = {}
     rules: list[RuleEntry] = []
+    trusted_projects: list[str] | None = None  # user config only
 
 
 # --------------------------------------------------------------------------- #
@@ -109,8 +132,19 @@ class ModelConfig:
     max_output_tokens: int | None = None
     temperature: float | None = None
     timeouts: Timeouts = Timeouts()
+    retries: int = 2  # extra tries of the same model for retryable errors
+    max_concurrency: int | None = None
+    api: Literal["responses", "chat"] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_command: tuple[str, ...] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
     origin: Origin = Origin("built-in defaults")
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log or a message (header values)."""
+        return [v for v in self.headers.values() if v]
 
 
 @dataclass(frozen=True)
@@ -176,6 +210,7 @@ class Layer:
     label: str
     path: Path | None
     text: str
+    role: Literal["builtin", "user", "project"] = "project"
 
 
 # A hook through which the caller (who knows the provider registry) checks a
@@ -185,16 +220,16 @@ ModelCheck = Callable[[ModelConfig], Iterable[tuple[tuple[str, ...], str, Litera
 
 def builtin_layer() -> Layer:
     text = resources.files(__package__).joinpath("defaults.toml").read_text(encoding="utf-8")
-    return Layer("built-in defaults", None, text)
+    return Layer("built-in defaults", None, text, "builtin")
 
 
-def file_layer(path: Path) -> Layer | None:
+def file_layer(path: Path, role: Literal["user", "project"]) -> Layer | None:
     """The layer for ``path``, or None when the file does not exist."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return Layer(str(path), path, text)
+    return Layer(str(path), path, text, role)
 
 
 @dataclass
@@ -280,6 +315,18 @@ def _compile_paths(rule: Rule) -> str | None:
     return None
 
 
+def _trusted_projects(parsed_layers: list[_Parsed]) -> set[Path]:
+    paths: set[Path] = set()
+    for parsed in parsed_layers:
+        if parsed.layer.role == "user":
+            paths.update(Path(p).expanduser().resolve() for p in parsed.file.trusted_projects or [])
+    return paths
+
+
+def _is_trusted(layer: Layer, trusted: set[Path]) -> bool:
+    return layer.path is not None and layer.path.parent.resolve() in trusted
+
+
 def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None) -> tuple[Policy | None, list[PolicyIssue]]:
     """Merge the layers (lowest precedence first) into one policy.
 
@@ -296,14 +343,48 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
     if any(i.severity == "error" for i in issues):
         return None, issues
 
-    # Models merge field by field: a project can change just the model ID of an alias.
+    trusted = _trusted_projects(parsed_layers)
+
+    # Models merge field by field (tables key by key): a project can change
+    # just the model ID of an alias.
     merged: dict[str, dict[str, Any]] = {}
     model_origin: dict[str, tuple[_Parsed, Origin]] = {}
     for parsed in parsed_layers:
+        layer = parsed.layer
         for alias, entry in parsed.file.models.items():
+            values = entry.model_dump(exclude_none=True)
+            if layer.role == "project" and not _is_trusted(layer, trusted):
+                for key in TRUSTED_ONLY_KEYS:
+                    if values.pop(key, None) is not None:
+                        path = ("models", alias, key)
+                        issues.append(
+                            PolicyIssue(
+                                layer.label,
+                                f"'{key}' is ignored: it decides where your code and API key are sent, so only your "
+                                "user config may set it; to allow it here, add this project to trusted_projects "
+                                "in your user config",
+                                parsed.locations.line_of(path),
+                                _key_text(path),
+                                "warning",
+                            )
+                        )
             fields = merged.setdefault(alias, {})
-            fields.update(entry.model_dump(exclude_none=True))
+            for key, value in values.items():
+                if isinstance(value, dict) and isinstance(fields.get(key), dict):
+                    fields[key] = {**fields[key], **value}
+                else:
+                    fields[key] = value
             model_origin[alias] = (parsed, parsed.origin(("models", alias)))
+        if layer.role == "project" and parsed.file.trusted_projects is not None:
+            issues.append(
+                PolicyIssue(
+                    layer.label,
+                    "'trusted_projects' is ignored here: only the user config can trust a project",
+                    parsed.locations.line_of(("trusted_projects",)),
+                    "trusted_projects",
+                    "warning",
+                )
+            )
 
     models: dict[str, ModelConfig] = {}
     for alias, fields in merged.items():
@@ -314,6 +395,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
                 PolicyIssue(parsed.layer.label, f"model alias '{alias}' needs {' and '.join(missing)}", origin.line, f"models.{alias}")
             )
             continue
+        command = fields.get("api_key_command")
         config = ModelConfig(
             alias=alias,
             provider=fields["provider"],
@@ -321,7 +403,14 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
             max_output_tokens=fields.get("max_output_tokens"),
             temperature=fields.get("temperature"),
             timeouts=Timeouts(**fields.get("timeouts", {})),
+            retries=fields.get("retries", ModelConfig.retries),
+            max_concurrency=fields.get("max_concurrency"),
+            api=fields.get("api"),
             options=fields.get("options", {}),
+            base_url=fields.get("base_url"),
+            api_key_env=fields.get("api_key_env"),
+            api_key_command=tuple(command) if command else None,
+            headers=fields.get("headers", {}),
             origin=origin,
         )
         models[alias] = config

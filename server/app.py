@@ -23,6 +23,7 @@ from ..providers.registry import ProviderRegistry
 from . import __version__
 from .cancellation import RunningTasks
 from .diagnostics import DiagnosticsHub
+from .resilience import CircuitBreaker
 from .documents import WorkspaceRoots
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class Services:
         self.providers = ProviderPool(registry)
         self.roots = WorkspaceRoots()
         self.running = RunningTasks()
+        self.breaker = CircuitBreaker()
         self.diagnostics = DiagnosticsHub(ls.text_document_publish_diagnostics)
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from ..providers.base import (
+    STOP_MAX_TOKENS,
+    STOP_REFUSAL,
     Completion,
     ModelRequest,
     ProviderError,
@@ -34,6 +36,7 @@ from ..routing.tasks import Delivery, Task
 from . import delivery
 from .documents import last_selected_line
 from .prompts import SYSTEM, TaskInput, build_prompt
+from .resilience import retry_delay
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -54,11 +57,21 @@ class TaskFailed(Exception):
 
 @dataclass
 class Attempt:
+    """One call to one model (or a skipped one), as the result reports it."""
+
     config: ModelConfig
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
+    error_type: str | None = None
+    status: int | None = None
     retryable: bool | None = None
     elapsed_ms: int = 0
+
+    def finish(self, error: ProviderError | None = None) -> None:
+        self.elapsed_ms = int((time.monotonic() - self.started) * 1000)
+        if error is not None:
+            self.error, self.error_type = str(error), type(error).__name__
+            self.status, self.retryable = error.status, error.retryable
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -68,8 +81,7 @@ class Attempt:
             "elapsed_ms": self.elapsed_ms,
         }
         if self.error is not None:
-            data["error"] = self.error
-            data["retryable"] = self.retryable
+            data.update(error=self.error, error_type=self.error_type, status=self.status, retryable=self.retryable)
         return data
 
 
@@ -257,14 +269,39 @@ class TaskRunner:
         )
         if progress.token is not None and (me := asyncio.current_task()) is not None:
             self._services.running.add(me, ("progress", progress.token))
-        text, config = await self._stream_with_fallback(decision, item, outcome, progress)
+        text, config, completion = await self._stream_with_fallback(decision, item, outcome, progress)
         outcome.answered_by = config
+        if config is not decision.primary:
+            failed = next(a for a in outcome.attempts if a.config is decision.primary)
+            self._ls.window_show_message(
+                types.ShowMessageParams(
+                    types.MessageType.Warning,
+                    f"assistant-router: {args.task.value} was answered by {model_label(config)} because "
+                    f"{model_label(decision.primary)} failed: {failed.error}",
+                )
+            )
+        text = self._check_stop(args.task, text, config, completion)
         progress.report(f"{config.alias}: answer complete, delivering", force=True)
         await self._deliver(Answer(args.task, snapshot, target, text, config), outcome)
 
+    @staticmethod
+    def _check_stop(task: Task, text: str, config: ModelConfig, completion: Completion) -> str:
+        """A truncated or refused answer is never applied as if it were whole."""
+        if completion.stop_reason == STOP_REFUSAL:
+            raise TaskFailed(f"{model_label(config)} declined to answer (refusal or content filter); nothing was applied")
+        if completion.stop_reason == STOP_MAX_TOKENS:
+            limit = config.max_output_tokens or "its default"
+            if task.delivery is not Delivery.DOCUMENT:
+                raise TaskFailed(
+                    f"{model_label(config)} hit the output limit ({limit} tokens) before finishing; the truncated "
+                    f"answer was not applied. Raise max_output_tokens of alias '{config.alias}' or select less code"
+                )
+            return text + f"\n\n---\n*Truncated: the answer hit the output limit ({limit} tokens).*\n"
+        return text
+
     async def _stream_with_fallback(
         self, decision: Decision, item: TaskInput, outcome: Outcome, progress: _ProgressReporter
-    ) -> tuple[str, ModelConfig]:
+    ) -> tuple[str, ModelConfig, Completion]:
         prompt = build_prompt(item)
         metadata = {
             "selection": item.selection,
@@ -274,44 +311,67 @@ class TaskRunner:
             "path": item.path,
             "diagnostics": list(item.diagnostics),
         }
+        breaker = self._services.breaker
+        cooling = {c.alias: breaker.cooling_for(c) for c in decision.chain}
+        if all(cooling.values()):
+            logger.warning("every model for %s is cooling down; trying them anyway", decision.task.value)
+            cooling = dict.fromkeys(cooling, 0.0)
         for position, config in enumerate(decision.chain):
-            attempt = Attempt(config)
-            outcome.attempts.append(attempt)
-            received: list[str] = []
-            try:
-                provider = self._services.providers.get(config)
-                request = ModelRequest(
-                    model=config.model,
-                    system=SYSTEM,
-                    prompt=prompt,
-                    max_output_tokens=config.max_output_tokens,
-                    temperature=config.temperature,
-                    task=item.task.value,
-                    metadata=metadata,
+            if cooling[config.alias]:
+                outcome.attempts.append(
+                    Attempt(config, error=f"skipped: cooling down for {cooling[config.alias]:.0f} s after repeated failures",
+                            error_type="CoolingDown", retryable=True)
                 )
-                chars = 0
-                async for event in _with_timeouts(provider.stream(request), config, received):
-                    if isinstance(event, TextDelta):
-                        received.append(event.text)
-                        chars += len(event.text)
-                        progress.report(f"{config.alias}: ≈{max(chars // 4, 1)} tokens received")
-                    elif isinstance(event, Completion):
-                        outcome.usage = event.usage
-                attempt.elapsed_ms = int((time.monotonic() - attempt.started) * 1000)
-                return "".join(received), config
-            except ProviderError as exc:
-                attempt.elapsed_ms = int((time.monotonic() - attempt.started) * 1000)
-                attempt.error, attempt.retryable = str(exc), exc.retryable
-                if received:
-                    raise TaskFailed(
-                        f"{model_label(config)} stopped mid-answer ({exc}); the partial answer was discarded"
-                    ) from None
-                if not exc.retryable:
-                    raise TaskFailed(f"{model_label(config)}: {exc}") from None
-                if position + 1 < len(decision.chain):
-                    following = decision.chain[position + 1]
-                    logger.warning("%s failed (%s); falling back to %s", config.alias, exc, following.alias)
-                    progress.report(f"{config.alias} unavailable ({exc}); trying {following.alias}", force=True)
+                continue
+            for retry_number in range(config.retries + 1):
+                attempt = Attempt(config)
+                outcome.attempts.append(attempt)
+                received: list[str] = []
+                try:
+                    provider = self._services.providers.get(config)
+                    request = ModelRequest(
+                        model=config.model,
+                        system=SYSTEM,
+                        prompt=prompt,
+                        max_output_tokens=config.max_output_tokens,
+                        temperature=config.temperature,
+                        task=item.task.value,
+                        metadata=metadata,
+                    )
+                    completion = Completion(Usage(), None)
+                    chars = 0
+                    async for event in _with_timeouts(provider.stream(request), config, received):
+                        if isinstance(event, TextDelta):
+                            received.append(event.text)
+                            chars += len(event.text)
+                            progress.report(f"{config.alias}: ≈{max(chars // 4, 1)} tokens received")
+                        elif isinstance(event, Completion):
+                            completion = event
+                    attempt.finish()
+                    breaker.success(config)
+                    outcome.usage = completion.usage
+                    return "".join(received), config, completion
+                except ProviderError as exc:
+                    attempt.finish(exc)
+                    if received:
+                        raise TaskFailed(
+                            f"{model_label(config)} stopped mid-answer ({exc}); the partial answer was discarded"
+                        ) from None
+                    if not exc.retryable:
+                        raise TaskFailed(f"{model_label(config)}: {exc}") from None
+                    breaker.failure(config)
+                    delay = retry_delay(retry_number, exc.retry_after)
+                    if retry_number >= config.retries or delay is None or breaker.cooling_for(config):
+                        break
+                    progress.report(
+                        f"{config.alias}: {exc}; retrying in {delay:.1f} s ({retry_number + 2}/{config.retries + 1})",
+                        force=True,
+                    )
+                    await asyncio.sleep(delay)
+            if position + 1 < len(decision.chain):
+                following = decision.chain[position + 1]
+                logger.warning("%s failed (%s); falling back to %s", config.alias, attempt.error, following.alias)
+                progress.report(f"{config.alias} unavailable ({attempt.error}); trying {following.alias}", force=True)
         tried = ", ".join(f"{a.config.alias}: {a.error}" for a in outcome.attempts)
         raise TaskFailed(f"every model for {decision.task.value} failed ({tried})")
 

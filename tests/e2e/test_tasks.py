@@ -196,7 +196,7 @@ async def test_minimal_client_gets_messages_instead(start_session):
     assert "cannot apply edits" in refactor["message"]
 
 
-async def test_retryable_failure_falls_back_to_the_next_model(start_session):
+async def test_retryable_failure_is_retried_then_falls_back(start_session):
     session = await start_session("vscode")
     session.write_policy(policy_with_options(opus='fail = "retryable"'))
     uri = session.open("geometry.py")
@@ -205,10 +205,32 @@ async def test_retryable_failure_falls_back_to_the_next_model(start_session):
 
     assert result["status"] == "shown"
     assert result["alias"] == "codex" and result["fallback"] is True
-    first, second = result["attempts"]
-    assert first["alias"] == "opus" and first["retryable"] is True and "simulated retryable failure" in first["error"]
-    assert second["alias"] == "codex" and "error" not in second
+    *failed, answered = result["attempts"]
+    assert [a["alias"] for a in failed] == ["opus"] * 3  # the first try and two retries
+    for attempt in failed:
+        assert attempt["retryable"] is True and attempt["status"] == 529
+        assert attempt["error_type"] == "RetryableProviderError"
+        assert "simulated retryable failure" in attempt["error"]
+    assert answered["alias"] == "codex" and "error" not in answered
     assert "codex (gpt-5.3-codex)" in session.client.diagnostics[uri][0].message
+    # The fallback is visible in the progress and in a message, not only in the result.
+    ((_, reports),) = session.client.progress_reports.items()
+    messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
+    assert any("retrying in" in m and "(2/3)" in m for m in messages)
+    assert any(m.startswith("opus unavailable") and m.endswith("trying codex") for m in messages)
+    (warning,) = session.messages(types.MessageType.Warning)
+    assert warning.startswith("assistant-router: review was answered by codex (gpt-5.3-codex) because opus")
+
+
+async def test_a_retry_of_the_same_model_can_succeed(start_session):
+    session = await start_session("vscode")
+    session.write_policy(policy_with_options(opus='fail = "retryable", fail_times = 1'))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == "shown" and result["alias"] == "opus" and result["fallback"] is False
+    assert [("error" in a) for a in result["attempts"]] == [True, False]
 
 
 @pytest.mark.parametrize(
@@ -238,7 +260,9 @@ async def test_failure_is_clear_and_never_falls_back(start_session, options, exp
 
 async def test_every_model_failing_is_reported(start_session):
     session = await start_session("vscode")
-    session.write_policy(policy_with_options(opus='fail = "retryable"', codex='fail = "retryable"'))
+    session.write_policy(
+        policy_with_options(opus='fail = "retryable"', codex='fail = "retryable"').replace("options", "retries = 0\noptions")
+    )
     uri = session.open("geometry.py")
 
     result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))

@@ -64,7 +64,7 @@ async def test_mock_failures(fail, error):
     with pytest.raises(error) as caught:
         async for event in provider.stream(request()):
             received.append(event)
-    assert caught.value.retryable is (fail == "retryable")
+    assert caught.value.retryable is (fail != "fatal")
     assert bool(received) is (fail == "midstream")
 
 
@@ -88,7 +88,7 @@ async def test_mock_stream_stops_when_cancelled():
 
 def test_registry_builtins_and_unknown_names():
     registry = ProviderRegistry(entry_points=False)
-    assert registry.names() == ["mock"]
+    assert registry.names() == ["anthropic", "mock", "openai"]
     assert isinstance(registry.create(config()), MockProvider)
     with pytest.raises(FatalProviderError, match="no provider adapter named 'nope' is installed"):
         registry.create(config("nope"))
@@ -118,7 +118,7 @@ def test_entry_point_plugins_are_discovered(monkeypatch):
     _plugins(monkeypatch, _FakeEntryPoint("echo", lambda: Echo))
     registry = ProviderRegistry()
 
-    assert registry.names() == ["echo", "mock"]
+    assert registry.names() == ["anthropic", "echo", "mock", "openai"]
     assert registry.create(config("echo")).cfg.model == "m-1"
     assert list(registry.check(config("echo", colour="red"))) == [
         (("options",), "provider 'echo' takes no options", "error")

@@ -1,0 +1,157 @@
+"""OpenAI adapter (official ``openai`` SDK): the Responses API or Chat Completions.
+
+``api = "responses"`` (the default) is what the Codex models are served on.
+``api = "chat"`` speaks Chat Completions, for OpenAI-compatible servers
+(Ollama, vLLM, llama.cpp server, LiteLLM proxy, OpenRouter) via ``base_url``.
+The SDK is imported on first use; its own retries are off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from .base import (
+    STOP_END,
+    STOP_MAX_TOKENS,
+    STOP_REFUSAL,
+    Completion,
+    FatalProviderError,
+    ModelRequest,
+    RetryableProviderError,
+    StreamEvent,
+    StreamInterruptedError,
+    TextDelta,
+    Usage,
+)
+from .sdk_support import RETRYABLE_TYPES, ConcurrencyLimit, Redactor, map_sdk_error, resolve_api_key, sdk_timeout
+
+if TYPE_CHECKING:
+    from ..routing.policy import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+KEY_ENV = "OPENAI_API_KEY"
+_INCOMPLETE = {"max_output_tokens": STOP_MAX_TOKENS, "content_filter": STOP_REFUSAL}
+_FINISH = {"stop": STOP_END, "length": STOP_MAX_TOKENS, "content_filter": STOP_REFUSAL, "tool_calls": STOP_END}
+
+
+class OpenAIProvider:
+    """``provider = "openai"``. Honours ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``
+    unless the alias sets ``api_key_env``/``api_key_command`` and ``base_url``."""
+
+    wire_apis = ("responses", "chat")
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.api = config.api or "responses"
+        self._client: Any = None
+        self._limit = ConcurrencyLimit(config.max_concurrency)
+        self._redact = Redactor(config.secrets())
+
+    @property
+    def key_name(self) -> str:
+        return self.config.api_key_env or KEY_ENV
+
+    async def _get_client(self) -> Any:
+        if self._client is None:
+            key = await resolve_api_key(self.config, KEY_ENV)
+            self._redact.add(key)
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                api_key=key,
+                base_url=self.config.base_url,  # None: the SDK reads OPENAI_BASE_URL
+                max_retries=0,
+                timeout=sdk_timeout(self.config),
+                default_headers=self.config.headers or None,
+            )
+        return self._client
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        events = self._responses if self.api == "responses" else self._chat
+        async with self._limit.slot():
+            client = await self._get_client()
+            try:
+                async for event in events(client, request):
+                    yield event
+            except Exception as exc:  # CancelledError is not an Exception: it propagates
+                raise map_sdk_error(exc, self.config, self.key_name, self._redact) from None
+
+    async def _responses(self, client: Any, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        arguments: dict[str, Any] = {
+            "model": request.model,
+            "instructions": request.system,
+            "input": request.prompt,
+            "stream": True,
+        }
+        if request.max_output_tokens:
+            arguments["max_output_tokens"] = request.max_output_tokens
+        if request.temperature is not None:
+            arguments["temperature"] = request.temperature
+        completion: Completion | None = None
+        stream = await client.responses.create(**arguments)
+        async with stream:
+            async for event in stream:
+                match event.type:
+                    case "response.output_text.delta":
+                        yield TextDelta(event.delta)
+                    case "response.completed":
+                        completion = Completion(_responses_usage(event.response), STOP_END)
+                    case "response.incomplete":
+                        details = event.response.incomplete_details
+                        reason = details.reason if details else None
+                        completion = Completion(_responses_usage(event.response), _INCOMPLETE.get(reason or "", reason))
+                    case "response.failed":
+                        error = event.response.error
+                        raise self._stream_error(error.code if error else None, error.message if error else "failed")
+                    case "error":
+                        raise self._stream_error(event.code, event.message)
+        if completion is None:
+            raise StreamInterruptedError("the stream ended without response.completed (truncated)")
+        yield completion
+
+    def _stream_error(self, code: str | None, message: str | None) -> Exception:
+        """The SDK does not raise for error events inside a Responses stream: we do."""
+        text = self._redact(f"error event in the stream: {code or 'error'}: {message or ''}".rstrip(": "))
+        if code is None or code in RETRYABLE_TYPES:
+            return RetryableProviderError(text)
+        return FatalProviderError(text)
+
+    async def _chat(self, client: Any, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        arguments: dict[str, Any] = {
+            "model": request.model,
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": request.prompt},
+            ],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.max_output_tokens:
+            arguments["max_tokens"] = request.max_output_tokens
+        if request.temperature is not None:
+            arguments["temperature"] = request.temperature
+        finish: str | None = None
+        usage = Usage()
+        stream = await client.chat.completions.create(**arguments)
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                for choice in chunk.choices or ():
+                    if choice.delta is not None and choice.delta.content:
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        if finish is None:
+            raise StreamInterruptedError("the stream ended without a finish_reason (truncated)")
+        yield Completion(usage, _FINISH.get(finish, finish))
+
+
+def _responses_usage(response: Any) -> Usage:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return Usage()
+    return Usage(usage.input_tokens or 0, usage.output_tokens or 0)

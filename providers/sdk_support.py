@@ -1,0 +1,200 @@
+"""What the SDK-based adapters share: keys, error mapping, limits, redaction.
+
+The mapping is written against the attributes both official SDKs expose
+(``status_code``, ``response``, ``body``) and the names of exception classes
+in their hierarchy, so this module imports neither SDK nor ``httpx2``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .base import FatalProviderError, ProviderError, RetryableProviderError, StreamInterruptedError
+
+if TYPE_CHECKING:
+    from ..routing.policy import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+KEY_COMMAND_TIMEOUT_S = 15
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+# A local OpenAI-compatible server (Ollama, llama.cpp, vLLM) checks no key; the SDK insists on one.
+PLACEHOLDER_KEY = "no-key-needed"
+
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+# In-body error types (Anthropic's ``error.type``; OpenAI's ``code``) that are transient.
+RETRYABLE_TYPES = {
+    "overloaded_error", "api_error", "rate_limit_error", "timeout_error",
+    "rate_limit_exceeded", "server_error", "server_is_overloaded", "slow_down", "internal_error",
+}
+CONTENT_POLICY_MARKERS = ("content_policy", "content_filter", "safety", "refus")
+
+
+class Redactor:
+    """Removes secrets (keys, header values) from text before anyone sees it."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+_command_keys: dict[tuple[str, ...], str] = {}
+
+
+async def resolve_api_key(config: ModelConfig, default_env: str, user_config: str = "your user config") -> str:
+    """The alias's key: from ``api_key_command`` (run once, cached) or the environment.
+
+    Raises FatalProviderError with what to do when there is none.
+    """
+    if config.api_key_command:
+        command = config.api_key_command
+        if command in _command_keys:
+            return _command_keys[command]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                out, _ = await asyncio.wait_for(process.communicate(), KEY_COMMAND_TIMEOUT_S)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                raise FatalProviderError(
+                    f"the api_key_command of '{config.alias}' ({command[0]}) did not answer within {KEY_COMMAND_TIMEOUT_S} s"
+                ) from None
+        except OSError as exc:
+            raise FatalProviderError(
+                f"the api_key_command of '{config.alias}' could not start ({command[0]}: {exc.strerror})"
+            ) from None
+        key = out.decode(errors="replace").strip()
+        if process.returncode != 0 or not key:
+            raise FatalProviderError(
+                f"the api_key_command of '{config.alias}' ({command[0]}) "
+                + (f"failed with exit code {process.returncode}" if process.returncode else "printed no key")
+            )
+        _command_keys[command] = key
+        return key
+    name = config.api_key_env or default_env
+    key = os.environ.get(name, "").strip()
+    if key:
+        return key
+    if config.base_url:
+        return PLACEHOLDER_KEY
+    raise FatalProviderError(
+        f"{name} is not set: export it before starting your editor, or set api_key_env or "
+        f"api_key_command for model alias '{config.alias}' in {user_config}"
+    )
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(float(ms) / 1000, 0.0)
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+
+
+def _class_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _body_error(exc: Any) -> tuple[str | None, str | None]:
+    """(error type or code, message) from an SDK error's body."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            kind = error.get("type") or error.get("code")
+            return (str(kind) if kind else None, error.get("message"))
+    return (getattr(exc, "type", None) or getattr(exc, "code", None), None)
+
+
+def map_sdk_error(exc: Exception, config: ModelConfig, key_name: str, redact: Redactor) -> ProviderError:
+    """One SDK or transport exception → our small error hierarchy, with a message
+    that says what happened and, for the fatal ones, what to do."""
+    names = _class_names(exc)
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, json.JSONDecodeError):
+        return StreamInterruptedError("malformed stream event")
+    status = getattr(exc, "status_code", None)
+    kind, body_message = _body_error(exc)
+    detail = redact(str(body_message or getattr(exc, "message", None) or exc))
+    if "APITimeoutError" in names or "TimeoutException" in names:
+        return RetryableProviderError("the request timed out")
+    if "APIConnectionError" in names or "ConnectError" in names:
+        return RetryableProviderError(f"could not connect to {config.base_url or 'the provider'}")
+    if {"RemoteProtocolError", "ReadError", "TransportError", "StreamError"} & names:
+        return StreamInterruptedError("the connection dropped mid-stream")
+    if status is None or status == 200:
+        # An error event inside a 200 stream: classify by its type.
+        if kind in RETRYABLE_TYPES or kind is None:
+            return RetryableProviderError(f"error event in the stream: {kind or detail}", status=status)
+        return FatalProviderError(f"error event in the stream: {kind}: {detail}", status=status)
+    retry_after = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
+    if status in RETRYABLE_STATUS or status >= 500:
+        label = {429: "rate limited", 529: "overloaded", 503: "unavailable", 408: "request timeout"}.get(status, "server error")
+        return RetryableProviderError(f"{label} ({status})", status=status, retry_after=retry_after)
+    if status == 401:
+        return FatalProviderError(f"the API key was rejected (401); check {key_name}", status=status)
+    if status == 403:
+        return FatalProviderError(f"this key may not use the model (403): {detail}", status=status)
+    if status == 404:
+        return FatalProviderError(f"the model {config.model} was not found for this key (404); check 'model' of alias '{config.alias}'", status=status)
+    if status == 413:
+        return FatalProviderError("the request is too large (413); select less code", status=status)
+    if any(marker in (kind or "") + detail.lower() for marker in CONTENT_POLICY_MARKERS):
+        return FatalProviderError(f"refused by content policy: {detail}", status=status)
+    return FatalProviderError(f"request rejected ({status}): {detail}", status=status)
+
+
+class ConcurrencyLimit:
+    """At most N streams at once for one alias (None: unlimited)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._limit is None:
+            yield
+            return
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._limit)
+        async with self._semaphore:
+            yield
+
+
+def sdk_timeout(config: ModelConfig) -> Any:
+    """httpx2 timeouts for the SDK client: connect from the alias; reads are
+    policed by the router (first-token, idle and total timeouts)."""
+    import httpx2
+
+    return httpx2.Timeout(None, connect=config.timeouts.connect or DEFAULT_CONNECT_TIMEOUT_S)
