@@ -80,7 +80,9 @@ class AnthropicProvider:
                 "stream": True,
             }
             if request.temperature is not None:
-                arguments["temperature"] = request.temperature
+                # anthropic 2.x dropped the parameter from its signature; the
+                # API still takes it for the models that support sampling.
+                arguments["extra_body"] = {"temperature": request.temperature}
             input_tokens = output_tokens = 0
             stop_reason: str | None = None
             finished = False

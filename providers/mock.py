@@ -16,8 +16,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Literal
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +58,53 @@ def _tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+def derive_reply(task: str, signature: str, meta: Mapping[str, Any]) -> str:
+    """A deterministic answer for ``task`` in the shape the task's prompt asks
+    for, derived from the request's metadata (selection, lines, language).
+    Shared by the mock provider and the loopback fake servers."""
+    selection: str = meta.get("selection", "")
+    first, last = meta.get("start_line", 1), meta.get("end_line", 1)
+    comment = _LINE_COMMENT.get(meta.get("language", ""), "//")
+    fence = meta.get("language", "")
+    body = selection if selection.endswith("\n") or not selection else selection + "\n"
+    match task:
+        case "review":
+            findings = [
+                {
+                    "line": first,
+                    "end_line": last,
+                    "severity": "warning",
+                    "category": "style",
+                    "message": f"{signature} reviewed lines {first}-{last} ({len(selection.splitlines())} lines)",
+                }
+            ]
+            for number, text in enumerate(selection.splitlines(), start=first):
+                if "TODO" in text:
+                    findings.append(
+                        {"line": number, "end_line": number, "severity": "info", "category": "maintainability",
+                         "message": "unresolved TODO", "replacement": text.replace("TODO", "DONE")}
+                    )
+            return json.dumps({"findings": findings}, indent=1)
+        case "explain" | "debug":
+            heading = "Explanation" if task == "explain" else "Debugging notes"
+            return (
+                f"# {heading}: `{meta.get('path', 'selection')}` lines {first}-{last}\n\n"
+                f"Answered by {signature}.\n\n"
+                f"The selection has {len(selection.splitlines())} lines and "
+                f"{len(selection.split())} words. It starts with:\n\n```{fence}\n"
+                f"{selection.splitlines()[0] if selection else ''}\n```\n"
+            )
+        case "test":
+            return f"```{fence}\n{comment} tests for lines {first}-{last} by {signature}\n```\n"
+        case "fix":
+            problem = (meta.get("diagnostics") or ["the reported problem"])[0]
+            return f"```{fence}\n{comment} fixed by {signature}: {problem}\n{body}```\n"
+        case "scaffold":
+            return f"```{fence}\n{body}{_stub(selection, meta.get('language', ''), comment, signature)}```\n"
+        case _:
+            return f"```{fence}\n{comment} {task} by {signature}\n{body}```\n"
+
+
 class MockProvider:
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,49 +125,7 @@ class MockProvider:
     def reply_for(self, request: ModelRequest) -> str:
         if self.options.reply is not None:
             return self.options.reply
-        meta = request.metadata
-        selection: str = meta.get("selection", "")
-        first, last = meta.get("start_line", 1), meta.get("end_line", 1)
-        comment = _LINE_COMMENT.get(meta.get("language", ""), "//")
-        signature = f"mock {self.alias} ({request.model})"
-        fence = meta.get("language", "")
-        body = selection if selection.endswith("\n") or not selection else selection + "\n"
-        match request.task:
-            case "review":
-                findings = [
-                    {
-                        "line": first,
-                        "end_line": last,
-                        "severity": "warning",
-                        "category": "style",
-                        "message": f"{signature} reviewed lines {first}-{last} ({len(selection.splitlines())} lines)",
-                    }
-                ]
-                for number, text in enumerate(selection.splitlines(), start=first):
-                    if "TODO" in text:
-                        findings.append(
-                            {"line": number, "end_line": number, "severity": "info", "category": "maintainability",
-                             "message": "unresolved TODO", "replacement": text.replace("TODO", "DONE")}
-                        )
-                return json.dumps({"findings": findings}, indent=1)
-            case "explain" | "debug":
-                heading = "Explanation" if request.task == "explain" else "Debugging notes"
-                return (
-                    f"# {heading}: `{meta.get('path', 'selection')}` lines {first}-{last}\n\n"
-                    f"Answered by {signature}.\n\n"
-                    f"The selection has {len(selection.splitlines())} lines and "
-                    f"{len(selection.split())} words. It starts with:\n\n```{fence}\n"
-                    f"{selection.splitlines()[0] if selection else ''}\n```\n"
-                )
-            case "test":
-                return f"```{fence}\n{comment} tests for lines {first}-{last} by {signature}\n```\n"
-            case "fix":
-                problem = (meta.get("diagnostics") or ["the reported problem"])[0]
-                return f"```{fence}\n{comment} fixed by {signature}: {problem}\n{body}```\n"
-            case "scaffold":
-                return f"```{fence}\n{body}{_stub(selection, meta.get('language', ''), comment, signature)}```\n"
-            case _:
-                return f"```{fence}\n{comment} {request.task} by {signature}\n{body}```\n"
+        return derive_reply(request.task, f"mock {self.alias} ({request.model})", request.metadata)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         options = self.options

@@ -121,7 +121,12 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 
 def _class_names(exc: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(exc).__mro__}
+    """Class names of the exception and of what it wraps (the openai SDK wraps
+    transport errors met mid-stream in APIConnectionError)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if exc.__cause__ is not None:
+        names |= {cls.__name__ for cls in type(exc.__cause__).__mro__}
+    return names
 
 
 def _body_error(exc: Any) -> tuple[str | None, str | None]:
@@ -143,15 +148,19 @@ def map_sdk_error(exc: Exception, config: ModelConfig, key_name: str, redact: Re
         return exc
     if isinstance(exc, json.JSONDecodeError):
         return StreamInterruptedError("malformed stream event")
+    if not {"APIError", "TransportError", "HTTPError"} & names:
+        # Not the SDK's nor the HTTP layer's: a bug (ours or the SDK's), never retried.
+        logger.error("unexpected error in the %s adapter", config.provider, exc_info=exc)
+        return FatalProviderError(f"unexpected {type(exc).__name__} in the {config.provider} adapter: {redact(str(exc))}")
     status = getattr(exc, "status_code", None)
     kind, body_message = _body_error(exc)
     detail = redact(str(body_message or getattr(exc, "message", None) or exc))
     if "APITimeoutError" in names or "TimeoutException" in names:
         return RetryableProviderError("the request timed out")
-    if "APIConnectionError" in names or "ConnectError" in names:
-        return RetryableProviderError(f"could not connect to {config.base_url or 'the provider'}")
-    if {"RemoteProtocolError", "ReadError", "TransportError", "StreamError"} & names:
+    if {"RemoteProtocolError", "ReadError", "StreamError"} & names:
         return StreamInterruptedError("the connection dropped mid-stream")
+    if {"APIConnectionError", "ConnectError", "TransportError"} & names:
+        return RetryableProviderError(f"could not connect to {config.base_url or 'the provider'}")
     if status is None or status == 200:
         # An error event inside a 200 stream: classify by its type.
         if kind in RETRYABLE_TYPES or kind is None:

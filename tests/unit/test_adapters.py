@@ -1,0 +1,308 @@
+"""The anthropic and openai adapters, with the real SDKs, against loopback fakes.
+
+Each case runs for the three wire formats: Anthropic Messages, OpenAI
+Responses and OpenAI Chat Completions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+
+import pytest
+
+from assistant_router.providers.anthropic_adapter import AnthropicProvider
+from assistant_router.providers.base import (
+    STOP_END,
+    STOP_MAX_TOKENS,
+    Completion,
+    FatalProviderError,
+    ModelRequest,
+    RetryableProviderError,
+    StreamInterruptedError,
+    TextDelta,
+)
+from assistant_router.providers.loopback import Fault, LoopbackProviders, reply_to_prompt
+from assistant_router.providers.openai_adapter import OpenAIProvider
+from assistant_router.routing.policy import ModelConfig
+from assistant_router.routing.tasks import Task
+from assistant_router.server.prompts import TaskInput, build_prompt
+
+KEY = "sk-test-0123456789abcdef"
+APIS = ["anthropic", "responses", "chat"]
+PROMPT = build_prompt(TaskInput(Task.REVIEW, "src/a.py", "python", "x = 1\n# TODO: y\n", 3, 4))
+
+
+@pytest.fixture
+async def fake():
+    async with LoopbackProviders(key=KEY, chunk_chars=8) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def provider(api: str, fake: LoopbackProviders, **settings):
+    if api == "anthropic":
+        config = ModelConfig(alias="opus", provider="anthropic", model="claude-opus-4-6",
+                             base_url=fake.anthropic_url, **settings)
+        return AnthropicProvider(config)
+    config = ModelConfig(alias="codex", provider="openai", model="gpt-5.3-codex", base_url=fake.openai_url,
+                         api=api, **settings)
+    return OpenAIProvider(config)
+
+
+async def run(adapter, prompt: str = PROMPT, **request) -> tuple[str, Completion]:
+    model = adapter.config.model
+    events = [e async for e in adapter.stream(ModelRequest(model=model, system="sys", prompt=prompt, **request))]
+    *deltas, completion = events
+    assert all(isinstance(d, TextDelta) for d in deltas)
+    assert isinstance(completion, Completion)
+    return "".join(d.text for d in deltas), completion
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_streams_the_answer_with_usage(fake, api):
+    adapter = provider(api, fake)
+
+    text, completion = await run(adapter, max_output_tokens=500, temperature=0.1)
+
+    expected = reply_to_prompt(PROMPT, f"{adapter.config.model} (loopback {api})")
+    assert text == expected
+    assert json.loads(text)["findings"][1]["message"] == "unresolved TODO"
+    assert completion.stop_reason == STOP_END
+    assert completion.usage.input_tokens > 0 and completion.usage.output_tokens == -(-len(text) // 4)
+    (request,) = fake.requests
+    body = request.body
+    assert body["stream"] is True and body["model"] == adapter.config.model and body["temperature"] == 0.1
+    if api == "anthropic":
+        assert body["system"] == "sys" and body["max_tokens"] == 500
+    elif api == "responses":
+        assert body["instructions"] == "sys" and body["max_output_tokens"] == 500
+    else:
+        assert body["messages"][0] == {"role": "system", "content": "sys"} and body["max_tokens"] == 500
+        assert body["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(
+    ("fault", "error", "message", "status"),
+    [
+        (Fault("status", 429, retry_after=1.5), RetryableProviderError, "rate limited (429)", 429),
+        (Fault("status", 529), RetryableProviderError, "overloaded (529)", 529),
+        (Fault("status", 500), RetryableProviderError, "server error (500)", 500),
+        (Fault("status", 503), RetryableProviderError, "unavailable (503)", 503),
+        (Fault("status", 408), RetryableProviderError, "request timeout (408)", 408),
+        (Fault("status", 400, message="messages: field required"), FatalProviderError,
+         "request rejected (400): messages: field required", 400),
+        (Fault("status", 403, message="no access"), FatalProviderError, "this key may not use the model (403)", 403),
+        (Fault("status", 404), FatalProviderError, "was not found for this key (404)", 404),
+        (Fault("status", 413), FatalProviderError, "the request is too large (413)", 413),
+        (Fault("status", 400, error_type="invalid_request_error", message="output blocked by content_filter"),
+         FatalProviderError, "refused by content policy", 400),
+        (Fault("error_event"), RetryableProviderError, "error event in the stream", None),
+        (Fault("disconnect", after=2), StreamInterruptedError, "the connection dropped mid-stream", None),
+        (Fault("malformed", after=1), StreamInterruptedError, "malformed stream event", None),
+        (Fault("no_final"), StreamInterruptedError, "(truncated)", None),
+    ],
+    ids=lambda value: value.kind + (str(value.status) if value.kind == "status" else "") if isinstance(value, Fault) else None,
+)
+async def test_faults_map_to_retryable_or_fatal(fake, api, fault, error, message, status):
+    fake.fail_next(api, fault)
+
+    with pytest.raises(error) as caught:
+        await run(provider(api, fake))
+
+    assert message in str(caught.value)
+    assert caught.value.status in {status, 200}
+    if fault.retry_after is not None:
+        assert caught.value.retry_after == fault.retry_after
+    assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("api", ["responses"])
+async def test_openai_response_failed_event_is_raised(fake, api):
+    """The openai SDK does not raise for response.failed; the adapter does."""
+    fake.fail_next(api, Fault("error_event", error_type="response.failed", message="boom"))
+    with pytest.raises(RetryableProviderError, match="server_error: boom"):
+        await run(provider(api, fake))
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_max_tokens_stop_is_reported(fake, api):
+    fake.fail_next(api, Fault("max_tokens"))
+    _, completion = await run(provider(api, fake))
+    assert completion.stop_reason == STOP_MAX_TOKENS
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_rejected_key_is_named_and_never_shown(fake, api, monkeypatch, caplog):
+    wrong = "sk-wrong-key-that-must-stay-secret"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", wrong)
+    monkeypatch.setenv("OPENAI_API_KEY", wrong)
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(FatalProviderError) as caught:
+        await run(provider(api, fake))
+
+    key_name = "ANTHROPIC_API_KEY" if api == "anthropic" else "OPENAI_API_KEY"
+    assert str(caught.value) == f"the API key was rejected (401); check {key_name}"
+    assert wrong not in caplog.text and wrong not in repr(caught.value)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_missing_key_says_what_to_do(fake, api, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    adapter = provider(api, fake)
+    object.__setattr__(adapter.config, "base_url", None)  # a hosted service: a key is required
+
+    with pytest.raises(FatalProviderError, match=r"(ANTHROPIC|OPENAI)_API_KEY is not set: export it"):
+        await run(adapter)
+    assert not fake.requests
+
+
+@pytest.mark.parametrize(("api", "variable"), [("anthropic", "ANTHROPIC_BASE_URL"), ("responses", "OPENAI_BASE_URL")])
+async def test_the_sdks_own_environment_keeps_working(fake, api, variable, monkeypatch):
+    url = fake.anthropic_url if api == "anthropic" else fake.openai_url
+    monkeypatch.setenv(variable, url)
+    adapter = provider(api, fake)
+    object.__setattr__(adapter.config, "base_url", None)
+
+    text, _ = await run(adapter)
+    assert text and fake.requests[0].headers.get("x-api-key", fake.requests[0].headers.get("authorization", "")).endswith(KEY)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_key_variable_command_and_headers_from_the_alias(fake, api, monkeypatch, tmp_path):
+    monkeypatch.setenv("MY_KEY", KEY)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    by_variable = provider(api, fake, api_key_env="MY_KEY", headers={"X-Team": "editors"})
+    script = tmp_path / "key.py"
+    script.write_text(f"print({KEY!r})\n")
+    by_command = provider(api, fake, api_key_command=(sys.executable, str(script)))
+
+    await run(by_variable)
+    await run(by_command)
+
+    assert fake.requests[0].headers["x-team"] == "editors"
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_local_servers_need_no_key(api, monkeypatch):
+    """An OpenAI-compatible local server (Ollama, llama.cpp) checks no key."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    async with LoopbackProviders(key=None) as open_server:
+        text, _ = await run(provider(api, open_server))
+    assert text
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_cancelling_closes_the_http_stream_within_100_ms(api):
+    async with LoopbackProviders(key=KEY, chunk_chars=2, delay_s=0.02) as slow:
+        adapter = provider(api, slow)
+        received = []
+
+        async def consume():
+            async for event in adapter.stream(ModelRequest(model=adapter.config.model, system="s", prompt=PROMPT)):
+                received.append(event)
+
+        task = asyncio.create_task(consume())
+        while len(received) < 3:
+            await asyncio.sleep(0.005)
+        cancelled_at = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (request,) = slow.requests
+        disconnected = await slow.wait_for_disconnect(request, timeout=2)
+
+    assert disconnected - cancelled_at < 0.1
+    assert request.finished is None and request.chunks_sent < 40
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_concurrency_limit_per_alias(api):
+    async with LoopbackProviders(key=KEY, chunk_chars=50, delay_s=0.05) as slow:
+        adapter = provider(api, slow, max_concurrency=2)
+        running = 0
+        peak = 0
+
+        async def one():
+            nonlocal running, peak
+            async for event in adapter.stream(ModelRequest(model=adapter.config.model, system="s", prompt=PROMPT)):
+                if isinstance(event, TextDelta) and event is not None:
+                    running_now = sum(r.finished is None and r.disconnected is None for r in slow.requests)
+                    peak = max(peak, running_now)
+            running += 1
+
+        await asyncio.gather(*(one() for _ in range(5)))
+
+    assert running == 5 and peak == 2
+
+
+def test_sdks_are_not_imported_until_an_adapter_runs():
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from assistant_router.server.app import build_server\n"
+        "from assistant_router.providers.registry import ProviderRegistry\n"
+        "build_server(); ProviderRegistry().factory('anthropic'); ProviderRegistry().factory('openai')\n"
+        "print(sorted(m for m in ('anthropic', 'openai', 'httpx2', 'pydantic') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_fake_events_follow_the_sdk_types(fake, api):
+    """Every event the fake sends validates against the SDK's own types."""
+    import httpx2
+    from pydantic import TypeAdapter
+
+    if api == "anthropic":
+        from anthropic.types import RawMessageStreamEvent
+
+        adapter = TypeAdapter(RawMessageStreamEvent)
+        url, headers = fake.anthropic_url + "/v1/messages", {"x-api-key": KEY}
+    elif api == "responses":
+        from openai.types.responses import ResponseStreamEvent
+
+        adapter = TypeAdapter(ResponseStreamEvent)
+        url, headers = fake.openai_url + "/responses", {"authorization": f"Bearer {KEY}"}
+    else:
+        from openai.types.chat import ChatCompletionChunk
+
+        adapter = TypeAdapter(ChatCompletionChunk)
+        url, headers = fake.openai_url + "/chat/completions", {"authorization": f"Bearer {KEY}"}
+    body = {"model": "m", "input": PROMPT, "messages": [{"role": "user", "content": PROMPT}], "stream": True}
+
+    async with httpx2.AsyncClient() as client:
+        response = await client.post(url, json=body, headers=headers)
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+
+    payloads = [json.loads(data) for data in events if data != "[DONE]"]
+    # Anthropic's keep-alive `ping` is not a message event; its SDK skips it.
+    validated = [adapter.validate_python(p) for p in payloads if p.get("type") != "ping"]
+    kinds = [getattr(event, "type", getattr(event, "object", None)) for event in validated]
+    assert len(validated) > 5
+    if api == "anthropic":
+        assert {"type": "ping"} in payloads
+        assert kinds[:2] == ["message_start", "content_block_start"] and kinds[-1] == "message_stop"
+    elif api == "responses":
+        assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+        assert [e.sequence_number for e in validated] == list(range(len(validated)))
+    else:
+        assert events[-1] == "[DONE]" and validated[-1].usage is not None
