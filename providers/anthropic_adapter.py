@@ -21,7 +21,7 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .sdk_support import ConcurrencyLimit, Redactor, map_sdk_error, resolve_api_key, sdk_timeout
+from .sdk_support import import_sdk, ConcurrencyLimit, Redactor, map_sdk_error, resolve_api_key, sdk_timeout
 
 if TYPE_CHECKING:
     from ..routing.policy import ModelConfig
@@ -54,11 +54,16 @@ class AnthropicProvider:
     def key_name(self) -> str:
         return self.config.api_key_env or KEY_ENV
 
+    async def prepare(self) -> None:
+        """Import the SDK (off the event loop: it takes up to a second) and
+        resolve the key, before the router starts the first-token clock."""
+        await self._get_client()
+
     async def _get_client(self) -> Any:
         if self._client is None:
             key = await resolve_api_key(self.config, KEY_ENV)
             self._redact.add(key)
-            import anthropic
+            anthropic = await import_sdk("anthropic")
 
             self._client = anthropic.AsyncAnthropic(
                 api_key=key,

@@ -92,6 +92,10 @@ class StreamInterruptedError(RetryableProviderError):
 class Provider(Protocol):
     """A configured model endpoint."""
 
+    # Optional: ``async def prepare(self) -> None`` does slow one-time set-up
+    # (importing an SDK, running a key command). The router awaits it before
+    # the first-token timeout starts; adapters without it are set up lazily.
+
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """Stream the answer: text deltas, then one Completion.
 

@@ -201,6 +201,28 @@ class ConcurrencyLimit:
             yield
 
 
+_imported: dict[str, Any] = {}
+_import_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+
+async def import_sdk(name: str) -> Any:
+    """Import a provider SDK in a worker thread, so the event loop keeps
+    answering code actions meanwhile (``anthropic`` takes about a second).
+    Concurrent first tasks wait for the one import."""
+    global _import_lock
+    if (module := _imported.get(name)) is not None:
+        return module
+    import importlib
+
+    loop = asyncio.get_running_loop()
+    if _import_lock is None or _import_lock[0] is not loop:
+        _import_lock = (loop, asyncio.Lock())
+    async with _import_lock[1]:
+        if name not in _imported:
+            _imported[name] = await asyncio.to_thread(importlib.import_module, name)
+    return _imported[name]
+
+
 def sdk_timeout(config: ModelConfig) -> Any:
     """httpx2 timeouts for the SDK client: connect from the alias; reads are
     policed by the router (first-token, idle and total timeouts)."""

@@ -329,6 +329,8 @@ class TaskRunner:
                 received: list[str] = []
                 try:
                     provider = self._services.providers.get(config)
+                    if (prepare := getattr(provider, "prepare", None)) is not None:
+                        await prepare()
                     request = ModelRequest(
                         model=config.model,
                         system=SYSTEM,

@@ -130,12 +130,15 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
     """Factory: ``await start_session(client="vscode")`` → an initialized EditorSession."""
     sessions: list[EditorSession] = []
 
-    async def start(client: str = "vscode", capabilities: types.ClientCapabilities | None = None) -> EditorSession:
+    async def start(
+        client: str = "vscode", capabilities: types.ClientCapabilities | None = None, env: dict | None = None
+    ) -> EditorSession:
         env = {
             **os.environ,
             "ASSISTANT_ROUTER_CONFIG": str(user_config),
             "XDG_CACHE_HOME": str(tmp_path / "cache"),
             "ASSISTANT_ROUTER_LOG": "debug",
+            **(env or {}),
         }
         config = ClientServerConfig(
             server_command=[sys.executable, "-m", "assistant_router.server", "serve"],
@@ -157,3 +160,20 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
     yield start
     for session in sessions:
         await session.client.shutdown_session()
+
+
+LOOPBACK_KEY = "sk-loopback-test-key-7f3a9c"
+
+
+@pytest_asyncio.fixture
+async def loopback(user_config: Path):
+    """Real adapters against loopback fakes: the user config points the default
+    aliases (openai codex, anthropic opus) at a fake server in this process."""
+    from assistant_router.providers.loopback import LoopbackProviders
+
+    async with LoopbackProviders(key=LOOPBACK_KEY, chunk_chars=16) as fake:
+        user_config.write_text(
+            f'[models.codex]\nbase_url = "{fake.openai_url}"\n\n[models.opus]\nbase_url = "{fake.anthropic_url}"\n'
+        )
+        fake.env = {"OPENAI_API_KEY": LOOPBACK_KEY, "ANTHROPIC_API_KEY": LOOPBACK_KEY}
+        yield fake

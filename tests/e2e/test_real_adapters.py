@@ -1,0 +1,192 @@
+"""The server with the real anthropic and openai adapters, against loopback fakes.
+
+What a user with OPENAI_API_KEY and ANTHROPIC_API_KEY sees: scaffolds from
+Codex, reviews from Opus, retries and fallbacks that say so, clear errors,
+cancellation that closes the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from lsprotocol import types
+
+from assistant_router.providers.loopback import Fault
+
+
+async def start(start_session, loopback, client="vscode", **env):
+    return await start_session(client, env={**loopback.env, **env})
+
+
+@pytest.mark.parametrize("client", ["vscode", "neovim"])
+async def test_scaffold_from_codex_and_review_from_opus(start_session, loopback, client):
+    session = await start(start_session, loopback, client)
+    uri = session.open("geometry.py")
+
+    scaffold = await session.execute("assistant.run", session.task_argument("scaffold", uri, 8, 10))
+    review = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert (scaffold["status"], scaffold["provider"], scaffold["model"]) == ("applied", "openai", "gpt-5.3-codex")
+    assert (review["status"], review["provider"], review["model"]) == ("shown", "anthropic", "claude-opus-4-6")
+    assert "gpt-5.3-codex (loopback responses)" in scaffold["edit"]["new_text"]
+    assert scaffold["usage"]["input_tokens"] > 0 and review["usage"]["output_tokens"] > 0
+    assert [r.api for r in loopback.requests] == ["responses", "anthropic"]
+    assert "claude-opus-4-6 (loopback anthropic)" in session.client.diagnostics[uri][0].message
+
+
+async def test_overloaded_model_is_retried_then_falls_back_visibly(start_session, loopback):
+    session = await start(start_session, loopback)
+    loopback.fail_next("anthropic", *[Fault("status", 529, retry_after=0.05)] * 3)
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == "shown" and result["provider"] == "openai" and result["fallback"] is True
+    failed = result["attempts"][:3]
+    assert [(a["alias"], a["status"], a["error_type"]) for a in failed] == [("opus", 529, "RetryableProviderError")] * 3
+    assert result["attempts"][3]["alias"] == "codex" and "error" not in result["attempts"][3]
+    assert [r.api for r in loopback.requests] == ["anthropic"] * 3 + ["responses"]
+    (warning,) = session.messages(types.MessageType.Warning)
+    assert "review was answered by codex (gpt-5.3-codex) because opus (claude-opus-4-6) failed: overloaded (529)" in warning
+
+
+async def test_rate_limit_retry_after_is_honoured_on_the_same_model(start_session, loopback):
+    session = await start(start_session, loopback)
+    loopback.fail_next("responses", Fault("status", 429, retry_after=0.3))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("test", uri, 3, 6))
+
+    assert result["status"] == "applied" and result["alias"] == "codex" and result["fallback"] is False
+    first, second = loopback.requests
+    assert second.started - first.started >= 0.3
+    assert result["attempts"][0]["status"] == 429
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (Fault("status", 401), "codex (gpt-5.3-codex): the API key was rejected (401); check OPENAI_API_KEY"),
+        (Fault("status", 404), "the model gpt-5.3-codex was not found for this key (404)"),
+        (Fault("status", 400, message="input too long"), "request rejected (400): input too long"),
+    ],
+    ids=["401", "404", "400"],
+)
+async def test_fatal_errors_are_clear_and_never_fall_back(start_session, loopback, fault, expected):
+    session = await start(start_session, loopback)
+    loopback.fail_next("responses", fault)
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))
+
+    assert result["status"] == "failed" and expected in result["message"]
+    assert len(result["attempts"]) == 1 and len(loopback.requests) == 1
+    assert any(expected in m for m in session.messages(types.MessageType.Error))
+    assert not session.applied_edits
+
+
+@pytest.mark.parametrize("fault", [Fault("disconnect", after=2), Fault("malformed", after=2), Fault("no_final")],
+                         ids=["disconnect", "malformed", "no_final"])
+async def test_a_broken_stream_after_output_fails_without_fallback(start_session, loopback, fault):
+    session = await start(start_session, loopback)
+    loopback.fail_next("anthropic", fault)
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    assert result["status"] == "failed"
+    assert "stopped mid-answer" in result["message"] and "partial answer was discarded" in result["message"]
+    assert [r.api for r in loopback.requests] == ["anthropic"]
+    assert not session.applied_edits
+
+
+async def test_an_error_event_before_the_first_token_is_retried(start_session, loopback):
+    session = await start(start_session, loopback)
+    loopback.fail_next("anthropic", Fault("error_event", error_type="overloaded_error"))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+
+    assert result["status"] == "shown" and result["alias"] == "opus"
+    assert "error event in the stream: overloaded_error" in result["attempts"][0]["error"]
+
+
+async def test_a_truncated_edit_is_not_applied(start_session, loopback):
+    session = await start(start_session, loopback)
+    loopback.fail_next("anthropic", Fault("max_tokens"))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    assert result["status"] == "failed"
+    assert "hit the output limit" in result["message"] and "max_output_tokens of alias 'opus'" in result["message"]
+    assert not session.applied_edits
+
+
+async def test_a_hanging_model_times_out_and_falls_back(start_session, loopback, workspace):
+    (workspace / ".assistant-router.toml").write_text("[models.opus]\nretries = 0\ntimeouts = { first_token = 0.5 }\n")
+    session = await start(start_session, loopback)
+    loopback.fail_next("anthropic", Fault("hang"))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+
+    assert result["status"] == "shown" and result["alias"] == "codex"
+    assert result["attempts"][0]["error"] == "timed out: no first token within 0.5 s"
+    await loopback.wait_for_disconnect(loopback.requests[0])  # the hung request was closed, not leaked
+
+
+async def test_cancelling_closes_the_upstream_request_within_100_ms(start_session, loopback):
+    loopback.chunk_chars, loopback.delay_s = 2, 0.03
+    session = await start(start_session, loopback)
+    uri = session.open("geometry.py")
+    run = asyncio.ensure_future(session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6)))
+    await session.wait_for(lambda: loopback.requests and loopback.requests[0].chunks_sent >= 3)
+    (token,) = session.client.progress_reports
+
+    cancelled_at = time.monotonic()
+    session.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token))
+    disconnected = await loopback.wait_for_disconnect(loopback.requests[0])
+    result = await run
+
+    assert disconnected - cancelled_at < 0.1
+    assert result["status"] == "cancelled" and not session.applied_edits
+    assert loopback.requests[0].finished is None
+
+
+async def test_keys_never_reach_logs_messages_or_results(start_session, loopback, capfd):
+    session = await start(start_session, loopback)
+    uri = session.open("geometry.py")
+    wrong = {"ANTHROPIC_API_KEY": "sk-ant-wrong-secret-1234"}
+    other = await start_session("vscode", env={**loopback.env, **wrong})
+    other_uri = other.open("geometry.py")
+
+    ok = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    rejected = await other.execute("assistant.run", other.task_argument("review", other_uri, 3, 6))
+
+    assert ok["status"] == "shown" and rejected["status"] == "failed"
+    everything = "\n".join(
+        [str(ok), str(rejected), capfd.readouterr().err, session.logs(), other.logs(),
+         *session.messages(), *other.messages()]
+    )
+    assert "the API key was rejected (401)" in everything
+    for secret in (loopback.key, wrong["ANTHROPIC_API_KEY"]):
+        assert secret not in everything
+
+
+async def test_fifty_concurrent_streams(start_session, loopback):
+    loopback.delay_s = 0.01
+    session = await start(start_session, loopback)
+    uri = session.open("geometry.py")
+    tasks = ["explain", "review"] * 25
+
+    results = await asyncio.gather(
+        *(session.execute("assistant.run", session.task_argument(t, uri, i % 8, i % 8 + 2)) for i, t in enumerate(tasks))
+    )
+
+    assert [r["status"] for r in results] == ["shown"] * 50
+    assert len(loopback.requests) == 50
+    overlap = max(sum(1 for r in loopback.requests if r.started <= q.started < (r.finished or 0)) for q in loopback.requests)
+    assert overlap >= 10  # they really streamed at the same time
