@@ -96,17 +96,21 @@ class OpenAIProvider:
         if request.temperature is not None:
             arguments["temperature"] = request.temperature
         completion: Completion | None = None
+        answered = False
         stream = await client.responses.create(**arguments)
         async with stream:
             async for event in stream:
                 match event.type:
                     case "response.output_text.delta":
+                        answered = True
                         yield TextDelta(event.delta)
                     case "response.completed":
                         completion = Completion(_responses_usage(event.response), STOP_END)
                     case "response.incomplete":
                         details = event.response.incomplete_details
                         reason = details.reason if details else None
+                        if not answered and reason != "content_filter":
+                            raise RetryableProviderError(f"the response ended incomplete before any output ({reason})")
                         completion = Completion(_responses_usage(event.response), _INCOMPLETE.get(reason or "", reason))
                     case "response.failed":
                         error = event.response.error

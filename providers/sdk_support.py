@@ -220,6 +220,10 @@ async def import_sdk(name: str) -> Any:
     async with _import_lock[1]:
         if name not in _imported:
             _imported[name] = await asyncio.to_thread(importlib.import_module, name)
+            # The SDK raises its own and httpx2's log level from ANTHROPIC_LOG /
+            # OPENAI_LOG at import; their debug output can carry keys.
+            for logger_name in (name, "httpx2"):
+                logging.getLogger(logger_name).setLevel(logging.WARNING)
     return _imported[name]
 
 

@@ -22,7 +22,8 @@ examples:
   assistant-router serve                      speak LSP on stdin/stdout (editors start this)
   assistant-router route --task review --file src/app.py:10-40
   assistant-router check .                    validate ./.assistant-router.toml
-  assistant-router demo                       offline tour of the whole flow
+  assistant-router demo                       offline tour of the whole flow (no keys needed)
+  assistant-router demo --live                the same against the real services
 
 environment:
   ASSISTANT_ROUTER_CONFIG   path of the user config (default: <user config dir>/assistant-router/config.toml)
@@ -62,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", nargs="?", type=Path, default=Path("."), help="project root (default: .)")
 
     demo = commands.add_parser("demo", help="drive the real server as an editor would, offline")
-    demo.add_argument("--delay-ms", type=float, default=15, help="simulated streaming delay per chunk")
+    demo.add_argument("--delay-ms", type=float, default=15, help="offline: the fakes' delay per streamed chunk")
+    demo.add_argument(
+        "--live", action="store_true", help="use the real services (needs OPENAI_API_KEY and ANTHROPIC_API_KEY)"
+    )
     return parser
 
 
@@ -170,4 +174,4 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     from .demo import run_demo
 
-    return run_demo(delay_ms=args.delay_ms)
+    return run_demo(delay_ms=args.delay_ms, live=args.live)

@@ -1,10 +1,14 @@
 """``assistant-router demo``: the real server, driven exactly as an editor drives it.
 
-Starts ``assistant-router serve`` over stdio with an embedded user config that
-points both default aliases at the offline mock provider, opens a sample file
-in a temporary project, lists code actions, and runs scaffold, review and
-explain, printing each decision, the streamed progress and the delivered
-result. Needs no keys and no network.
+Starts ``assistant-router serve`` over stdio, opens a sample file in a
+temporary project, lists code actions, runs scaffold, review and explain, and
+shows a fallback, printing each decision, the streamed progress and the
+delivered result.
+
+Offline (the default), the real ``openai`` and ``anthropic`` adapters talk to
+loopback fakes of the two APIs that this process serves, so it needs no keys
+and no network. ``--live`` talks to the real services with your
+``OPENAI_API_KEY`` and ``ANTHROPIC_API_KEY`` instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any, Union
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import default_converter
+
+from ..providers.loopback import Fault, LoopbackProviders
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
@@ -170,22 +176,34 @@ def _apply(text: str, edit: types.TextEdit) -> str:
     return text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
 
 
-async def _demo(delay_ms: float) -> int:
+OFFLINE_KEY = "demo-offline-key"
+
+
+async def _demo(delay_ms: float, live: bool) -> int:
     data = resources.files(__package__).joinpath("demo")
+    if live and (missing := [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if not os.environ.get(k)]):
+        print(f"assistant-router demo --live needs {' and '.join(missing)} in the environment", file=sys.stderr)
+        return 2
+    fake = None if live else await LoopbackProviders(key=OFFLINE_KEY, chunk_chars=12, delay_s=delay_ms / 1000).start()
     with tempfile.TemporaryDirectory(prefix="assistant-router-demo-") as temp:
         root = Path(temp) / "inventory"
         (root / "legacy").mkdir(parents=True)
         sample = data.joinpath("sample.py").read_text(encoding="utf-8")
         (root / "inventory.py").write_text(sample, encoding="utf-8")
         (root / ".assistant-router.toml").write_text(data.joinpath("policy.toml").read_text(encoding="utf-8"))
-        config = Path(temp) / "config.toml"
-        config.write_text(
-            data.joinpath("config.toml").read_text(encoding="utf-8").replace("delay_ms = 15", f"delay_ms = {delay_ms:g}")
-        )
-        env = {**os.environ, "ASSISTANT_ROUTER_CONFIG": str(config), "XDG_CACHE_HOME": str(Path(temp) / "cache")}
-        env.setdefault("ASSISTANT_ROUTER_LOG", "warning")
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(temp) / "cache")}
+        env.setdefault("ASSISTANT_ROUTER_LOG", "error")
+        if fake is not None:
+            # The user config the offline demo runs with: the default aliases, pointed at the fakes.
+            config = Path(temp) / "config.toml"
+            config.write_text(
+                f'[models.codex]\nbase_url = "{fake.openai_url}"\n\n'
+                f'[models.opus]\nbase_url = "{fake.anthropic_url}"\nretries = 1\n'
+            )
+            env.update(ASSISTANT_ROUTER_CONFIG=str(config), OPENAI_API_KEY=OFFLINE_KEY, ANTHROPIC_API_KEY=OFFLINE_KEY)
 
-        heading("assistant-router demo (offline: both aliases answer from the mock provider)")
+        where = "the real services" if live else f"loopback fakes of both APIs on 127.0.0.1:{fake.port}"
+        heading(f"assistant-router demo: the real openai and anthropic adapters, talking to {where}")
         field("project", root)
         field("policy", f"{root / '.assistant-router.toml'}: refactors under legacy/ go to codex")
         client = LanguageClient("assistant-router-demo", "1", converter_factory=client_converter)
@@ -250,6 +268,15 @@ async def _demo(delay_ms: float) -> int:
                 for line in Path(path).read_text(encoding="utf-8").splitlines():
                     print("    │ " + line)
 
+            if fake is not None:
+                heading("when a model is overloaded")
+                print("  (the fake Anthropic API now answers 529 overloaded, twice)")
+                fake.fail_next("anthropic", Fault("status", 529), Fault("status", 529))
+                fallback = await editor.run("debug", 11, 16)
+                for attempt in fallback["attempts"]:
+                    outcome = attempt.get("error") or "answered"
+                    field("attempt", f"{attempt['alias']} ({attempt['model']}): {outcome}")
+
             heading("why refactors of legacy code go elsewhere")
             legacy = (root / "legacy" / "old.py").as_uri()
             decision = await client.workspace_execute_command_async(
@@ -269,11 +296,13 @@ async def _demo(delay_ms: float) -> int:
         finally:
             stderr_reader.cancel()
             await client.stop()
+            if fake is not None:
+                await fake.close()
     return 0
 
 
-def run_demo(delay_ms: float = 15) -> int:
+def run_demo(delay_ms: float = 15, live: bool = False) -> int:
     try:
-        return asyncio.run(_demo(delay_ms))
+        return asyncio.run(_demo(delay_ms, live))
     except KeyboardInterrupt:
         return 130

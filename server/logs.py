@@ -24,6 +24,10 @@ def configure_stderr(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("assistant_router").setLevel(level.upper())
+    # The SDKs' and HTTP layer's debug logs can include request headers, i.e.
+    # keys (their ANTHROPIC_LOG / OPENAI_LOG variables turn them on): keep them quiet.
+    for noisy in ("anthropic", "openai", "httpx2", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 class ClientLogHandler(logging.Handler):

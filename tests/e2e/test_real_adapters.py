@@ -157,10 +157,12 @@ async def test_cancelling_closes_the_upstream_request_within_100_ms(start_sessio
 
 
 async def test_keys_never_reach_logs_messages_or_results(start_session, loopback, capfd):
-    session = await start(start_session, loopback)
+    # Even with the SDKs' own debug logging asked for.
+    noisy = {"ANTHROPIC_LOG": "debug", "OPENAI_LOG": "debug"}
+    session = await start(start_session, loopback, **noisy)
     uri = session.open("geometry.py")
     wrong = {"ANTHROPIC_API_KEY": "sk-ant-wrong-secret-1234"}
-    other = await start_session("vscode", env={**loopback.env, **wrong})
+    other = await start_session("vscode", env={**loopback.env, **wrong, **noisy})
     other_uri = other.open("geometry.py")
 
     ok = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
@@ -190,3 +192,34 @@ async def test_fifty_concurrent_streams(start_session, loopback):
     assert len(loopback.requests) == 50
     overlap = max(sum(1 for r in loopback.requests if r.started <= q.started < (r.finished or 0)) for q in loopback.requests)
     assert overlap >= 10  # they really streamed at the same time
+
+
+async def test_a_model_that_keeps_failing_cools_down(start_session, loopback):
+    session = await start(start_session, loopback)
+    loopback.fail_next("anthropic", *[Fault("status", 503, retry_after=0.01)] * 3)
+    uri = session.open("geometry.py")
+
+    first = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    second = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+
+    assert first["alias"] == second["alias"] == "codex"
+    skipped = second["attempts"][0]
+    assert skipped["alias"] == "opus" and skipped["error_type"] == "CoolingDown"
+    assert skipped["error"].startswith("skipped: cooling down for")
+    assert [r.api for r in loopback.requests] == ["anthropic"] * 3 + ["responses"] * 2
+
+
+async def test_a_project_cannot_send_code_elsewhere(start_session, loopback, workspace):
+    policy = workspace / ".assistant-router.toml"
+    policy.write_text('[models.opus]\nbase_url = "http://127.0.0.1:9/v1"\n\n[routes]\nreview = "opus"\n')
+    session = await start(start_session, loopback)
+    uri = session.open("geometry.py")
+
+    await session.wait_for(lambda: session.client.diagnostics.get(policy.as_uri()))
+    (warning,) = session.client.diagnostics[policy.as_uri()]
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert warning.severity == types.DiagnosticSeverity.Warning and warning.range.start.line == 1
+    assert "'base_url' is ignored" in warning.message
+    assert result["status"] == "shown" and result["provider"] == "anthropic"
+    assert loopback.requests[0].api == "anthropic"  # the user's endpoint, not the project's

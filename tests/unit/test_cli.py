@@ -149,6 +149,17 @@ def test_demo_runs_offline_end_to_end():
     assert "textDocument/publishDiagnostics: 2 findings" in out
     assert "window/showDocument: file://" in out and "# Explanation: `inventory.py` lines 12-16" in out
     assert 'refactor → codex (gpt-5.3-codex): rule #1 "legacy refactors"' in out
-    for task in ("scaffold", "review", "explain"):
+    for task in ("scaffold", "review", "explain", "debug"):
         assert f"── {task}: lines" in out
     assert out.count("… ") >= 3  # streamed progress reports
+    # The real adapters, against the loopback fakes.
+    assert "model     codex → openai gpt-5.3-codex" in out and "model     opus → anthropic claude-opus-4-6" in out
+    assert "Answered by claude-opus-4-6 (loopback anthropic)." in out
+    assert "debug was answered by codex (gpt-5.3-codex) because opus (claude-opus-4-6) failed: overloaded (529)" in out
+
+
+def test_demo_live_needs_keys():
+    env = {k: "" for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
+    result = run("demo", "--live", env=env)
+    assert result.returncode == 2
+    assert b"needs OPENAI_API_KEY and ANTHROPIC_API_KEY" in result.stderr
