@@ -59,6 +59,7 @@ class Fault:
     after: int = 0
     error_type: str | None = None  # e.g. overloaded_error, rate_limit_exceeded, invalid_request_error
     message: str | None = None
+    cut_at: int | None = None  # max_tokens: text chunks sent before the cut (None: all of them)
 
 
 @dataclass
@@ -425,6 +426,9 @@ class LoopbackProviders:
         await send(*stream.start())
         pieces = [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)] or [""]
         kind = fault.kind if fault else None
+        if kind == "max_tokens" and fault.cut_at is not None:
+            pieces = pieces[: fault.cut_at]
+            text = "".join(pieces)
         for index, piece in enumerate(pieces):
             if fault is not None and index == fault.after and kind in {"disconnect", "hang", "malformed", "error_event"}:
                 if kind == "disconnect":

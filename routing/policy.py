@@ -61,6 +61,10 @@ class Timeouts(_Strict):
     total: float | None = Field(default=None, gt=0)
 
 
+# So that no stream hangs forever when an alias sets none (seconds).
+DEFAULT_TIMEOUTS = {"connect": 10.0, "first_token": 180.0, "idle": 90.0, "total": 1200.0}
+
+
 class ModelEntry(_Strict):
     """``[models.NAME]`` as written in one file; fields left out are inherited."""
 
@@ -402,7 +406,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
             model=fields["model"],
             max_output_tokens=fields.get("max_output_tokens"),
             temperature=fields.get("temperature"),
-            timeouts=Timeouts(**fields.get("timeouts", {})),
+            timeouts=Timeouts(**{**DEFAULT_TIMEOUTS, **fields.get("timeouts", {})}),
             retries=fields.get("retries", ModelConfig.retries),
             max_concurrency=fields.get("max_concurrency"),
             api=fields.get("api"),

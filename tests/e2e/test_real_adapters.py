@@ -223,3 +223,17 @@ async def test_a_project_cannot_send_code_elsewhere(start_session, loopback, wor
     assert "'base_url' is ignored" in warning.message
     assert result["status"] == "shown" and result["provider"] == "anthropic"
     assert loopback.requests[0].api == "anthropic"  # the user's endpoint, not the project's
+
+
+async def test_a_stream_that_stalls_mid_answer_fails_and_is_closed(start_session, loopback, workspace):
+    (workspace / ".assistant-router.toml").write_text("[models.codex]\ntimeouts = { idle = 0.4 }\n")
+    session = await start(start_session, loopback)
+    loopback.fail_next("responses", Fault("hang", after=2))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))
+
+    assert result["status"] == "failed"
+    assert "stopped mid-answer (timed out: no new output within 0.4 s)" in result["message"]
+    assert len(loopback.requests) == 1 and not session.applied_edits
+    await loopback.wait_for_disconnect(loopback.requests[0])

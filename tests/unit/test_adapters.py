@@ -306,3 +306,18 @@ async def test_fake_events_follow_the_sdk_types(fake, api):
         assert [e.sequence_number for e in validated] == list(range(len(validated)))
     else:
         assert events[-1] == "[DONE]" and validated[-1].usage is not None
+
+
+async def test_openai_incomplete_before_any_output_is_retryable(fake):
+    fake.fail_next("responses", Fault("max_tokens", cut_at=0))
+    with pytest.raises(RetryableProviderError, match="ended incomplete before any output"):
+        await run(provider("responses", fake))
+
+
+def test_every_alias_gets_timeouts_so_nothing_hangs_forever():
+    from assistant_router.routing.policy import build_policy, builtin_layer
+
+    policy, _ = build_policy([builtin_layer()])
+    for model in policy.models.values():
+        timeouts = model.timeouts
+        assert None not in (timeouts.connect, timeouts.first_token, timeouts.idle, timeouts.total)
