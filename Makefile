@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit e2e bench check clean
+.PHONY: demo test unit e2e bench check lint clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/assistant-router demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
@@ -33,6 +34,9 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 check: $(STAMP)
 	$(BIN)/assistant-router check .

@@ -96,7 +96,7 @@ def make_document(lines: int = DOC_LINES) -> str:
             "",
             "    def describe(self) -> str:",
             f'        # TODO: localise the description of record {n}',
-            f'        return f"{{self.name}} ({{self.size}} items, {{len(self.tags)}} tags)"',
+            '        return f"{self.name} ({self.size} items, {len(self.tags)} tags)"',
             "",
             "    def grow(self, amount: int) -> int:",
             "        if amount < 0:",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .base import (
     STOP_END,
@@ -21,10 +21,7 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .sdk_support import import_sdk, ConcurrencyLimit, Redactor, map_sdk_error, resolve_api_key, sdk_timeout
-
-if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+from .sdk_support import SdkProvider
 
 logger = logging.getLogger(__name__)
 
@@ -40,39 +37,11 @@ _STOP_REASONS = {
 }
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     """``provider = "anthropic"``. Honours ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``
     unless the alias sets ``api_key_env``/``api_key_command`` and ``base_url``."""
 
-    def __init__(self, config: ModelConfig) -> None:
-        self.config = config
-        self._client: Any = None
-        self._limit = ConcurrencyLimit(config.max_concurrency)
-        self._redact = Redactor(config.secrets())
-
-    @property
-    def key_name(self) -> str:
-        return self.config.api_key_env or KEY_ENV
-
-    async def prepare(self) -> None:
-        """Import the SDK (off the event loop: it takes up to a second) and
-        resolve the key, before the router starts the first-token clock."""
-        await self._get_client()
-
-    async def _get_client(self) -> Any:
-        if self._client is None:
-            key = await resolve_api_key(self.config, KEY_ENV)
-            self._redact.add(key)
-            anthropic = await import_sdk("anthropic")
-
-            self._client = anthropic.AsyncAnthropic(
-                api_key=key,
-                base_url=self.config.base_url,  # None: the SDK reads ANTHROPIC_BASE_URL
-                max_retries=0,
-                timeout=sdk_timeout(self.config),
-                default_headers=self.config.headers or None,
-            )
-        return self._client
+    sdk, client_class, key_env = "anthropic", "AsyncAnthropic", KEY_ENV
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         async with self._limit.slot():
@@ -106,7 +75,7 @@ class AnthropicProvider:
                             case "message_stop":
                                 finished = True
             except Exception as exc:  # CancelledError is not an Exception: it propagates
-                raise map_sdk_error(exc, self.config, self.key_name, self._redact) from None
+                raise self._map(exc) from None
             if not finished:
                 raise StreamInterruptedError("the stream ended without message_stop (truncated)")
             yield Completion(Usage(input_tokens, output_tokens), _STOP_REASONS.get(stop_reason or "", stop_reason))

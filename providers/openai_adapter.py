@@ -25,7 +25,7 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .sdk_support import RETRYABLE_TYPES, import_sdk, ConcurrencyLimit, Redactor, map_sdk_error, resolve_api_key, sdk_timeout
+from .sdk_support import RETRYABLE_TYPES, SdkProvider
 
 if TYPE_CHECKING:
     from ..routing.policy import ModelConfig
@@ -37,42 +37,16 @@ _INCOMPLETE = {"max_output_tokens": STOP_MAX_TOKENS, "content_filter": STOP_REFU
 _FINISH = {"stop": STOP_END, "length": STOP_MAX_TOKENS, "content_filter": STOP_REFUSAL, "tool_calls": STOP_END}
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     """``provider = "openai"``. Honours ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``
     unless the alias sets ``api_key_env``/``api_key_command`` and ``base_url``."""
 
+    sdk, client_class, key_env = "openai", "AsyncOpenAI", KEY_ENV
     wire_apis = ("responses", "chat")
 
     def __init__(self, config: ModelConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.api = config.api or "responses"
-        self._client: Any = None
-        self._limit = ConcurrencyLimit(config.max_concurrency)
-        self._redact = Redactor(config.secrets())
-
-    @property
-    def key_name(self) -> str:
-        return self.config.api_key_env or KEY_ENV
-
-    async def prepare(self) -> None:
-        """Import the SDK (off the event loop: it takes up to a second) and
-        resolve the key, before the router starts the first-token clock."""
-        await self._get_client()
-
-    async def _get_client(self) -> Any:
-        if self._client is None:
-            key = await resolve_api_key(self.config, KEY_ENV)
-            self._redact.add(key)
-            openai = await import_sdk("openai")
-
-            self._client = openai.AsyncOpenAI(
-                api_key=key,
-                base_url=self.config.base_url,  # None: the SDK reads OPENAI_BASE_URL
-                max_retries=0,
-                timeout=sdk_timeout(self.config),
-                default_headers=self.config.headers or None,
-            )
-        return self._client
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         events = self._responses if self.api == "responses" else self._chat
@@ -82,7 +56,7 @@ class OpenAIProvider:
                 async for event in events(client, request):
                     yield event
             except Exception as exc:  # CancelledError is not an Exception: it propagates
-                raise map_sdk_error(exc, self.config, self.key_name, self._redact) from None
+                raise self._map(exc) from None
 
     async def _responses(self, client: Any, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         arguments: dict[str, Any] = {

@@ -227,6 +227,53 @@ async def import_sdk(name: str) -> Any:
     return _imported[name]
 
 
+class SdkProvider:
+    """What the SDK adapters share: one lazily created client per alias, its
+    key, its concurrency limit and the redaction of its secrets.
+
+    Subclasses name the SDK module, its client class and the default key
+    variable; the client is created with ``max_retries=0`` (the router owns
+    retries) and ``base_url=None`` unless the alias sets one, so the SDK's own
+    ``*_BASE_URL`` variable keeps working.
+    """
+
+    sdk: str
+    client_class: str
+    key_env: str
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self._client: Any = None
+        self._limit = ConcurrencyLimit(config.max_concurrency)
+        self._redact = Redactor(config.secrets())
+
+    @property
+    def key_name(self) -> str:
+        return self.config.api_key_env or self.key_env
+
+    async def prepare(self) -> None:
+        """Import the SDK (off the event loop: it takes up to a second) and
+        resolve the key, before the router starts the first-token clock."""
+        await self._get_client()
+
+    async def _get_client(self) -> Any:
+        if self._client is None:
+            key = await resolve_api_key(self.config, self.key_env)
+            self._redact.add(key)
+            module = await import_sdk(self.sdk)
+            self._client = getattr(module, self.client_class)(
+                api_key=key,
+                base_url=self.config.base_url,
+                max_retries=0,
+                timeout=sdk_timeout(self.config),
+                default_headers=self.config.headers or None,
+            )
+        return self._client
+
+    def _map(self, exc: Exception) -> ProviderError:
+        return map_sdk_error(exc, self.config, self.key_name, self._redact)
+
+
 def sdk_timeout(config: ModelConfig) -> Any:
     """httpx2 timeouts for the SDK client: connect from the alias; reads are
     policed by the router (first-token, idle and total timeouts)."""

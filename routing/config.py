@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .policy import PROJECT_POLICY_FILENAME, Layer, ModelCheck, Policy, PolicyIssue, build_policy, builtin_layer, file_layer
+from .constants import PROJECT_POLICY_FILENAME
+from .policy import Layer, ModelCheck, Policy, PolicyIssue, build_policy, builtin_layer, file_layer
 
 from .constants import CONFIG_ENV
 

@@ -22,7 +22,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from .tasks import Task
 from .toml_locations import KeyPath, TomlLocations
 
-from .constants import PROJECT_POLICY_FILENAME
 
 
 def _one_or_many(value: Any) -> Any:

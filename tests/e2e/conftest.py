@@ -12,7 +12,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities

@@ -85,7 +85,7 @@ async def test_default_routes_and_delivery(start_session, sample, task, client):
         assert result["status"] == "shown"
         (shown,) = session.client.shown_documents
         text = Path(uris.to_fs_path(shown.uri)).read_text()
-        assert f"`geometry.py` lines 4-6" in text and f"mock opus ({MODEL_OF['opus']})" in text
+        assert "`geometry.py` lines 4-6" in text and f"mock opus ({MODEL_OF['opus']})" in text
         assert result["document"] == shown.uri
 
 
