@@ -64,6 +64,20 @@ class Timeouts(_Strict):
 DEFAULT_TIMEOUTS = {"connect": 10.0, "first_token": 180.0, "idle": 90.0, "total": 1200.0}
 
 
+class Prices(_Strict):
+    """US dollars per million tokens."""
+
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class Privacy(_Strict):
+    exclude: Annotated[list[str], BeforeValidator(_one_or_many)] = []
+    gitignore: bool | None = None  # never send .gitignored files (default true)
+    redact_secrets: bool | None = None  # replace secrets by placeholders (default true)
+
+
 class ModelEntry(_Strict):
     """``[models.NAME]`` as written in one file; fields left out are inherited."""
 
@@ -74,6 +88,9 @@ class ModelEntry(_Strict):
     timeouts: Timeouts | None = None
     retries: int | None = Field(default=None, ge=0, le=10)
     max_concurrency: int | None = Field(default=None, gt=0)
+    context_budget: int | None = Field(default=None, gt=0)
+    context_window: int | None = Field(default=None, gt=0)
+    prices: Prices | None = None
     api: Literal["responses", "chat"] | None = None
     options: dict[str, Any] | None = None
     # Where code and keys go: user config only (see TRUSTED_ONLY_KEYS).
@@ -109,6 +126,8 @@ class PolicyFile(_Strict):
     models: dict[str, ModelEntry] = {}
     routes: dict[Task, AliasChain] = {}
     rules: list[RuleEntry] = []
+    instructions: str | None = None  # a file whose text is added to every task's prompt
+    privacy: Privacy = Privacy()
     trusted_projects: list[str] | None = None  # user config only
 
 
@@ -137,6 +156,9 @@ class ModelConfig:
     timeouts: Timeouts = Timeouts()
     retries: int = 2  # extra tries of the same model for retryable errors
     max_concurrency: int | None = None
+    context_budget: int = 6000  # tokens of context around the selection
+    context_window: int = 128_000  # the model's whole window: prompt plus answer
+    prices: Prices = Prices()
     api: Literal["responses", "chat"] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     base_url: str | None = None
@@ -185,11 +207,20 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    exclude: tuple[str, ...] = ()  # gitignore-style, relative to the workspace root
+    gitignore: bool = True
+    redact_secrets: bool = True
+
+
+@dataclass(frozen=True)
 class Policy:
     models: dict[str, ModelConfig]
     routes: dict[Task, Route]
     rules: tuple[Rule, ...]
     sources: tuple[str, ...]  # labels of the layers that made it, lowest first
+    privacy: PrivacySettings = PrivacySettings()
+    instructions: Path | None = None  # resolved path of the instructions file
 
 
 @dataclass(frozen=True)
@@ -277,10 +308,14 @@ def _allowed_keys(parent: KeyPath) -> list[str]:
     model: type[BaseModel] = PolicyFile
     if not names:
         return list(PolicyFile.model_fields)
-    if names[0] == "models":
+    if names[0] == "privacy":
+        model = Privacy
+    elif names[0] == "models":
         model = ModelEntry
         if names[-1] == "timeouts":
             model = Timeouts
+        elif names[-1] == "prices":
+            model = Prices
     elif names[0] == "rules":
         model = When if names[-1] == "when" else RuleEntry
     elif names[0] == "routes":
@@ -408,6 +443,9 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
             timeouts=Timeouts(**{**DEFAULT_TIMEOUTS, **fields.get("timeouts", {})}),
             retries=fields.get("retries", ModelConfig.retries),
             max_concurrency=fields.get("max_concurrency"),
+            context_budget=fields.get("context_budget", ModelConfig.context_budget),
+            context_window=fields.get("context_window", ModelConfig.context_window),
+            prices=Prices(**fields.get("prices", {})),
             api=fields.get("api"),
             options=fields.get("options", {}),
             base_url=fields.get("base_url"),
@@ -458,6 +496,50 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
     if missing_routes:
         issues.append(PolicyIssue("built-in defaults", f"no route for: {', '.join(missing_routes)}"))
 
+    privacy, instructions = _privacy_and_instructions(parsed_layers, issues)
     if any(i.severity == "error" for i in issues):
         return None, issues
-    return Policy(models, routes, tuple(rules), tuple(p.layer.label for p in parsed_layers)), issues
+    sources = tuple(p.layer.label for p in parsed_layers)
+    return Policy(models, routes, tuple(rules), sources, privacy, instructions), issues
+
+
+def _privacy_and_instructions(parsed_layers: list[_Parsed], issues: list[PolicyIssue]) -> tuple[PrivacySettings, Path | None]:
+    """Excludes add up across layers; a project may switch protections on but
+    only the user config may switch them off. The instructions file of the
+    highest layer wins; a project's must lie inside the project."""
+    exclude: list[str] = []
+    switches = {"gitignore": True, "redact_secrets": True}
+    instructions: Path | None = None
+    for parsed in parsed_layers:
+        layer, privacy = parsed.layer, parsed.file.privacy
+        exclude.extend(privacy.exclude)
+        for name in switches:
+            value = getattr(privacy, name)
+            if value is None:
+                continue
+            if value is False and layer.role == "project":
+                path = ("privacy", name)
+                issues.append(PolicyIssue(layer.label, f"'{name} = false' is ignored here: only your user config may "
+                                          "turn a privacy protection off", parsed.locations.line_of(path),
+                                          _key_text(path), "warning"))
+                continue
+            switches[name] = value
+        if parsed.file.instructions and layer.path is not None:
+            base = layer.path.parent
+            candidate = (base / Path(parsed.file.instructions).expanduser()).resolve()
+            line = parsed.locations.line_of(("instructions",))
+            if layer.role == "project" and not candidate.is_relative_to(base.resolve()):
+                issues.append(PolicyIssue(layer.label, "the instructions file must be inside the project", line,
+                                          "instructions"))
+            elif not candidate.is_file():
+                issues.append(PolicyIssue(layer.label, f"no instructions file at {candidate}", line, "instructions",
+                                          "warning"))
+            else:
+                instructions = candidate
+    from .matching import compile_paths
+
+    try:
+        compile_paths(exclude)
+    except Exception as exc:
+        issues.append(PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude"))
+    return PrivacySettings(tuple(exclude), **switches), instructions

@@ -16,6 +16,7 @@ from ..providers.registry import ProviderRegistry
 from ..routing.config import PolicyLoad, load_policy, user_config_path
 from ..routing.policy import PolicyIssue
 from ..routing.router import Router
+from .privacy import ExclusionRules
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class PolicyStore:
         self._registry = registry
         self._on_report = on_report
         self._routers: dict[Path | None, Router] = {}
+        self._exclusions: dict[Path | None, ExclusionRules] = {}
         self.generation = 0  # bumps on every change of any active policy
 
     @property
@@ -49,6 +51,15 @@ class PolicyStore:
             self.reload(root)
             router = self._routers[root]
         return router
+
+    def exclusions(self, root: Path | None) -> ExclusionRules:
+        """Which files of ``root`` may not be sent, under the active policy."""
+        router = self.router(root)
+        rules = self._exclusions.get(root)
+        if rules is None or rules.settings is not router.policy.privacy:
+            label = router.policy.sources[-1] if router.policy.sources else "the routing policy"
+            rules = self._exclusions[root] = ExclusionRules(root, router.policy.privacy, label)
+        return rules
 
     def _load(self, root: Path | None, project_text: str | None = None) -> PolicyLoad:
         return load_policy(root, self._registry.check, project_text=project_text)

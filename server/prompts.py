@@ -1,57 +1,78 @@
-"""What each task asks the model, and the output contract it states."""
+"""Builds the text sent to a model from the task's data file and the context.
+
+The wording lives in ``prompts.toml`` (one table per task, each with its
+output contract); this module only lays the parts out.
+"""
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 from ..routing.tasks import Task
 
-SYSTEM = (
-    "You are a coding assistant inside the user's editor. Answer exactly in the "
-    "format the task asks for, with no preamble."
-)
 
-_CODE_ONLY = "Answer with one fenced code block and nothing else."
+@dataclass(frozen=True)
+class TaskPrompts:
+    system: str
+    context_heading: str
+    instructions: dict[Task, str]
+    output: dict[Task, str]
 
-INSTRUCTIONS: dict[Task, str] = {
-    Task.SCAFFOLD: "Write the code the selection describes or begins. It replaces the selection. " + _CODE_ONLY,
-    Task.TEST: "Write unit tests for the selected code, in the project's test style. They are inserted after the selection. "
-    + _CODE_ONLY,
-    Task.FIX: "Fix the listed problems in the selected code, changing nothing else. Your code replaces the selection. "
-    + _CODE_ONLY,
-    Task.REFACTOR: "Refactor the selected code for clarity without changing behaviour. Your code replaces the selection. "
-    + _CODE_ONLY,
-    Task.DEBUG: "Find the likely causes of bugs in the selected code and how to confirm and fix each. Answer in Markdown.",
-    Task.REVIEW: (
-        "Review the selected code. Answer with JSON only: "
-        '{"findings": [{"line": N, "end_line": N, "severity": "error|warning|info|hint", '
-        '"category": "bug|security|performance|style|maintainability", "message": "...", "replacement": "optional"}]} '
-        "with 1-based line numbers within the whole document."
-    ),
-    Task.EXPLAIN: "Explain what the selected code does and why, for a developer new to it. Answer in Markdown.",
-}
+
+@cache
+def task_prompts() -> TaskPrompts:
+    data: dict[str, Any] = tomllib.loads(resources.files(__package__).joinpath("prompts.toml").read_text("utf-8"))
+    tasks = data["tasks"]
+    return TaskPrompts(
+        system=data["system"].strip(),
+        context_heading=data["context_heading"],
+        instructions={task: tasks[task.value]["instructions"].strip() for task in Task},
+        output={task: tasks[task.value]["output"].strip() for task in Task},
+    )
 
 
 @dataclass(frozen=True)
-class TaskInput:
-    task: Task
-    path: str
-    language: str
-    selection: str
-    start_line: int  # 1-based
-    end_line: int  # 1-based, inclusive
-    user_prompt: str | None = None
-    diagnostics: tuple[str, ...] = ()
+class PromptSection:
+    title: str
+    body: str
+    fence: str | None = None  # a language for a fenced code block, or None for prose
 
 
-def build_prompt(item: TaskInput) -> str:
+def build_prompt(
+    task: Task,
+    path: str,
+    language: str,
+    start_line: int,
+    end_line: int,
+    selection: str,
+    *,
+    project_instructions: str | None = None,
+    diagnostics: Sequence[str] = (),
+    user_prompt: str | None = None,
+    context: Sequence[PromptSection] = (),
+) -> str:
+    prompts = task_prompts()
     parts = [
-        f"Task: {item.task.value}. {INSTRUCTIONS[item.task]}",
-        f"File: {item.path} (language: {item.language or 'unknown'}), lines {item.start_line}-{item.end_line}.",
+        f"Task: {task.value}. {prompts.instructions[task]}",
+        f"Output contract: {prompts.output[task]}",
+        f"File: {path} (language: {language or 'unknown'}), lines {start_line}-{end_line}.",
     ]
-    if item.diagnostics:
-        parts.append("Problems reported by the editor:\n" + "\n".join(f"- {d}" for d in item.diagnostics))
-    if item.user_prompt:
-        parts.append(f"The user adds: {item.user_prompt}")
-    parts.append(f"Selection:\n```{item.language}\n{item.selection}\n```")
+    if project_instructions:
+        parts.append(f"Project instructions:\n{project_instructions.strip()}")
+    if diagnostics:
+        parts.append("Problems reported by the editor:\n" + "\n".join(f"- {d}" for d in diagnostics))
+    if user_prompt:
+        parts.append(f"The user adds: {user_prompt}")
+    if context:
+        sections = [prompts.context_heading]
+        for section in context:
+            body = f"```{section.fence}\n{section.body.rstrip()}\n```" if section.fence is not None else section.body
+            sections.append(f"### {section.title}\n{body}")
+        parts.append("\n\n".join(sections))
+    parts.append(f"Selection:\n```{language}\n{selection}\n```")
     return "\n\n".join(parts)

@@ -35,7 +35,8 @@ from ..routing.matching import RouteRequest
 from ..routing.tasks import Delivery, Task
 from . import delivery
 from .documents import last_selected_line
-from .prompts import SYSTEM, TaskInput, build_prompt
+from .assembly import Assembled, RequestTooLarge, TaskSource, assemble
+from .context import Neighbour
 from .resilience import retry_delay
 
 if TYPE_CHECKING:
@@ -234,7 +235,9 @@ class TaskRunner:
         lines = last_selected_line(start.line, end.line, end.character) - start.line + 1
         return router.decide(RouteRequest(args.task, location.relative, language, lines))
 
-    async def _execute(self, args: TaskArgs, outcome: Outcome, progress: _ProgressReporter) -> None:
+    def prepare(self, args: TaskArgs) -> tuple[Any, delivery.Snapshot, types.Range, TaskSource]:
+        """The document, its snapshot, the target range and the model-independent
+        request source for a task. Refuses files that may not be sent."""
         ls = self._ls
         try:
             document = ls.workspace.get_text_document(args.uri)
@@ -249,19 +252,43 @@ class TaskRunner:
         )
         if target.start.line >= max(len(document.lines), 1) and text:
             raise TaskFailed(f"line {target.start.line + 1} is past the end of {Path(document.path).name}")
-
-        decision = outcome.decision = self._decide(args, document.language_id)
         location = self._services.roots.locate(args.uri)
-        item = TaskInput(
+        policies = self._services.policies
+        exclusions = policies.exclusions(location.root)
+        if (reason := exclusions.reason(location.relative)) is not None:
+            raise TaskFailed(f"nothing was sent: {location.relative} is {reason}")
+        policy = policies.router(location.root).policy
+        server_range = document.range_from_client_units(target)
+        neighbours = []
+        for uri, other in ls.workspace.text_documents.items():
+            other_location = self._services.roots.locate(uri)
+            if uri == args.uri or other_location.root != location.root or exclusions.reason(other_location.relative):
+                continue
+            neighbours.append(Neighbour(other_location.relative or other.path, other.language_id or "", other.source))
+        instructions = None
+        if policy.instructions is not None:
+            try:
+                instructions = policy.instructions.read_text(encoding="utf-8")
+            except OSError as exc:
+                logger.warning("cannot read the instructions file %s: %s", policy.instructions, exc)
+        source = TaskSource(
             task=args.task,
             path=location.relative or document.path,
             language=document.language_id or "",
-            selection=document.text_in_client_range(target),
-            start_line=target.start.line + 1,
-            end_line=last_selected_line(target.start.line, target.end.line, target.end.character) + 1,
+            text=text,
+            start=(server_range.start.line, server_range.start.character),
+            end=(server_range.end.line, server_range.end.character),
+            diagnostics=tuple(f"line {d.line + 1}: {d.message}" for d in args.diagnostics),
             user_prompt=args.prompt,
-            diagnostics=tuple(d.message for d in args.diagnostics),
+            neighbours=tuple(neighbours),
+            instructions=instructions,
+            redact_secrets=policy.privacy.redact_secrets,
         )
+        return document, snapshot, target, source
+
+    async def _execute(self, args: TaskArgs, outcome: Outcome, progress: _ProgressReporter) -> None:
+        document, snapshot, target, source = self.prepare(args)
+        decision = outcome.decision = self._decide(args, document.language_id)
         primary = decision.primary
         await progress.begin(
             f"{args.task.value.capitalize()} · {model_label(primary)}",
@@ -269,8 +296,10 @@ class TaskRunner:
         )
         if progress.token is not None and (me := asyncio.current_task()) is not None:
             self._services.running.add(me, ("progress", progress.token))
-        text, config, completion = await self._stream_with_fallback(decision, item, outcome, progress)
+        text, config, completion, assembled = await self._stream_with_fallback(decision, source, outcome, progress)
         outcome.answered_by = config
+        outcome.details["context"] = assembled.summary()
+        text = assembled.redactions.restore(text)
         if config is not decision.primary:
             failed = next(a for a in outcome.attempts if a.config is decision.primary)
             self._ls.window_show_message(
@@ -300,17 +329,8 @@ class TaskRunner:
         return text
 
     async def _stream_with_fallback(
-        self, decision: Decision, item: TaskInput, outcome: Outcome, progress: _ProgressReporter
-    ) -> tuple[str, ModelConfig, Completion]:
-        prompt = build_prompt(item)
-        metadata = {
-            "selection": item.selection,
-            "start_line": item.start_line,
-            "end_line": item.end_line,
-            "language": item.language,
-            "path": item.path,
-            "diagnostics": list(item.diagnostics),
-        }
+        self, decision: Decision, source: TaskSource, outcome: Outcome, progress: _ProgressReporter
+    ) -> tuple[str, ModelConfig, Completion, Assembled]:
         breaker = self._services.breaker
         cooling = {c.alias: breaker.cooling_for(c) for c in decision.chain}
         if all(cooling.values()):
@@ -323,6 +343,11 @@ class TaskRunner:
                             error_type="CoolingDown", retryable=True)
                 )
                 continue
+            try:
+                assembled = assemble(source, config)
+            except RequestTooLarge as exc:
+                outcome.attempts.append(Attempt(config, error=str(exc), error_type="RequestTooLarge", retryable=False))
+                continue
             for retry_number in range(config.retries + 1):
                 attempt = Attempt(config)
                 outcome.attempts.append(attempt)
@@ -333,12 +358,12 @@ class TaskRunner:
                         await prepare()
                     request = ModelRequest(
                         model=config.model,
-                        system=SYSTEM,
-                        prompt=prompt,
+                        system=assembled.system,
+                        prompt=assembled.prompt,
                         max_output_tokens=config.max_output_tokens,
                         temperature=config.temperature,
-                        task=item.task.value,
-                        metadata=metadata,
+                        task=source.task.value,
+                        metadata=assembled.metadata,
                     )
                     completion = Completion(Usage(), None)
                     chars = 0
@@ -352,7 +377,7 @@ class TaskRunner:
                     attempt.finish()
                     breaker.success(config)
                     outcome.usage = completion.usage
-                    return "".join(received), config, completion
+                    return "".join(received), config, completion, assembled
                 except ProviderError as exc:
                     attempt.finish(exc)
                     if received:

@@ -29,11 +29,11 @@ from assistant_router.providers.loopback import Fault, LoopbackProviders, reply_
 from assistant_router.providers.openai_adapter import OpenAIProvider
 from assistant_router.routing.policy import ModelConfig
 from assistant_router.routing.tasks import Task
-from assistant_router.server.prompts import TaskInput, build_prompt
+from assistant_router.server.prompts import build_prompt
 
 KEY = "sk-test-0123456789abcdef"
 APIS = ["anthropic", "responses", "chat"]
-PROMPT = build_prompt(TaskInput(Task.REVIEW, "src/a.py", "python", "x = 1\n# TODO: y\n", 3, 4))
+PROMPT = build_prompt(Task.REVIEW, "src/a.py", "python", 3, 4, "x = 1\n# TODO: y\n")
 
 
 @pytest.fixture

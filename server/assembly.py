@@ -1,0 +1,183 @@
+"""Assembling what is sent to a model: prompt, context within budget, redaction.
+
+Used alike by ``assistant.run``, ``assistant.preview`` and the command line,
+so that a preview shows exactly what a run would send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..routing.tasks import Task
+from . import context as context_module
+from .context import Neighbour, Piece
+from .privacy import Redactions, is_env_like
+from .prompts import PromptSection, build_prompt, task_prompts
+from .tokens import SAFETY, estimate_tokens
+
+if TYPE_CHECKING:
+    from ..routing.policy import ModelConfig
+
+# Assumed answer size for the window check when an alias sets no max_output_tokens.
+DEFAULT_OUTPUT_TOKENS = 8192
+MIN_CUT_TOKENS = 200  # a piece is cut to fit only if at least this much room is left
+
+
+class RequestTooLarge(Exception):
+    """The selection alone does not fit the model's window."""
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """Everything about a task that does not depend on the model."""
+
+    task: Task
+    path: str  # as the model sees it: relative to the workspace root when inside it
+    language: str
+    text: str  # the whole document
+    start: tuple[int, int]  # (line, column) in code points
+    end: tuple[int, int]  # exclusive
+    diagnostics: tuple[str, ...] = ()
+    user_prompt: str | None = None
+    neighbours: tuple[Neighbour, ...] = ()
+    instructions: str | None = None  # the project's instructions file, if any
+    redact_secrets: bool = True
+
+    @property
+    def selection(self) -> str:
+        lines = self.text.splitlines(keepends=True)
+        (l1, c1), (l2, c2) = self.start, self.end
+        if l1 >= len(lines):
+            return ""
+        if l1 == l2:
+            return lines[l1][c1:c2]
+        tail = lines[l2][:c2] if l2 < len(lines) else ""
+        return lines[l1][c1:] + "".join(lines[l1 + 1 : l2]) + tail
+
+    @property
+    def first_line(self) -> int:
+        return self.start[0] + 1
+
+    @property
+    def last_line(self) -> int:
+        line, column = self.end
+        return (line if column == 0 and line > self.start[0] else line + 1)
+
+
+@dataclass
+class Assembled:
+    system: str
+    prompt: str
+    input_tokens: int  # estimated
+    max_output_tokens: int
+    included: list[Piece] = field(default_factory=list)
+    dropped: list[Piece] = field(default_factory=list)
+    redactions: Redactions = field(default_factory=Redactions)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "context": [{"kind": p.kind, "title": p.title, "tokens": estimate_tokens(p.text)} for p in self.included],
+            "dropped": [{"kind": p.kind, "title": p.title, "tokens": estimate_tokens(p.text)} for p in self.dropped],
+            "redactions": self.redactions.summary(),
+        }
+
+
+def estimated_cost(config: ModelConfig, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """Dollars for the input and for an answer of ``output_tokens``; an
+    unknown price stays unknown, never zero."""
+    prices = config.prices
+    cost: dict[str, Any] = {"currency": "USD"}
+    cost["input"] = None if prices.input is None else round(input_tokens * prices.input / 1e6, 6)
+    cost["output_up_to"] = None if prices.output is None else round(output_tokens * prices.output / 1e6, 6)
+    cost["note"] = "unknown price" if None in (cost["input"], cost["output_up_to"]) else "estimate"
+    return cost
+
+
+def _cut_to(piece: Piece, tokens: int) -> Piece | None:
+    lines = piece.text.splitlines()
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        cost = estimate_tokens(line + "\n")
+        if used + cost > tokens:
+            break
+        kept.append(line)
+        used += cost
+    if not kept:
+        return None
+    note = f"\n… ({len(lines) - len(kept)} lines cut to fit the context budget)"
+    return Piece(piece.kind, piece.title, "\n".join(kept) + note, piece.priority)
+
+
+def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
+    """The request for ``config``: context by priority within the alias's
+    ``context_budget``, never beyond its ``context_window``."""
+    redactions = Redactions()
+
+    def clean(text: str, path: str | None = source.path) -> str:
+        return redactions.redact(text, env_like=is_env_like(path)) if source.redact_secrets else text
+
+    system = task_prompts().system
+    selection = clean(source.selection)
+    diagnostics = tuple(clean(d) for d in source.diagnostics)
+    user_prompt = clean(source.user_prompt) if source.user_prompt else None
+    instructions = clean(source.instructions, None) if source.instructions else None
+    pieces = sorted(
+        context_module.gather(source.text, source.language, source.start, source.end, source.neighbours),
+        key=lambda p: p.priority,
+    )
+    fence = source.language
+
+    def render(included: list[Piece]) -> str:
+        sections = [PromptSection(p.title, p.text, fence) for p in included]
+        return build_prompt(
+            source.task, source.path, source.language, source.first_line, source.last_line, selection,
+            project_instructions=instructions, diagnostics=diagnostics, user_prompt=user_prompt, context=sections,
+        )
+
+    max_output = config.max_output_tokens or DEFAULT_OUTPUT_TOKENS
+    base_tokens = estimate_tokens(system) + estimate_tokens(render([]))
+    room_in_window = int((config.context_window - max_output) / SAFETY) - base_tokens
+    if room_in_window < 0:
+        raise RequestTooLarge(
+            f"the selection (about {base_tokens} tokens) with room for a {max_output}-token answer does not fit "
+            f"the {config.context_window}-token window of {config.alias} ({config.model}); select less"
+        )
+    budget = min(config.context_budget, room_in_window)
+    included: list[Piece] = []
+    dropped: list[Piece] = []
+    used = 0
+    for piece in pieces:
+        piece = Piece(piece.kind, piece.title, clean(piece.text), piece.priority)
+        cost = estimate_tokens(piece.text)
+        if used + cost <= budget:
+            included.append(piece)
+            used += cost
+            continue
+        if budget - used >= MIN_CUT_TOKENS and (cut := _cut_to(piece, budget - used)) is not None:
+            included.append(cut)
+            used += estimate_tokens(cut.text)
+        else:
+            dropped.append(piece)
+    prompt = render(included)
+    metadata = {
+        "selection": selection,
+        "start_line": source.first_line,
+        "end_line": source.last_line,
+        "language": source.language,
+        "path": source.path,
+        "diagnostics": list(diagnostics),
+    }
+    return Assembled(
+        system=system,
+        prompt=prompt,
+        input_tokens=estimate_tokens(system) + estimate_tokens(prompt),
+        max_output_tokens=max_output,
+        included=included,
+        dropped=dropped,
+        redactions=redactions,
+        metadata=metadata,
+    )

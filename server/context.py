@@ -1,0 +1,245 @@
+"""Language-aware context for a selection, with tree-sitter.
+
+For a selection the model is shown, besides the selection itself: the
+enclosing function or class, the file's imports, the definitions in the same
+file of the names the selection uses, and definitions from other open
+documents it references. Languages without a grammar get line windows around
+the selection instead.
+
+The grammars come from per-language wheels that ship their parsers
+(``tree-sitter-python`` …); nothing is downloaded. They load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MAX_DEFINITION_LINES = 80  # a longer definition is cut, with a note
+WINDOW_BEFORE = 30
+WINDOW_AFTER = 15
+
+
+@dataclass(frozen=True)
+class Grammar:
+    module: str
+    function: str
+    definitions: frozenset[str]
+    imports: frozenset[str]
+    identifiers: frozenset[str]
+
+
+def _grammar(module: str, definitions: Iterable[str], imports: Iterable[str], identifiers: Iterable[str],
+             function: str = "language") -> Grammar:
+    return Grammar(module, function, frozenset(definitions), frozenset(imports), frozenset(identifiers))
+
+
+_JS_DEFINITIONS = ["function_declaration", "generator_function_declaration", "class_declaration", "method_definition",
+                   "lexical_declaration", "variable_declaration"]
+_TS_DEFINITIONS = [*_JS_DEFINITIONS, "interface_declaration", "type_alias_declaration", "enum_declaration",
+                   "abstract_class_declaration"]
+_JS_IDENTIFIERS = ["identifier", "type_identifier", "property_identifier", "shorthand_property_identifier"]
+
+# LSP language id → grammar
+GRAMMARS: dict[str, Grammar] = {
+    "python": _grammar("tree_sitter_python", ["function_definition", "class_definition"],
+                       ["import_statement", "import_from_statement", "future_import_statement"], ["identifier"]),
+    "javascript": _grammar("tree_sitter_javascript", _JS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS),
+    "javascriptreact": _grammar("tree_sitter_javascript", _JS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS),
+    "typescript": _grammar("tree_sitter_typescript", _TS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS,
+                           "language_typescript"),
+    "typescriptreact": _grammar("tree_sitter_typescript", _TS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS,
+                                "language_tsx"),
+    "go": _grammar("tree_sitter_go", ["function_declaration", "method_declaration", "type_declaration",
+                                      "const_declaration", "var_declaration"],
+                   ["import_declaration", "package_clause"], ["identifier", "type_identifier", "field_identifier"]),
+    "rust": _grammar("tree_sitter_rust", ["function_item", "struct_item", "enum_item", "impl_item", "trait_item",
+                                          "mod_item", "type_item", "const_item", "static_item", "macro_definition"],
+                     ["use_declaration", "extern_crate_declaration"],
+                     ["identifier", "type_identifier", "field_identifier"]),
+    "java": _grammar("tree_sitter_java", ["class_declaration", "interface_declaration", "enum_declaration",
+                                          "record_declaration", "method_declaration", "constructor_declaration"],
+                     ["import_declaration", "package_declaration"], ["identifier", "type_identifier"]),
+}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One part of the context, with how much it matters (lower first)."""
+
+    kind: str  # enclosing, imports, definition, reference, before, after
+    title: str
+    text: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """Another open document that may define what the selection uses."""
+
+    path: str
+    language: str
+    text: str
+
+
+@cache
+def _parser(language: str) -> Any | None:
+    grammar = GRAMMARS.get(language)
+    if grammar is None:
+        return None
+    try:
+        from tree_sitter import Language, Parser
+
+        module = importlib.import_module(grammar.module)
+        return Parser(Language(getattr(module, grammar.function)()))
+    except Exception as exc:  # a missing or broken grammar wheel: fall back to line windows
+        logger.warning("no tree-sitter grammar for %s (%s); using line windows", language, exc)
+        return None
+
+
+@lru_cache(maxsize=32)
+def _parse(language: str, text: str) -> Any | None:
+    parser = _parser(language)
+    return parser.parse(text.encode("utf-8")) if parser is not None else None
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _name_of(node: Any) -> str | None:
+    """The name a definition node introduces."""
+    field = node.child_by_field_name("name") or (node.child_by_field_name("type") if node.type == "impl_item" else None)
+    if field is not None:
+        return field.text.decode("utf-8", "replace")
+    for child in node.children:  # go type_declaration > type_spec; const x = … > variable_declarator
+        if child.type in {"type_spec", "variable_declarator", "type_alias", "const_spec", "var_spec"}:
+            named = child.child_by_field_name("name")
+            if named is not None:
+                return named.text.decode("utf-8", "replace")
+    return None
+
+
+def _is_definition(node: Any) -> bool:
+    """Variable declarations count only at the top of a module (not locals)."""
+    if node.type in {"lexical_declaration", "variable_declaration", "const_declaration", "var_declaration"}:
+        parent = node.parent
+        return parent is not None and parent.type in {"program", "export_statement", "source_file"}
+    return True
+
+
+def _outer(node: Any) -> Any:
+    """Include a Python decorator or an export statement with what it wraps."""
+    parent = node.parent
+    if parent is not None and parent.type in {"decorated_definition", "export_statement"}:
+        return parent
+    return node
+
+
+def _cut(text: str) -> str:
+    lines = text.splitlines()
+    if len(lines) <= MAX_DEFINITION_LINES:
+        return text
+    kept = "\n".join(lines[:MAX_DEFINITION_LINES])
+    return f"{kept}\n… ({len(lines) - MAX_DEFINITION_LINES} more lines)"
+
+
+def _line_span(node: Any) -> str:
+    return f"lines {node.start_point[0] + 1}-{node.end_point[0] + 1}"
+
+
+def _byte_offset(text: str, line: int, column: int) -> int:
+    lines = text.splitlines(keepends=True)
+    before = "".join(lines[:line]) + (lines[line][:column] if line < len(lines) else "")
+    return len(before.encode("utf-8"))
+
+
+def gather(
+    text: str,
+    language: str,
+    start: tuple[int, int],
+    end: tuple[int, int],
+    neighbours: Sequence[Neighbour] = (),
+) -> list[Piece]:
+    """Context pieces for the selection [start, end) given as (line, column)
+    in code points, most important first."""
+    tree = _parse(language, text)
+    if tree is None:
+        return _line_windows(text, start[0], end[0])
+    grammar = GRAMMARS[language]
+    s, e = _byte_offset(text, *start), _byte_offset(text, *end)
+    root = tree.root_node
+    definitions = [n for n in _walk(root) if n.type in grammar.definitions and _is_definition(n)]
+    pieces: list[Piece] = []
+
+    enclosing = [n for n in definitions if _outer(n).start_byte <= s and e <= n.end_byte and not (
+        _outer(n).start_byte >= s and n.end_byte <= e)]
+    enclosing_node = min(enclosing, key=lambda n: n.end_byte - n.start_byte, default=None)
+    if enclosing_node is not None:
+        outer = _outer(enclosing_node)
+        name = _name_of(enclosing_node) or enclosing_node.type
+        pieces.append(Piece("enclosing", f"enclosing {enclosing_node.type.replace('_', ' ')} `{name}` ({_line_span(outer)})",
+                            _cut(outer.text.decode("utf-8", "replace")), 1))
+
+    imports = [n for n in root.children if n.type in grammar.imports or (
+        n.type == "export_statement" and any(c.type in grammar.imports for c in n.children))]
+    if imports:
+        pieces.append(Piece("imports", "imports", "\n".join(n.text.decode("utf-8", "replace") for n in imports), 2))
+
+    used = {n.text.decode("utf-8", "replace") for n in _walk(root)
+            if n.type in grammar.identifiers and s <= n.start_byte and n.end_byte <= e}
+    covered = (_outer(enclosing_node).start_byte, enclosing_node.end_byte) if enclosing_node is not None else (s, e)
+    defined_here: set[str] = set()
+    for node in definitions:
+        name = _name_of(node)
+        if name:
+            defined_here.add(name)
+        outer = _outer(node)
+        inside_covered = covered[0] <= outer.start_byte and node.end_byte <= covered[1]
+        overlaps_selection = outer.start_byte < e and s < node.end_byte
+        if name in used and not inside_covered and not overlaps_selection:
+            pieces.append(Piece("definition", f"definition of `{name}` ({_line_span(outer)})",
+                                _cut(outer.text.decode("utf-8", "replace")), 3))
+
+    wanted = used - defined_here
+    for neighbour in neighbours:
+        if not wanted:
+            break
+        other = _parse(neighbour.language, neighbour.text)
+        if other is None:
+            continue
+        other_grammar = GRAMMARS[neighbour.language]
+        for node in other.root_node.children:
+            node_def = node
+            if node.type in {"decorated_definition", "export_statement"}:
+                node_def = next((c for c in node.children if c.type in other_grammar.definitions), node)
+            name = _name_of(node_def) if node_def.type in other_grammar.definitions else None
+            if name in wanted:
+                wanted.discard(name)
+                pieces.append(Piece("reference", f"`{name}` from {neighbour.path} ({_line_span(node)})",
+                                    _cut(node.text.decode("utf-8", "replace")), 4))
+    return pieces
+
+
+def _line_windows(text: str, first: int, last: int) -> list[Piece]:
+    lines = text.splitlines()
+    pieces = []
+    before = lines[max(0, first - WINDOW_BEFORE) : first]
+    after = lines[last + 1 : last + 1 + WINDOW_AFTER]
+    if before:
+        pieces.append(Piece("before", f"lines {first - len(before) + 1}-{first} (before the selection)",
+                            "\n".join(before), 2))
+    if after:
+        pieces.append(Piece("after", f"lines {last + 2}-{last + 1 + len(after)} (after the selection)",
+                            "\n".join(after), 3))
+    return pieces

@@ -1,0 +1,39 @@
+"""Offline token estimates.
+
+A linear model over a few counts of the text, calibrated against OpenAI's
+``o200k_base`` encoding on source code (Python, JavaScript, Go). It needs no
+download and no 75 MB tokenizer, and costs microseconds. Measured error (see
+docs/context.md): mean about 0 %, 95 % of samples within ±12 %, worst seen
+31 %. Window checks therefore keep a margin of ``SAFETY`` over the estimate.
+Claude's tokenizer is not public; the same estimate is used for it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+SAFETY = 1.35  # worst-case overestimate factor used when checking a model's window
+
+_WORDS = re.compile(r"[A-Za-z]+")
+_NUMBERS = re.compile(r"\d+")
+_PUNCT = re.compile(r"[^\sA-Za-z\d]")
+_SPACE_RUNS = re.compile(r"[ \t]{2,}")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def estimate_tokens(text: str) -> int:
+    if not text:
+        return 0
+    words = _WORDS.findall(text)
+    long_word_extra = sum(math.ceil(len(w) / 6) - 1 for w in words if len(w) > 6)
+    estimate = (
+        0.80 * len(words)
+        + 0.72 * long_word_extra
+        + 2.02 * len(_NUMBERS.findall(text))
+        + 0.54 * len(_PUNCT.findall(text))
+        + 0.73 * text.count("\n")
+        + 1.13 * len(_SPACE_RUNS.findall(text))
+        + 2.00 * len(_NON_ASCII.findall(text))
+    )
+    return max(1, round(estimate))
