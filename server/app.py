@@ -47,18 +47,29 @@ class ClientFeatures:
     show_document: bool = False
     watched_files_dynamic: bool = False
     relative_patterns: bool = False
+    disabled_code_actions: bool = False
+    change_annotations: bool = False
+    create_files: bool = False
+    show_message_request: bool = False
 
     @classmethod
     def from_capabilities(cls, caps: types.ClientCapabilities) -> ClientFeatures:
         window, workspace = caps.window, caps.workspace
         watched = workspace.did_change_watched_files if workspace else None
+        edits = workspace.workspace_edit if workspace else None
+        code_action = caps.text_document.code_action if caps.text_document else None
         return cls(
             progress=bool(window and window.work_done_progress),
             apply_edit=bool(workspace and workspace.apply_edit),
-            document_changes=bool(workspace and workspace.workspace_edit and workspace.workspace_edit.document_changes),
+            document_changes=bool(edits and edits.document_changes),
             show_document=bool(window and window.show_document and window.show_document.support),
             watched_files_dynamic=bool(watched and watched.dynamic_registration),
             relative_patterns=bool(watched and watched.relative_pattern_support),
+            disabled_code_actions=bool(code_action and code_action.disabled_support),
+            change_annotations=bool(edits and edits.change_annotation_support and edits.document_changes),
+            create_files=bool(edits and edits.document_changes and edits.resource_operations
+                              and types.ResourceOperationKind.Create in edits.resource_operations),
+            show_message_request=bool(window and window.show_message),
         )
 
 
@@ -90,6 +101,7 @@ class Services:
         self.diagnostics = DiagnosticsHub(ls.text_document_publish_diagnostics)
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
+        self._exclusions: dict[str, tuple[int, str | None]] = {}
 
     @cached_property
     def policies(self) -> PolicyStore:
@@ -102,6 +114,19 @@ class Services:
         from .runner import TaskRunner
 
         return TaskRunner(self.ls, self)
+
+    def exclusion_reason(self, uri: str) -> str | None:
+        """Why a document may not be sent (cached per URI: code actions ask on
+        every cursor move; cleared when a policy or a .gitignore changes)."""
+        generation = self.policies.generation
+        cached = self._exclusions.get(uri)
+        if cached is None or cached[0] != generation:
+            location = self.roots.locate(uri)
+            cached = self._exclusions[uri] = (generation, self.policies.exclusions(location.root).reason(location.relative))
+        return cached[1]
+
+    def forget_exclusions(self) -> None:
+        self._exclusions.clear()
 
     def on_policy_report(self, report: PolicyReport) -> None:
         from .features.policy_files import publish_policy_report

@@ -62,6 +62,9 @@ def setup(server: LanguageServer, services: Services) -> None:
         document = ls.workspace.text_documents.get(uri)
         location = services.roots.locate(uri)
         router = services.policies.router(location.root)
+        excluded = services.exclusion_reason(uri)
+        if excluded and not services.capabilities.disabled_code_actions:
+            return []  # the client cannot show why; offer nothing rather than something that will refuse
 
         start, end = params.range.start, params.range.end
         if start == end:
@@ -101,6 +104,7 @@ def setup(server: LanguageServer, services: Services) -> None:
                     kind=kind,
                     diagnostics=list(diagnostics) if task is Task.FIX else None,
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
+                    disabled=types.CodeActionDisabled(reason=f"Not sent: this file is {excluded}") if excluded else None,
                 )
             )
         return actions

@@ -67,7 +67,10 @@ async def watch_policy_files(ls: LanguageServer, services: Services) -> None:
         logger.info("client cannot watch files for us; policy changes are picked up on save")
         return
     user_config = services.policies.user_config
-    watchers = [types.FileSystemWatcher(glob_pattern=f"**/{PROJECT_POLICY_FILENAME}")]
+    watchers = [
+        types.FileSystemWatcher(glob_pattern=f"**/{PROJECT_POLICY_FILENAME}"),
+        types.FileSystemWatcher(glob_pattern="**/.gitignore"),  # what may be sent changes with it
+    ]
     if services.capabilities.relative_patterns:
         watchers.append(
             types.FileSystemWatcher(
@@ -111,10 +114,15 @@ def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched_files_changed(ls: LanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
         for uri in dict.fromkeys(change.uri for change in params.changes):
-            _reload_for(services, uri)
+            if uri.endswith("/.gitignore"):
+                services.forget_exclusions()
+            else:
+                _reload_for(services, uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        if params.text_document.uri.endswith("/.gitignore"):
+            services.forget_exclusions()
         _reload_for(services, params.text_document.uri)
 
     def validate_unsaved(ls: LanguageServer, uri: str) -> None:
