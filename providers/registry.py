@@ -138,3 +138,18 @@ class ProviderRegistry:
                 key = tuple(str(p) for p in detail["loc"])
                 message = f"unknown option '{key[-1]}'" if detail["type"] == "extra_forbidden" else detail["msg"]
                 yield (("options", *key), message, "error")
+
+
+class ProviderPool:
+    """One provider instance per model alias configuration (they hold clients)."""
+
+    def __init__(self, registry: ProviderRegistry) -> None:
+        self._registry = registry
+        self._instances: dict[str, Provider] = {}
+
+    def get(self, config: ModelConfig) -> Provider:
+        key = repr(config)
+        provider = self._instances.get(key)
+        if provider is None:
+            provider = self._instances[key] = self._registry.create(config)
+        return provider

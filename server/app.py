@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from ..providers.registry import ProviderRegistry
+from ..providers.registry import ProviderPool, ProviderRegistry
 from . import __version__
 from .cancellation import RunningTasks
 from .diagnostics import DiagnosticsHub
@@ -27,8 +27,6 @@ from .resilience import CircuitBreaker
 from .documents import WorkspaceRoots
 
 if TYPE_CHECKING:
-    from ..providers.base import Provider
-    from ..routing.policy import ModelConfig
     from .policies import PolicyReport, PolicyStore
     from .runner import TaskRunner
 
@@ -71,21 +69,6 @@ class ClientFeatures:
                               and types.ResourceOperationKind.Create in edits.resource_operations),
             show_message_request=bool(window and window.show_message),
         )
-
-
-class ProviderPool:
-    """One provider instance per model alias configuration (they hold clients)."""
-
-    def __init__(self, registry: ProviderRegistry) -> None:
-        self._registry = registry
-        self._instances: dict[str, Provider] = {}
-
-    def get(self, config: ModelConfig) -> Provider:
-        key = repr(config)
-        provider = self._instances.get(key)
-        if provider is None:
-            provider = self._instances[key] = self._registry.create(config)
-        return provider
 
 
 class Services:

@@ -99,17 +99,19 @@ def estimated_cost(config: ModelConfig, input_tokens: int, output_tokens: int) -
 def _cut_to(piece: Piece, tokens: int) -> Piece | None:
     lines = piece.text.splitlines()
     kept: list[str] = []
-    used = 0
+    used = 20  # room for the note that says what was cut
     for line in lines:
         cost = estimate_tokens(line + "\n")
         if used + cost > tokens:
             break
         kept.append(line)
         used += cost
-    if not kept:
-        return None
-    note = f"\n… ({len(lines) - len(kept)} lines cut to fit the context budget)"
-    return Piece(piece.kind, piece.title, "\n".join(kept) + note, piece.priority)
+    while kept:  # estimates do not add up exactly line by line: check the whole
+        text = "\n".join(kept) + f"\n… ({len(lines) - len(kept)} lines cut to fit the context budget)"
+        if estimate_tokens(text) <= tokens:
+            return Piece(piece.kind, piece.title, text, piece.priority)
+        kept.pop()
+    return None
 
 
 def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
@@ -181,3 +183,42 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
         redactions=redactions,
         metadata=metadata,
     )
+
+
+def preview(decision_json: dict[str, Any], config: ModelConfig, assembled: Assembled) -> dict[str, Any]:
+    """Exactly what a run would send to ``config``, and what it may cost; nothing is sent."""
+    return {
+        **decision_json,
+        "sent": False,
+        "system": assembled.system,
+        "prompt": assembled.prompt,
+        "max_output_tokens": assembled.max_output_tokens,
+        "estimated_cost": estimated_cost(config, assembled.input_tokens, assembled.max_output_tokens),
+        **assembled.summary(),
+    }
+
+
+def preview_markdown(data: dict[str, Any]) -> str:
+    cost = data["estimated_cost"]
+    money = (
+        "unknown price"
+        if cost["input"] is None
+        else f"${cost['input']:.4f} input" + (f" + up to ${cost['output_up_to']:.4f} output" if cost["output_up_to"] is not None else "")
+    )
+    lines = [
+        f"# Preview: {data['task']} → {data['alias']} ({data['provider']} {data['model']})",
+        "",
+        "Nothing has been sent. A run would send exactly what follows.",
+        "",
+        f"- Route: {data['reason']}",
+        f"- Input: about {data['input_tokens']} tokens; answer up to {data['max_output_tokens']} tokens",
+        f"- Estimated cost: {money}",
+        "- Context: " + (", ".join(f"{c['title']} (~{c['tokens']})" for c in data["context"]) or "none"),
+    ]
+    if data["dropped"]:
+        lines.append("- Left out to fit the budget: " + ", ".join(c["title"] for c in data["dropped"]))
+    if data["redactions"]:
+        lines.append("- Secrets replaced by placeholders: " + ", ".join(f"{n} {k}" for k, n in data["redactions"].items()))
+    fence = "`" * 4  # the prompt itself contains ``` fences
+    lines += ["", "## System prompt", "", fence, data["system"], fence, "", "## Prompt", "", fence, data["prompt"], fence, ""]
+    return "\n".join(lines)

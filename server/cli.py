@@ -21,6 +21,8 @@ EPILOG = """\
 examples:
   assistant-router serve                      speak LSP on stdin/stdout (editors start this)
   assistant-router route --task review --file src/app.py:10-40
+  assistant-router run review src/app.py:10-40    review lines 10-40, findings on stdout
+  assistant-router run explain src/app.py --dry-run   show what would be sent; send nothing
   assistant-router check .                    validate ./.assistant-router.toml
   assistant-router demo                       offline tour of the whole flow (no keys needed)
   assistant-router demo --live                the same against the real services
@@ -58,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
     route.add_argument("--language", help="LSP language id (default: from the file name)")
     route.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+    run = commands.add_parser(
+        "run",
+        help="run a task outside the editor, streaming the answer to the terminal",
+        description="Run a task on a file with the editor's routing, context and privacy rules. The answer "
+        "streams to stdout (review: one 'path:line: severity: message' line per finding); progress and a "
+        "summary go to stderr. Files are never changed. Exit codes: 0 done, 1 failed, 2 usage, 3 refused "
+        "(an excluded file, or a selection too large).",
+    )
+    run.add_argument("task", help="scaffold, test, fix, refactor, debug, review or explain")
+    run.add_argument("file", metavar="FILE[:START-END]", help="file, optionally with 1-based lines")
+    run.add_argument("--prompt", help="extra instructions for the model")
+    run.add_argument("--dry-run", action="store_true", help="show exactly what would be sent, and send nothing")
+    run.add_argument("--json", action="store_true", help="print the result (or the preview) as JSON")
+    run.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
+    run.add_argument("--language", help="LSP language id (default: from the file name)")
 
     check = commands.add_parser("check", help="validate a project policy file and the user config")
     check.add_argument("directory", nargs="?", type=Path, default=Path("."), help="project root (default: .)")
@@ -145,6 +163,20 @@ def _route(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from ..routing.tasks import Task
+    from .terminal import EXIT_USAGE, main_run
+
+    try:
+        args.task = Task(args.task)
+    except ValueError:
+        print(f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})", file=sys.stderr)
+        return EXIT_USAGE
+    args.file, args.first, args.last = _split_file_arg(args.file)
+    args.language = args.language or LANGUAGE_BY_SUFFIX.get(args.file.suffix.lower())
+    return main_run(args)
+
+
 def _check(args: argparse.Namespace) -> int:
     from ..routing.config import load_policy, project_policy_path
 
@@ -172,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return _route(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "run":
+        return _run(args)
     from .demo import run_demo
 
     return run_demo(delay_ms=args.delay_ms, live=args.live)

@@ -146,16 +146,29 @@ def _outer(node: Any) -> Any:
     return node
 
 
+def _start(node: Any) -> Any:
+    """The node where a definition's text starts: its decorators, export
+    keyword, or (Rust) the attributes just above it."""
+    outer = _outer(node)
+    while outer.prev_named_sibling is not None and outer.prev_named_sibling.type == "attribute_item":
+        outer = outer.prev_named_sibling
+    return outer
+
+
+def _text(source: bytes, node: Any) -> str:
+    return source[_start(node).start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _lines_of(node: Any) -> str:
+    return f"lines {_start(node).start_point[0] + 1}-{node.end_point[0] + 1}"
+
+
 def _cut(text: str) -> str:
     lines = text.splitlines()
     if len(lines) <= MAX_DEFINITION_LINES:
         return text
     kept = "\n".join(lines[:MAX_DEFINITION_LINES])
     return f"{kept}\n… ({len(lines) - MAX_DEFINITION_LINES} more lines)"
-
-
-def _line_span(node: Any) -> str:
-    return f"lines {node.start_point[0] + 1}-{node.end_point[0] + 1}"
 
 
 def _byte_offset(text: str, line: int, column: int) -> int:
@@ -174,22 +187,27 @@ def gather(
     """Context pieces for the selection [start, end) given as (line, column)
     in code points, most important first."""
     tree = _parse(language, text)
+    last_line = end[0] - 1 if end[1] == 0 and end[0] > start[0] else end[0]
     if tree is None:
-        return _line_windows(text, start[0], end[0])
+        return _line_windows(text, start[0], last_line)
     grammar = GRAMMARS[language]
+    source = text.encode("utf-8")
     s, e = _byte_offset(text, *start), _byte_offset(text, *end)
+    # Containment ignores the blank space a selection starts or ends with
+    # (whole-line selections include the indentation and the final newline).
+    inner_s = s + len(source[s:e]) - len(source[s:e].lstrip())
+    inner_e = max(e - (len(source[s:e]) - len(source[s:e].rstrip())), inner_s)
     root = tree.root_node
     definitions = [n for n in _walk(root) if n.type in grammar.definitions and _is_definition(n)]
     pieces: list[Piece] = []
 
-    enclosing = [n for n in definitions if _outer(n).start_byte <= s and e <= n.end_byte and not (
-        _outer(n).start_byte >= s and n.end_byte <= e)]
+    enclosing = [n for n in definitions if _start(n).start_byte <= inner_s and inner_e <= n.end_byte and not (
+        _start(n).start_byte >= inner_s and n.end_byte <= inner_e)]
     enclosing_node = min(enclosing, key=lambda n: n.end_byte - n.start_byte, default=None)
     if enclosing_node is not None:
-        outer = _outer(enclosing_node)
         name = _name_of(enclosing_node) or enclosing_node.type
-        pieces.append(Piece("enclosing", f"enclosing {enclosing_node.type.replace('_', ' ')} `{name}` ({_line_span(outer)})",
-                            _cut(outer.text.decode("utf-8", "replace")), 1))
+        pieces.append(Piece("enclosing", f"enclosing {enclosing_node.type.replace('_', ' ')} `{name}` "
+                            f"({_lines_of(enclosing_node)})", _cut(_text(source, enclosing_node)), 1))
 
     imports = [n for n in root.children if n.type in grammar.imports or (
         n.type == "export_statement" and any(c.type in grammar.imports for c in n.children))]
@@ -198,18 +216,18 @@ def gather(
 
     used = {n.text.decode("utf-8", "replace") for n in _walk(root)
             if n.type in grammar.identifiers and s <= n.start_byte and n.end_byte <= e}
-    covered = (_outer(enclosing_node).start_byte, enclosing_node.end_byte) if enclosing_node is not None else (s, e)
+    covered = (_start(enclosing_node).start_byte, enclosing_node.end_byte) if enclosing_node else (inner_s, inner_e)
     defined_here: set[str] = set()
     for node in definitions:
         name = _name_of(node)
         if name:
             defined_here.add(name)
-        outer = _outer(node)
-        inside_covered = covered[0] <= outer.start_byte and node.end_byte <= covered[1]
-        overlaps_selection = outer.start_byte < e and s < node.end_byte
+        begin = _start(node).start_byte
+        inside_covered = covered[0] <= begin and node.end_byte <= covered[1]
+        overlaps_selection = begin < inner_e and inner_s < node.end_byte
         if name in used and not inside_covered and not overlaps_selection:
-            pieces.append(Piece("definition", f"definition of `{name}` ({_line_span(outer)})",
-                                _cut(outer.text.decode("utf-8", "replace")), 3))
+            pieces.append(Piece("definition", f"definition of `{name}` ({_lines_of(node)})",
+                                _cut(_text(source, node)), 3))
 
     wanted = used - defined_here
     for neighbour in neighbours:
@@ -226,7 +244,7 @@ def gather(
             name = _name_of(node_def) if node_def.type in other_grammar.definitions else None
             if name in wanted:
                 wanted.discard(name)
-                pieces.append(Piece("reference", f"`{name}` from {neighbour.path} ({_line_span(node)})",
+                pieces.append(Piece("reference", f"`{name}` from {neighbour.path} ({_lines_of(node)})",
                                     _cut(node.text.decode("utf-8", "replace")), 4))
     return pieces
 

@@ -74,5 +74,5 @@ def build_prompt(
             body = f"```{section.fence}\n{section.body.rstrip()}\n```" if section.fence is not None else section.body
             sections.append(f"### {section.title}\n{body}")
         parts.append("\n\n".join(sections))
-    parts.append(f"Selection:\n```{language}\n{selection}\n```")
+    parts.append(f"Selection:\n```{language}\n{selection.rstrip(chr(10))}\n```")
     return "\n\n".join(parts)

@@ -23,7 +23,7 @@ from ..routing.matching import RouteRequest
 from ..routing.tasks import Delivery, Task
 from . import delivery
 from .documents import last_selected_line
-from .assembly import TaskSource
+from .assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
 from .execution import Outcome, TaskFailed, call_models, check_stop, model_label
 from .context import Neighbour
 
@@ -138,6 +138,27 @@ class TaskRunner:
             "%s → %s: %s (%s)", args.task.value, result["alias"], outcome.status, outcome.message or result["reason"]
         )
         return result
+
+    async def preview(self, args: TaskArgs) -> dict[str, Any]:
+        """What ``assistant.run`` would send to the primary model; sends nothing."""
+        try:
+            document, _, _, source = self.prepare(args)
+        except TaskFailed as exc:
+            return {"task": args.task.value, "sent": False, "status": "refused", "message": str(exc)}
+        decision = self._decide(args, document.language_id)
+        try:
+            assembled = assemble(source, decision.primary)
+        except RequestTooLarge as exc:
+            return {**decision.to_json(), "sent": False, "status": "refused", "message": str(exc)}
+        data = {**preview(decision.to_json(), decision.primary, assembled), "status": "preview"}
+        if self._services.capabilities.show_document:
+            name = Path(source.path).stem
+            path = self._services.answers_dir() / f"preview-{args.task.value}-{name}-{uuid.uuid4().hex[:6]}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(preview_markdown(data), encoding="utf-8")
+            await self._ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=True))
+            data["document"] = path.as_uri()
+        return data
 
     def route(self, args: TaskArgs) -> Decision:
         document = self._ls.workspace.get_text_document(args.uri)

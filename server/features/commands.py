@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 RUN_COMMAND = "assistant.run"
 ROUTE_COMMAND = "assistant.route"
+PREVIEW_COMMAND = "assistant.preview"
 
 
 def _parse(raw: Any):
@@ -34,6 +35,10 @@ def setup(server: LanguageServer, services: Services) -> None:
     async def run(ls: LanguageServer, argument: Any) -> dict:
         args = _parse(argument)
         return await services.runner.run(args, ls.protocol.msg_id)
+
+    @server.command(PREVIEW_COMMAND)
+    async def preview(ls: LanguageServer, argument: Any) -> dict:
+        return await services.runner.preview(_parse(argument))
 
     @server.command(ROUTE_COMMAND)
     def route(ls: LanguageServer, argument: Any) -> dict:
