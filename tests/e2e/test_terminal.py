@@ -1,0 +1,86 @@
+"""`assistant-router run`: a task from the terminal, with the editor's routing, context and privacy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from assistant_router.providers.loopback import Fault
+
+EXE = str(Path(sys.executable).parent / "assistant-router")
+
+
+async def run(*args: str, env: dict, cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        EXE, "run", *args, cwd=cwd, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
+def environment(loopback, user_config: Path) -> dict:
+    return {**loopback.env, "ASSISTANT_ROUTER_CONFIG": str(user_config)}
+
+
+async def test_review_prints_findings_for_ci(loopback, workspace, user_config):
+    (workspace / ".git").mkdir()
+    code, out, err = await run("review", "geometry.py:4-6", env=environment(loopback, user_config), cwd=workspace)
+
+    assert code == 0, err
+    assert out.splitlines() == [
+        "geometry.py:4: warning: [style] claude-opus-4-6 (loopback anthropic) reviewed lines 4-6 (3 lines)",
+        "geometry.py:5: info: [maintainability] unresolved TODO",
+    ]
+    assert "review → opus (claude-opus-4-6): built-in default route" in err
+    assert "review by opus (claude-opus-4-6):" in err
+    (request,) = loopback.requests
+    assert request.api == "anthropic" and "### imports" in request.prompt
+
+
+async def test_explain_streams_the_answer(loopback, workspace, user_config):
+    code, out, err = await run("explain", "geometry.py:9-10", "--prompt", "keep it short",
+                               env=environment(loopback, user_config), cwd=workspace)
+    assert code == 0, err
+    assert out.startswith("# Explanation: `geometry.py` lines 9-10")
+    assert "The user adds: keep it short" in loopback.requests[0].prompt
+
+
+async def test_fallback_and_json_result(loopback, workspace, user_config):
+    loopback.fail_next("responses", *[Fault("status", 503, retry_after=0.01)] * 3)
+    code, out, err = await run("scaffold", "geometry.py:9", "--json", env=environment(loopback, user_config),
+                               cwd=workspace)
+    result = json.loads(out)
+    assert code == 0, err
+    assert result["alias"] == "opus" and result["fallback"] is True and result["status"] == "shown"
+    assert "def perimeter(radius):" in result["answer"]
+    assert "trying opus" in err
+
+
+async def test_dry_run_sends_nothing(loopback, workspace, user_config):
+    code, out, err = await run("test", "geometry.py:4-6", "--dry-run", "--json",
+                               env=environment(loopback, user_config), cwd=workspace)
+    preview = json.loads(out)
+    assert code == 0, err
+    assert preview["sent"] is False and preview["alias"] == "codex"
+    assert "Task: test." in preview["prompt"]
+    assert loopback.requests == []
+
+
+async def test_excluded_files_are_refused(loopback, workspace, user_config):
+    (workspace / ".assistant-router.toml").write_text('[privacy]\nexclude = ["legacy/"]\n')
+    code, out, err = await run("explain", "legacy/old.py", env=environment(loopback, user_config), cwd=workspace)
+    assert code == 3 and out == ""
+    assert "nothing was sent: legacy/old.py is excluded by privacy.exclude" in err
+    assert loopback.requests == []
+
+
+async def test_a_failure_exits_non_zero_with_the_reason(loopback, workspace, user_config):
+    loopback.fail_next("anthropic", Fault("status", 401))
+    code, out, err = await run("review", "geometry.py", env=environment(loopback, user_config), cwd=workspace)
+    assert code == 1
+    assert "the API key was rejected (401); check ANTHROPIC_API_KEY" in err
+    assert loopback.key not in err + out
