@@ -85,6 +85,7 @@ class Services:
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
         self._exclusions: dict[str, tuple[int, str | None]] = {}
+        self.reviews: dict[str, list[Any]] = {}  # uri → review.ReviewFix of the last review
 
     @cached_property
     def policies(self) -> PolicyStore:
@@ -139,7 +140,7 @@ def build_server(
     registry: ProviderRegistry | None = None,
     answers_dir: Callable[[], Path] = _default_answers_dir,
 ) -> LanguageServer:
-    from .features import code_actions, commands, lifecycle, policy_files
+    from .features import code_actions, commands, documents, lifecycle, policy_files
 
     server = LanguageServer(
         SERVER_NAME,
@@ -148,6 +149,6 @@ def build_server(
         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
     )
     services = Services(server, registry or ProviderRegistry(), answers_dir)
-    for feature in (lifecycle, policy_files, code_actions, commands):
+    for feature in (lifecycle, policy_files, documents, code_actions, commands):
         feature.setup(server, services)
     return server

@@ -8,7 +8,6 @@ worked, parsing review findings into diagnostics.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass
 
@@ -115,58 +114,3 @@ def _text_in_range(text: str, target: types.Range) -> str:
     if target.end.line < len(lines):
         parts.append(lines[target.end.line][: target.end.character])
     return "".join(parts)
-
-
-# --------------------------------------------------------------------------- #
-# Review findings
-
-_SEVERITY = {
-    "error": types.DiagnosticSeverity.Error,
-    "warning": types.DiagnosticSeverity.Warning,
-    "info": types.DiagnosticSeverity.Information,
-    "information": types.DiagnosticSeverity.Information,
-    "hint": types.DiagnosticSeverity.Hint,
-}
-
-
-class InvalidReview(ValueError):
-    """The model's review answer is not the JSON the task asked for."""
-
-
-def parse_findings(answer: str) -> list[dict]:
-    text = extract_code(answer).strip()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidReview(f"the review is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
-        raise InvalidReview('the review has no "findings" list')
-    findings = []
-    for index, item in enumerate(data["findings"], start=1):
-        if not isinstance(item, dict) or not isinstance(item.get("message"), str) or not isinstance(item.get("line"), int):
-            raise InvalidReview(f"finding #{index} needs an integer \"line\" and a \"message\"")
-        findings.append(item)
-    return findings
-
-
-def findings_to_diagnostics(findings: list[dict], document_lines: list[str], model_label: str) -> list[types.Diagnostic]:
-    last = max(len(document_lines) - 1, 0)
-    diagnostics = []
-    for item in findings:
-        start = min(max(item["line"] - 1, 0), last)
-        end_line = item.get("end_line")
-        end = min(max((end_line if isinstance(end_line, int) else item["line"]) - 1, start), last)
-        end_text = document_lines[end] if document_lines else ""
-        severity = _SEVERITY.get(str(item.get("severity", "warning")).lower(), types.DiagnosticSeverity.Warning)
-        data = {"replacement": item["replacement"]} if isinstance(item.get("replacement"), str) else None
-        diagnostics.append(
-            types.Diagnostic(
-                range=types.Range(types.Position(start, 0), types.Position(end, len(end_text.rstrip("\r\n")))),
-                message=f"{item['message']} — {model_label}",
-                severity=severity,
-                source=DIAGNOSTIC_SOURCE,
-                code=str(item["category"]) if item.get("category") else None,
-                data=data,
-            )
-        )
-    return diagnostics

@@ -21,7 +21,8 @@ from lsprotocol import types
 
 from ..routing.matching import RouteRequest
 from ..routing.tasks import Delivery, Task
-from . import delivery
+from . import delivery, review
+from .review import ReviewFix
 from .documents import last_selected_line
 from .assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
 from .execution import Outcome, TaskFailed, call_models, check_stop, model_label
@@ -309,17 +310,27 @@ class TaskRunner:
     def _deliver_review(self, answer: Answer, outcome: Outcome) -> None:
         label = model_label(answer.config)
         try:
-            findings = delivery.parse_findings(answer.text)
-        except delivery.InvalidReview as exc:
+            findings, notes = review.parse_review(answer.text)
+        except review.InvalidReview as exc:
             raise TaskFailed(f"{label} answered the review in the wrong shape: {exc}") from None
         uri = answer.snapshot.uri
         document = self._ls.workspace.get_text_document(uri)
-        diagnostics = delivery.findings_to_diagnostics(findings, document.lines, label)
-        for diagnostic in diagnostics:  # code points → the client's position encoding
-            diagnostic.range = document.range_to_client_units(diagnostic.range)
+        diagnostics, outside = review.findings_to_diagnostics(findings, document.lines, label)
+        if outside:
+            notes.append(f"{outside} finding{'s' if outside > 1 else ''} pointed past the end of the file and were left out")
+        fixes = []
+        for diagnostic in diagnostics:
+            server_range = diagnostic.range
+            diagnostic.range = document.range_to_client_units(server_range)  # code points → the client's encoding
+            if diagnostic.data is not None:
+                fixes.append(ReviewFix(diagnostic, server_range, diagnostic.data["original"], diagnostic.data["replacement"]))
+        self._services.reviews[uri] = fixes
         self._services.diagnostics.set(uri, "review", diagnostics)
         outcome.status = "shown"
         outcome.details["diagnostics"] = len(diagnostics)
+        outcome.details["fixes"] = len(fixes)
+        if notes:
+            outcome.message = "; ".join(notes)
 
     async def _deliver_document(self, answer: Answer, outcome: Outcome) -> None:
         task, uri = answer.task, answer.snapshot.uri

@@ -20,7 +20,7 @@ from ..routing.config import find_project_root, load_policy
 from ..routing.matching import RouteRequest
 from ..routing.router import Router
 from ..routing.tasks import Delivery, Task
-from . import delivery
+from . import review
 from .assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
 from .execution import Outcome, TaskFailed, call_models, check_stop
 from .privacy import ExclusionRules
@@ -124,15 +124,16 @@ async def run_task(
 
     if task.delivery is Delivery.DIAGNOSTICS:
         try:
-            findings = delivery.parse_findings(answer)
-        except delivery.InvalidReview as exc:
+            findings, notes = review.parse_review(answer)
+        except review.InvalidReview as exc:
             _err(f"assistant-router: {exc}")
             return EXIT_FAILED
-        outcome.details["findings"] = findings
+        for note in notes:
+            _err(f"assistant-router: {note}")
+        outcome.details["findings"] = [f.model_dump(exclude_none=True) for f in findings]
         if not as_json:
             for finding in findings:
-                print(f"{source.path}:{finding['line']}: {finding.get('severity', 'warning')}: "
-                      f"[{finding.get('category', 'general')}] {finding['message']}")
+                print(f"{source.path}:{finding.line}: {finding.severity}: [{finding.category}] {finding.message}")
     elif stream_out and not answer.endswith("\n"):
         print()
     elapsed = int((time.monotonic() - started) * 1000)

@@ -51,6 +51,43 @@ def _range_json(start: types.Position, end: types.Position) -> dict:
     }
 
 
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and (
+        b.start.line, b.start.character) <= (a.end.line, a.end.character)
+
+
+def _review_fixes(services: Services, document, uri: str, target: types.Range, only) -> list[types.CodeAction]:
+    """Quick fixes for review findings that came with a replacement, while the
+    text they were about is unchanged. No model is involved."""
+    fixes = services.reviews.get(uri)
+    if not fixes or document is None or not _wanted(types.CodeActionKind.QuickFix.value, only):
+        return []
+    if target.start == target.end:  # a bare cursor: the findings on its line
+        target = types.Range(types.Position(target.start.line, 0), types.Position(target.start.line, 1 << 30))
+    actions = []
+    for fix in fixes:
+        diagnostic = fix.diagnostic
+        if not _overlaps(diagnostic.range, target) or not fix.still_applies(document.lines):
+            continue
+        edit = types.TextEdit(diagnostic.range, fix.replacement)
+        if services.capabilities.document_changes:
+            identifier = types.OptionalVersionedTextDocumentIdentifier(uri, document.version)
+            workspace_edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])])
+        else:
+            workspace_edit = types.WorkspaceEdit(changes={uri: [edit]})
+        summary = diagnostic.message.rsplit(" — ", 1)[0]
+        actions.append(
+            types.CodeAction(
+                title=f"Apply suggested fix: {summary[:80]}",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic],
+                edit=workspace_edit,
+                is_preferred=True,
+            )
+        )
+    return actions
+
+
 def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -83,7 +120,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         lines = last_selected_line(start.line, end.line, end.character) - start.line + 1
         language = document.language_id if document else None
 
-        actions = []
+        actions = _review_fixes(services, document, uri, params.range, only)
         for task in Task:
             diagnostics = params.context.diagnostics
             if task is Task.FIX and not diagnostics:

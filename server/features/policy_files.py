@@ -1,5 +1,7 @@
 """Policy files: reload on change, diagnostics on the files themselves.
 
+(Document notifications are dispatched by ``features.documents``.)
+
 The project policy and the user config are watched through
 ``workspace/didChangeWatchedFiles`` (when the client allows dynamic
 registration) and reloaded on ``didSave``. While the user types in a policy
@@ -119,25 +121,19 @@ def setup(server: LanguageServer, services: Services) -> None:
             else:
                 _reload_for(services, uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        if params.text_document.uri.endswith("/.gitignore"):
-            services.forget_exclusions()
-        _reload_for(services, params.text_document.uri)
 
-    def validate_unsaved(ls: LanguageServer, uri: str) -> None:
-        if not uri.endswith(PROJECT_POLICY_FILENAME):
-            return
-        roots = _affected_roots(services, uri)
-        if not roots or roots[0] is None:
-            return
-        document = ls.workspace.get_text_document(uri)
-        publish_policy_report(services, services.policies.validate(roots[0], document.source))
+def policy_file_saved(services: Services, uri: str) -> None:
+    if uri.endswith("/.gitignore"):
+        services.forget_exclusions()
+    _reload_for(services, uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-        validate_unsaved(ls, params.text_document.uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        validate_unsaved(ls, params.text_document.uri)
+def policy_file_edited(ls: LanguageServer, services: Services, uri: str) -> None:
+    """Check a policy file's unsaved text as the user types; the active policy stays."""
+    if not uri.endswith(PROJECT_POLICY_FILENAME):
+        return
+    roots = _affected_roots(services, uri)
+    if not roots or roots[0] is None:
+        return
+    document = ls.workspace.get_text_document(uri)
+    publish_policy_report(services, services.policies.validate(roots[0], document.source))

@@ -357,3 +357,26 @@ async def test_timeouts_end_silent_hangs(start_session, opus, status, answered_b
         assert result["alias"] == answered_by
     else:
         assert len(result["attempts"]) == 1 and "stopped mid-answer" in result["message"]
+
+
+@pytest.mark.parametrize("client", ["vscode", "neovim"])
+async def test_review_findings_with_a_replacement_become_quick_fixes(start_session, sample, client):
+    session = await start_session(client)
+    uri = session.open("geometry.py")
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    assert result["fixes"] == 1  # the mock suggests a replacement for the TODO line
+
+    todo = next(d for d in session.client.diagnostics[uri] if d.message.startswith("unresolved TODO"))
+    actions = await session.code_actions(uri, todo.range.start.line, todo.range.start.line, diagnostics=[todo])
+    (fix,) = [a for a in actions if a.title.startswith("Apply suggested fix")]
+    assert fix.title == "Apply suggested fix: unresolved TODO" and fix.kind == "quickfix" and fix.is_preferred
+    assert fix.command is None  # applied directly by the editor, no model involved
+    edits = fix.edit.document_changes[0].edits if fix.edit.document_changes else next(iter(fix.edit.changes.values()))
+    fixed = edited_text(sample, edits[0])
+    assert "    # DONE: validate radius\n" in fixed and "TODO" not in fixed
+
+    # Once the user applies it, the finding and its fix go away.
+    session.change(uri, fixed)
+    await session.wait_for(lambda: not any("TODO" in d.message for d in session.client.diagnostics[uri]))
+    again = await session.code_actions(uri, todo.range.start.line, todo.range.start.line, diagnostics=[todo])
+    assert not [a for a in again if a.title.startswith("Apply suggested fix")]

@@ -6,11 +6,8 @@ from lsprotocol import types
 from assistant_router.routing.tasks import EditPlacement
 from assistant_router.server.delivery import (
     EditConflict,
-    InvalidReview,
     build_text_edit,
     extract_code,
-    findings_to_diagnostics,
-    parse_findings,
     rebase_range,
 )
 
@@ -89,26 +86,3 @@ def test_rebased_edit_lands_on_the_moved_lines():
 def test_insert_after_selection(text, expected):
     edit = build_text_edit(text, text, rng(1, 0, 3, 0), "```\nT\n```", EditPlacement.INSERT_AFTER)
     assert apply(text, edit) == expected
-
-
-def test_findings_become_diagnostics_on_their_lines():
-    answer = '```json\n{"findings": [{"line": 2, "end_line": 3, "severity": "error", "category": "bug", "message": "off by one"},' \
-        ' {"line": 99, "severity": "hint", "message": "past the end", "replacement": "z"}]}\n```'
-    lines = ["a\n", "bb\n", "ccc\n", "d\n"]
-
-    first, clamped = findings_to_diagnostics(parse_findings(answer), lines, "opus (claude-opus-4-6)")
-
-    assert first.range == rng(1, 0, 2, 3)
-    assert first.severity == types.DiagnosticSeverity.Error and first.code == "bug"
-    assert first.message == "off by one — opus (claude-opus-4-6)" and first.source == "assistant-router"
-    assert clamped.range.start.line == 3 and clamped.severity == types.DiagnosticSeverity.Hint
-    assert clamped.data == {"replacement": "z"}
-
-
-@pytest.mark.parametrize(
-    ("answer", "problem"),
-    [("not json", "not valid JSON"), ('{"issues": []}', 'no "findings" list'), ('{"findings": [{"line": "x"}]}', "finding #1")],
-)
-def test_invalid_review_is_reported(answer, problem):
-    with pytest.raises(InvalidReview, match=problem):
-        parse_findings(answer)

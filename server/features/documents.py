@@ -1,0 +1,45 @@
+"""Document notifications: one handler per method (pygls allows one), which
+tells each interested feature. pygls has already updated the workspace when
+these run. Kept minimal: a change costs O(document) in pygls already."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
+
+from .policy_files import policy_file_edited, policy_file_saved
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+
+def _prune_stale_review_fixes(ls: LanguageServer, services: Services, uri: str) -> None:
+    """Drop review findings whose text the user has since changed (fixed or rewritten)."""
+    fixes = services.reviews.get(uri)
+    if not fixes:
+        return
+    lines = ls.workspace.get_text_document(uri).lines
+    kept = [fix for fix in fixes if fix.still_applies(lines)]
+    if len(kept) != len(fixes):
+        services.reviews[uri] = kept
+        stale = {id(fix.diagnostic) for fix in fixes} - {id(fix.diagnostic) for fix in kept}
+        remaining = [d for d in services.diagnostics.get(uri, "review") if id(d) not in stale]
+        services.diagnostics.set(uri, "review", remaining)
+
+
+def setup(server: LanguageServer, services: Services) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        policy_file_edited(ls, services, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        policy_file_edited(ls, services, uri)
+        _prune_stale_review_fixes(ls, services, uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        policy_file_saved(services, params.text_document.uri)
