@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from lsprotocol import types
 
@@ -114,3 +115,82 @@ def _text_in_range(text: str, target: types.Range) -> str:
     if target.end.line < len(lines):
         parts.append(lines[target.end.line][: target.end.character])
     return "".join(parts)
+
+
+# --------------------------------------------------------------------------- #
+# Confinement: an edit goes where the user pointed, nowhere else.
+
+_FENCE_INFO = re.compile(r"^```([^\n`]*)\n", re.MULTILINE)
+_PATCH_MARKERS = re.compile(
+    r"^(?:diff --git |--- a/|\+\+\+ b/|@@ -\d|\*\*\* (?:Begin Patch|Update File:|Add File:|Delete File:))", re.MULTILINE
+)
+_FILE_HEADER = re.compile(
+    r"^\s*(?:#|//|--|/\*|<!--)\s*(?:file(?:name)?|path)?\s*:?\s*([\w./\\-]+\.[A-Za-z0-9]{1,5})\s*(?:\*/|-->)?\s*$",
+    re.IGNORECASE,
+)
+_FILE_INFO = re.compile(r"(?:title|file|filename|path)\s*=\s*\"?([\w./\\-]+)\"?", re.IGNORECASE)
+MIN_COPIED_LINE = 12  # characters; shorter lines (braces, returns) repeat innocently
+MAX_COPIED_LINES = 2
+
+
+class OutsideSelection(Exception):
+    """The answer tries to change something other than the selection."""
+
+
+def check_confined(answer: str, document: str, target: types.Range, file_name: str, *, new_module: bool = False) -> None:
+    """Refuse answers that patch other files, carry several code blocks, name
+    another file, or rewrite code outside the selection (a prompt injection in
+    the code, or a model that ignored its contract). ``new_module`` answers
+    (tests) may repeat the code they test."""
+    if _PATCH_MARKERS.search(answer):
+        raise OutsideSelection("the answer is a patch, which may touch other code or files")
+    blocks = _FENCE.findall(answer)
+    if len(blocks) > 1:
+        raise OutsideSelection(f"the answer holds {len(blocks)} code blocks; only one replacement for the selection is accepted")
+    opening = _FENCE_INFO.search(answer)
+    info = opening.group(1) if opening else ""
+    code = extract_code(answer)
+    named = _FILE_INFO.search(info)
+    first_line = next((line for line in code.splitlines() if line.strip()), "")
+    header = _FILE_HEADER.match(first_line)
+    for found in (named, header):
+        if found and PurePosixPath(found.group(1).replace("\\", "/")).name != file_name:
+            raise OutsideSelection(f"the answer is written for another file ({found.group(1)})")
+    if new_module:
+        return
+    last = last_selected_line(target.start.line, target.end.line, target.end.character)
+    lines = document.splitlines()
+    inside = {line.strip() for line in lines[target.start.line : last + 1]}
+    outside = {}
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if (number < target.start.line or number > last) and len(stripped) >= MIN_COPIED_LINE and stripped not in inside:
+            outside.setdefault(stripped, number)
+    copied = sorted({outside[s] + 1 for s in (line.strip() for line in code.splitlines()) if s in outside})
+    if len(copied) > MAX_COPIED_LINES:
+        shown = ", ".join(map(str, copied[:5])) + ("…" if len(copied) > 5 else "")
+        raise OutsideSelection(f"the answer rewrites code outside the selection (lines {shown})")
+
+
+# --------------------------------------------------------------------------- #
+# Where the tests for a file go
+
+def test_file_for(relative: str, language: str, root_has_tests_dir: bool) -> str | None:
+    """The conventional test file for ``relative`` (POSIX, below the root), or
+    None where tests live in the same file (Rust) or no convention is known."""
+    path = PurePosixPath(relative)
+    stem, suffix = path.stem, path.suffix
+    if stem.startswith("test_") or stem.endswith(("_test", ".test", ".spec", "Test")):
+        return None  # already a test file: add to it in place
+    if language == "python":
+        return f"tests/test_{stem}.py" if root_has_tests_dir else str(path.with_name(f"test_{stem}.py"))
+    if language in {"javascript", "javascriptreact", "typescript", "typescriptreact"}:
+        return str(path.with_name(f"{stem}.test{suffix}"))
+    if language == "go":
+        return str(path.with_name(f"{stem}_test.go"))
+    if language == "java":
+        parts = list(path.parts)
+        if "main" in parts and parts[parts.index("main") - 1 : parts.index("main")] == ["src"]:
+            parts[parts.index("main")] = "test"
+        return str(PurePosixPath(*parts).with_name(f"{stem}Test.java"))
+    return None

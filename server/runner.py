@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.1
+ANNOTATION_ID = "assistant-router"
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,21 @@ class TaskRunner:
             outcome.message = "this editor cannot apply edits; the proposed code is shown instead"
             return
         ls, task, snapshot, config = self._ls, answer.task, answer.snapshot, answer.config
+        location = self._services.roots.locate(snapshot.uri)
+        test_file = None
+        if task is Task.TEST and capabilities.create_files and location.root and location.relative:
+            language = ls.workspace.get_text_document(snapshot.uri).language_id or ""
+            test_file = delivery.test_file_for(location.relative, language, (location.root / "tests").is_dir())
+        destination = Path(test_file or location.relative or snapshot.uri).name
+        try:
+            delivery.check_confined(answer.text, snapshot.text, answer.target, destination, new_module=task is Task.TEST)
+        except delivery.OutsideSelection as exc:
+            raise TaskFailed(
+                f"not applied: {exc}. {model_label(config)} was asked to change only your selection; nothing was changed"
+            ) from None
+        if test_file is not None and location.root is not None:
+            await self._deliver_test_file(answer, location.root / test_file, outcome)
+            return
         document = ls.workspace.get_text_document(snapshot.uri)
         is_open = snapshot.uri in ls.workspace.text_documents
         try:
@@ -282,23 +298,7 @@ class TaskRunner:
             raise TaskFailed(
                 f"not applied: {exc} while {model_label(config)} was working. Run the task again on the new text."
             ) from None
-        version = document.version if is_open else None
-        if capabilities.document_changes:
-            workspace_edit = types.WorkspaceEdit(
-                document_changes=[
-                    types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(snapshot.uri, version), [edit])
-                ]
-            )
-        else:
-            workspace_edit = types.WorkspaceEdit(changes={snapshot.uri: [edit]})
-        result = await ls.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(workspace_edit, label=f"assistant-router: {task.value} by {config.alias}")
-        )
-        if not result.applied:
-            raise TaskFailed(
-                f"the editor did not apply the {task.value} edit"
-                + (f": {result.failure_reason}" if result.failure_reason else "")
-            )
+        await self._apply(answer, [self._text_edits(snapshot.uri, document.version if is_open else None, [edit], answer)])
         outcome.status = "applied"
         outcome.details["edit"] = {
             "uri": snapshot.uri,
@@ -306,6 +306,63 @@ class TaskRunner:
             "new_text": edit.new_text,
             "rebased": document.source != snapshot.text,
         }
+
+    async def _deliver_test_file(self, answer: Answer, path: Path, outcome: Outcome) -> None:
+        """Tests go to the conventional test file: created, or appended to."""
+        uri = path.as_uri()
+        ls = self._ls
+        exists = uri in ls.workspace.text_documents or path.exists()
+        document = ls.workspace.get_text_document(uri) if exists else None
+        text = document.source if document is not None else ""
+        code = delivery.extract_code(answer.text).rstrip("\n") + "\n"
+        if text:
+            lines = text.splitlines(keepends=True)
+            end = types.Position(len(lines), 0) if text.endswith("\n") else document.position_codec.position_to_client_units(
+                document.lines, types.Position(len(lines) - 1, len(lines[-1])))
+            new_text = ("" if text.endswith("\n") else "\n") + "\n\n" + code
+        else:
+            end, new_text = types.Position(0, 0), code
+        edit = types.TextEdit(types.Range(end, end), new_text)
+        version = document.version if document is not None and uri in ls.workspace.text_documents else None
+        changes: list[Any] = []
+        if not exists:
+            changes.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True)))
+        changes.append(self._text_edits(uri, version, [edit], answer))
+        await self._apply(answer, changes)
+        outcome.status = "applied"
+        outcome.details["edit"] = {"uri": uri, "range": _range_json(edit.range), "new_text": new_text,
+                                   "created": not exists, "rebased": False}
+        if self._services.capabilities.show_document:
+            await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=False))
+
+    def _text_edits(self, uri: str, version: int | None, edits: list[types.TextEdit], answer: Answer) -> Any:
+        """A TextDocumentEdit, with a change annotation asking for confirmation
+        where the client supports them (VS Code then shows a preview)."""
+        if self._services.capabilities.change_annotations:
+            edits = [types.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=ANNOTATION_ID) for e in edits]
+        return types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri, version), edits)
+
+    async def _apply(self, answer: Answer, document_changes: list[Any]) -> None:
+        capabilities = self._services.capabilities
+        task, config = answer.task, answer.config
+        if capabilities.document_changes:
+            annotations = None
+            if capabilities.change_annotations:
+                annotations = {ANNOTATION_ID: types.ChangeAnnotation(
+                    label=f"{task.value} by {model_label(config)}", needs_confirmation=True,
+                    description=f"Proposed by {config.provider} {config.model} through assistant-router",
+                )}
+            workspace_edit = types.WorkspaceEdit(document_changes=document_changes, change_annotations=annotations)
+        else:
+            workspace_edit = types.WorkspaceEdit(changes={c.text_document.uri: list(c.edits) for c in document_changes})
+        result = await self._ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(workspace_edit, label=f"assistant-router: {task.value} by {config.alias}")
+        )
+        if not result.applied:
+            raise TaskFailed(
+                f"the editor did not apply the {task.value} edit"
+                + (f": {result.failure_reason}" if result.failure_reason else "")
+            )
 
     def _deliver_review(self, answer: Answer, outcome: Outcome) -> None:
         label = model_label(answer.config)

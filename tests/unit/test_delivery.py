@@ -1,5 +1,7 @@
 """Pure delivery logic: code extraction, rebasing edits, review findings."""
 
+import re
+
 import pytest
 from lsprotocol import types
 
@@ -86,3 +88,75 @@ def test_rebased_edit_lands_on_the_moved_lines():
 def test_insert_after_selection(text, expected):
     edit = build_text_edit(text, text, rng(1, 0, 3, 0), "```\nT\n```", EditPlacement.INSERT_AFTER)
     assert apply(text, edit) == expected
+
+
+# ---------------------------------------------------------------------------- confinement
+
+from assistant_router.server.delivery import OutsideSelection, check_confined, test_file_for  # noqa: E402
+
+DOCUMENT = """import os
+
+
+def load(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def save(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+"""
+SAVE = rng(8, 0, 11, 0)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "```python\ndef save(path, text):\n    with open(path, 'w', encoding='utf-8') as handle:\n        handle.write(text)\n```",
+        "```python\n# save.py is fine as it is\ndef save(path, text):\n    pass\n```",
+        "def save(path, text):\n    pass\n",  # no fence at all
+    ],
+)
+def test_answers_confined_to_the_selection_pass(answer):
+    check_confined(answer, DOCUMENT, SAVE, "store.py")
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("```diff\n--- a/auth.py\n+++ b/auth.py\n@@ -1 +1 @@\n-return False\n+return True\n```", "is a patch"),
+        ("*** Begin Patch\n*** Update File: auth.py\n", "is a patch"),
+        ("```python\ndef save(p, t): pass\n```\nAnd also:\n```python\ndef login(): return True\n```", "2 code blocks"),
+        ("```python title=auth.py\ndef login():\n    return True\n```", "another file (auth.py)"),
+        ("```python\n# auth.py\ndef login():\n    return True\n```", "another file (auth.py)"),
+        ("```python\n// file: src/auth.ts\nexport const ok = true\n```", "another file (src/auth.ts)"),
+        ("```python\ndef load(path):\n    with open(path) as handle:\n        return handle.read()\n\n"
+         "def save(path, text):\n    pass\n```", "rewrites code outside the selection (lines 4, 5, 6)"),
+    ],
+)
+def test_answers_reaching_outside_are_refused(answer, reason):
+    with pytest.raises(OutsideSelection, match=re.escape(reason)):
+        check_confined(answer, DOCUMENT, SAVE, "store.py")
+
+
+def test_a_test_module_may_name_its_own_file_and_repeat_the_code():
+    answer = "```python\n# test_store.py\nfrom store import load\n\n\ndef test_load(tmp_path):\n    with open(path) as handle:\n        pass\n```"
+    check_confined(answer, DOCUMENT, SAVE, "test_store.py", new_module=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "language", "tests_dir", "expected"),
+    [
+        ("geometry.py", "python", False, "test_geometry.py"),
+        ("pkg/geometry.py", "python", True, "tests/test_geometry.py"),
+        ("pkg/test_geometry.py", "python", True, None),  # already a test file
+        ("src/cart.ts", "typescript", False, "src/cart.test.ts"),
+        ("web/App.jsx", "javascriptreact", False, "web/App.test.jsx"),
+        ("cmd/server.go", "go", False, "cmd/server_test.go"),
+        ("src/main/java/com/x/Accounts.java", "java", False, "src/test/java/com/x/AccountsTest.java"),
+        ("src/stack.rs", "rust", False, None),  # Rust tests live in the same file
+        ("notes.rb", "ruby", False, None),
+    ],
+)
+def test_test_file_conventions(path, language, tests_dir, expected):
+    assert test_file_for(path, language, tests_dir) == expected
