@@ -92,7 +92,8 @@ def test_insert_after_selection(text, expected):
 
 # ---------------------------------------------------------------------------- confinement
 
-from assistant_router.server.delivery import OutsideSelection, check_confined, test_file_for  # noqa: E402
+from assistant_router.server.delivery import OutsideSelection, check_confined  # noqa: E402
+from assistant_router.server.delivery import test_file_for as conventional_test_file  # noqa: E402
 
 DOCUMENT = """import os
 
@@ -159,4 +160,4 @@ def test_a_test_module_may_name_its_own_file_and_repeat_the_code():
     ],
 )
 def test_test_file_conventions(path, language, tests_dir, expected):
-    assert test_file_for(path, language, tests_dir) == expected
+    assert conventional_test_file(path, language, tests_dir) == expected
