@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..routing.tasks import Task
 
@@ -41,17 +41,38 @@ class TaskArgs(_Strict):
     diagnostics: list[DiagnosticArg] = []
 
 
+class RouteArgs(TaskArgs):
+    """``assistant.route``: the task may be left out when a ``prompt`` says it."""
+
+    task: Task | None = None
+
+    @model_validator(mode="after")
+    def _task_or_prompt(self) -> RouteArgs:
+        if self.task is None and not self.prompt:
+            raise ValueError("give a task, or a prompt to classify")
+        return self
+
+
+class AskArgs(_Strict):
+    """``assistant.ask``: a free-form request about a range."""
+
+    uri: str
+    range: RangeArg
+    prompt: str = Field(min_length=1)
+    diagnostics: list[DiagnosticArg] = []
+
+
 class ArgumentError(ValueError):
     """Bad command arguments; the message says which key and why."""
 
 
-def parse_task_args(raw: Any) -> TaskArgs:
+def parse_task_args(raw: Any, model: type[_Strict] = TaskArgs) -> Any:
     try:
-        return TaskArgs.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'argument'}: "
-            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, "))
             for e in exc.errors(include_url=False)
         )
         raise ArgumentError(f"invalid command argument: {problems}") from None

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
     from ..routing.policy import ModelConfig
     from ..routing.router import Decision
+    from ..routing.classify import Classification
     from .app import Services
-    from .arguments import TaskArgs
+    from .arguments import AskArgs, RouteArgs, TaskArgs
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +163,44 @@ class TaskRunner:
             data["document"] = path.as_uri()
         return data
 
-    def route(self, args: TaskArgs) -> Decision:
+    def route(self, args: RouteArgs) -> dict[str, Any]:
         document = self._ls.workspace.get_text_document(args.uri)
-        return self._decide(args, document.language_id)
+        if args.task is not None:
+            return self._decide(args, document.language_id).to_json()
+        classification = self.classify(args.prompt or "", args)
+        decided = args.model_copy(update={"task": classification.task})
+        return {**self._decide(decided, document.language_id).to_json(), "classification": classification.to_json()}
+
+    @staticmethod
+    def classify(prompt: str, args: TaskArgs | RouteArgs | AskArgs) -> Classification:
+        from ..routing.classify import classify
+
+        has_selection = args.range.start != args.range.end
+        return classify(prompt, has_selection=has_selection, has_diagnostics=bool(args.diagnostics))
+
+    async def ask(self, args: AskArgs, request_id: Any) -> dict[str, Any]:
+        """A free-form request: classify it, ask the user when unsure, then run it."""
+        from .arguments import TaskArgs
+
+        classification = self.classify(args.prompt, args)
+        task = classification.task
+        if not classification.confident:
+            choices = [types.MessageActionItem(title=f"{t.verb} ({t.value})") for t in classification.likely]
+            choices = choices or [types.MessageActionItem(title=f"{t.verb} ({t.value})") for t in Task]
+            chosen = await self._ls.window_show_message_request_async(
+                types.ShowMessageRequestParams(
+                    type=types.MessageType.Info,
+                    message=f"assistant-router: what should I do with “{args.prompt}”?",
+                    actions=choices,
+                )
+            )
+            if chosen is None:
+                return {"status": "cancelled", "message": "no task chosen", "classification": classification.to_json()}
+            task = Task(chosen.title.rsplit("(", 1)[1].rstrip(")"))
+        run_args = TaskArgs(task=task, uri=args.uri, range=args.range, prompt=args.prompt, diagnostics=args.diagnostics)
+        result = await self.run(run_args, request_id)
+        chosen_by = "classifier" if classification.confident else "user"
+        return {**result, "classification": {**classification.to_json(), "chosen_by": chosen_by}}
 
     # ------------------------------------------------------------- the work
 

@@ -1,6 +1,8 @@
-"""workspace/executeCommand: ``assistant.run`` and ``assistant.route``.
+"""workspace/executeCommand: ``assistant.run``, ``assistant.route``,
+``assistant.preview`` and ``assistant.ask``.
 
-Both take one argument ``{"task", "uri", "range", "prompt"?}``. pygls
+Each takes one argument ``{"task", "uri", "range", "prompt"?}`` (``ask``:
+``{"uri", "range", "prompt"}``; ``route`` accepts a prompt instead of a task). pygls
 advertises every registered command in ``executeCommandProvider.commands``
 (Neovim 0.11+ refuses to run commands missing from it).
 """
@@ -19,14 +21,15 @@ if TYPE_CHECKING:
 RUN_COMMAND = "assistant.run"
 ROUTE_COMMAND = "assistant.route"
 PREVIEW_COMMAND = "assistant.preview"
+ASK_COMMAND = "assistant.ask"
 
 
-def _parse(raw: Any):
-    from ..arguments import ArgumentError, parse_task_args
+def _parse(raw: Any, kind: str = "TaskArgs"):
+    from .. import arguments
 
     try:
-        return parse_task_args(raw)
-    except ArgumentError as exc:
+        return arguments.parse_task_args(raw, getattr(arguments, kind))
+    except arguments.ArgumentError as exc:
         raise JsonRpcInvalidParams(str(exc)) from None
 
 
@@ -42,8 +45,12 @@ def setup(server: LanguageServer, services: Services) -> None:
 
     @server.command(ROUTE_COMMAND)
     def route(ls: LanguageServer, argument: Any) -> dict:
-        args = _parse(argument)
-        return services.runner.route(args).to_json()
+        """The decision; with a prompt and no task, the classified task too."""
+        return services.runner.route(_parse(argument, "RouteArgs"))
+
+    @server.command(ASK_COMMAND)
+    async def ask(ls: LanguageServer, argument: Any) -> dict:
+        return await services.runner.ask(_parse(argument, "AskArgs"), ls.protocol.msg_id)
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def progress_cancelled(ls: LanguageServer, params: types.WorkDoneProgressCancelParams) -> None:

@@ -59,6 +59,15 @@ class EditorSession:
         def register(params: types.RegistrationParams) -> None:
             self.registrations.extend(params.registrations)
 
+        self.message_requests: list[types.ShowMessageRequestParams] = []
+        self.choose: Callable[[list[str]], str | None] = lambda titles: titles[0]
+
+        @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+        def message_request(params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
+            self.message_requests.append(params)
+            title = self.choose([a.title for a in params.actions or []])
+            return types.MessageActionItem(title=title) if title is not None else None
+
     def write_policy(self, text: str) -> Path:
         path = self.root / ".assistant-router.toml"
         path.write_text(text)
