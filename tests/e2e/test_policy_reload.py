@@ -63,6 +63,7 @@ async def test_broken_policy_keeps_the_previous_one_and_says_where(start_session
     assert diagnostic.range.start.line == 4
     assert diagnostic.message == "unknown key 'pathz'; did you mean 'paths'?"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
+    await session.wait_for(lambda: session.messages(types.MessageType.Error))  # sent just after the diagnostics
     (message,) = session.messages(types.MessageType.Error)
     assert "1 error in" in message and "the previous policy keeps serving" in message
     assert await review_alias(session, uri) == "codex"  # still the last good policy
@@ -82,6 +83,7 @@ async def test_broken_policy_at_start_serves_defaults_and_user_config(start_sess
     await session.wait_for(lambda: session.client.diagnostics.get(policy_uri))
     (diagnostic,) = session.client.diagnostics[policy_uri]
     assert diagnostic.range.start.line == 0 and "invalid TOML" in diagnostic.message
+    await session.wait_for(lambda: session.messages(types.MessageType.Error))  # sent just after the diagnostics
     (message,) = session.messages(types.MessageType.Error)
     assert "serving built-in defaults" in message
     result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
