@@ -314,3 +314,23 @@ def test_api_applies_only_to_openai(root, user):
     assert load.policy is None
     (issue,) = load.errors
     assert issue.key == "models.opus.api" and issue.line == 2 and "'api' applies to openai" in issue.message
+
+
+def test_the_readme_example_of_every_key_is_valid(tmp_path):
+    """The README's configuration reference stays true."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Every key", 1)[1]
+    example = re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+    root = tmp_path / "project"
+    write(root / "docs" / "ai-instructions.md", "Be brief.\n")
+    user = write(tmp_path / "user.toml", example)  # as a user config: the endpoint keys are allowed there
+
+    load = load_policy(root, ProviderRegistry(entry_points=False).check, user_config=user)
+
+    assert load.errors == [] and load.policy is not None
+    policy = load.policy
+    assert policy.models["proxy"].base_url == "https://llm-proxy.internal/v1"
+    assert policy.privacy.exclude == ("secrets/**", "*.pem")
+    assert policy.models["opus"].prices.output == 25.0
