@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -103,18 +103,35 @@ def _parser(language: str) -> Any | None:
         return None
 
 
+@cache
+def _queries(language: str) -> tuple[Any, Any]:
+    """Tree-sitter queries (run in C) for a grammar's definitions and identifiers,
+    keeping only the node kinds this grammar version knows."""
+    from tree_sitter import Query
+
+    grammar = GRAMMARS[language]
+    ts_language = _parser(language).language
+
+    def query(kinds: frozenset[str], capture: str) -> Any:
+        known = sorted(k for k in kinds if ts_language.id_for_node_kind(k, True))
+        return Query(ts_language, "[" + " ".join(f"({k})" for k in known) + f"] @{capture}")
+
+    return query(grammar.definitions, "definition"), query(grammar.identifiers, "identifier")
+
+
+def _captures(query: Any, node: Any, capture: str, byte_range: tuple[int, int] | None = None) -> list[Any]:
+    from tree_sitter import QueryCursor
+
+    cursor = QueryCursor(query)
+    if byte_range is not None:
+        cursor.set_byte_range(*byte_range)
+    return cursor.captures(node).get(capture, [])
+
+
 @lru_cache(maxsize=32)
 def _parse(language: str, text: str) -> Any | None:
     parser = _parser(language)
     return parser.parse(text.encode("utf-8")) if parser is not None else None
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
 
 
 def _name_of(node: Any) -> str | None:
@@ -198,7 +215,10 @@ def gather(
     inner_s = s + len(source[s:e]) - len(source[s:e].lstrip())
     inner_e = max(e - (len(source[s:e]) - len(source[s:e].rstrip())), inner_s)
     root = tree.root_node
-    definitions = [n for n in _walk(root) if n.type in grammar.definitions and _is_definition(n)]
+    definition_query, identifier_query = _queries(language)
+    definitions = sorted(
+        (n for n in _captures(definition_query, root, "definition") if _is_definition(n)), key=lambda n: n.start_byte
+    )
     pieces: list[Piece] = []
 
     enclosing = [n for n in definitions if _start(n).start_byte <= inner_s and inner_e <= n.end_byte and not (
@@ -214,8 +234,8 @@ def gather(
     if imports:
         pieces.append(Piece("imports", "imports", "\n".join(n.text.decode("utf-8", "replace") for n in imports), 2))
 
-    used = {n.text.decode("utf-8", "replace") for n in _walk(root)
-            if n.type in grammar.identifiers and s <= n.start_byte and n.end_byte <= e}
+    used = {n.text.decode("utf-8", "replace") for n in _captures(identifier_query, root, "identifier", (s, e))
+            if s <= n.start_byte and n.end_byte <= e}
     covered = (_start(enclosing_node).start_byte, enclosing_node.end_byte) if enclosing_node else (inner_s, inner_e)
     defined_here: set[str] = set()
     for node in definitions:
