@@ -131,7 +131,7 @@ def setup(server: LanguageServer, services: Services) -> None:
             model = router.decide(RouteRequest(task, location.relative, language, lines)).primary
             title = f"{task.verb} {target} · {model.alias} ({model.model})"
             argument = {"task": task.value, "uri": uri, "range": selection_range if task is Task.SCAFFOLD else line_range}
-            if task is Task.FIX:
+            if diagnostics:  # the problems in range are context for every task, and the point of a fix
                 argument["diagnostics"] = [
                     {"message": d.message, "line": d.range.start.line, "source": d.source} for d in diagnostics
                 ]

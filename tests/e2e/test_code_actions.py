@@ -68,6 +68,9 @@ async def test_fix_only_with_diagnostics_and_as_quickfix(start_session):
     assert fix.command.arguments[0]["diagnostics"] == [
         {"message": "'math' may be undefined", "line": 5, "source": "pyflakes"}
     ]
+    # The problems in range are context for the other tasks too.
+    review = next(a for a in with_diagnostics if a.title.startswith("Review"))
+    assert review.command.arguments[0]["diagnostics"] == fix.command.arguments[0]["diagnostics"]
 
 
 @pytest.mark.parametrize(

@@ -130,3 +130,16 @@ async def test_a_project_cannot_switch_protections_off(start_session, loopback, 
     assert SECRET not in sent(loopback)
     (warning,) = session.client.diagnostics[policy.as_uri()]
     assert warning.severity == types.DiagnosticSeverity.Warning and "only your user config" in warning.message
+
+
+async def test_project_instructions_are_sent_with_every_task(start_session, loopback, workspace):
+    (workspace / "AI.md").write_text("Always use British spelling.\n")
+    (workspace / ".assistant-router.toml").write_text('instructions = "AI.md"\n')
+    session = await start_session("vscode", env=loopback.env)
+    uri = session.open("geometry.py")
+
+    for task in ("explain", "review"):
+        await session.execute("assistant.run", session.task_argument(task, uri, 3, 6))
+
+    assert len(loopback.requests) == 2
+    assert all("Project instructions:\nAlways use British spelling." in r.prompt for r in loopback.requests)

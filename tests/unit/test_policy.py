@@ -334,3 +334,24 @@ def test_the_readme_example_of_every_key_is_valid(tmp_path):
     assert policy.models["proxy"].base_url == "https://llm-proxy.internal/v1"
     assert policy.privacy.exclude == ("secrets/**", "*.pem")
     assert policy.models["opus"].prices.output == 25.0
+
+
+def test_the_instructions_file_must_be_inside_the_project(root, user, tmp_path):
+    write(root / "docs" / "ai.md", "Prefer pathlib.\n")
+    write(root / ".assistant-router.toml", 'instructions = "docs/ai.md"\n')
+    assert load_policy(root, user_config=user).policy.instructions == (root / "docs" / "ai.md").resolve()
+
+    write(tmp_path / "secret.txt", "private\n")
+    policy = write(root / ".assistant-router.toml", 'instructions = "../secret.txt"\n')
+    load = load_policy(root, user_config=user)
+    assert load.policy is None
+    (error,) = load.errors
+    assert (error.source, error.line, error.message) == (str(policy), 1, "the instructions file must be inside the project")
+
+
+def test_a_missing_instructions_file_is_a_warning(root, user):
+    write(root / ".assistant-router.toml", 'instructions = "nope.md"\n')
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.policy.instructions is None
+    (warning,) = load.issues
+    assert warning.severity == "warning" and "no instructions file" in warning.message
