@@ -86,6 +86,8 @@ class Services:
         self.answers_dir = answers_dir
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.reviews: dict[str, list[Any]] = {}  # uri → review.ReviewFix of the last review
+        self.initialization_options: Any = None
+        self.options: Any = None  # arguments.ClientOptions, set at `initialized`
 
     @cached_property
     def policies(self) -> PolicyStore:

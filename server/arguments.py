@@ -76,3 +76,28 @@ def parse_task_args(raw: Any, model: type[_Strict] = TaskArgs) -> Any:
             for e in exc.errors(include_url=False)
         )
         raise ArgumentError(f"invalid command argument: {problems}") from None
+
+
+class ClientOptions(_Strict):
+    """``initializationOptions``: what the editor client asks of the server.
+
+    Bad values never stop the server: they are reported and the defaults used.
+    """
+
+    tasks: list[Task] = Field(default_factory=lambda: list(Task), description="the tasks offered as code actions")
+    status_notifications: bool = Field(default=True, description="send assistant/status after each task")
+
+
+def parse_client_options(raw: Any) -> tuple[ClientOptions, str | None]:
+    """The options, and a message when some were rejected (defaults then apply)."""
+    if raw is None:
+        return ClientOptions(), None
+    try:
+        return ClientOptions.model_validate(raw), None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'initializationOptions'}: "
+            + ("unknown option" if e["type"] == "extra_forbidden" else e["msg"])
+            for e in exc.errors(include_url=False)
+        )
+        return ClientOptions(), f"assistant-router: ignored invalid initializationOptions ({problems}); using the defaults"

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.1
+# A custom notification (no lsprotocol constant exists): clients show it in their status line.
+STATUS_NOTIFICATION = "assistant/status"
 ANNOTATION_ID = "assistant-router"
 
 
@@ -137,10 +139,20 @@ class TaskRunner:
         finally:
             progress.end(_end_message(outcome))
         result = outcome.to_json(int((time.monotonic() - started) * 1000))
+        self._notify_status(result)
         logger.info(
             "%s → %s: %s (%s)", args.task.value, result["alias"], outcome.status, outcome.message or result["reason"]
         )
         return result
+
+    def _notify_status(self, result: dict[str, Any]) -> None:
+        """``assistant/status``: what the last task did, for the client's status line."""
+        options = self._services.options
+        if options is not None and not options.status_notifications:
+            return
+        status = {key: result.get(key) for key in ("task", "alias", "provider", "model", "status", "fallback",
+                                                     "usage", "elapsed_ms", "message")}
+        self._ls.protocol.notify(STATUS_NOTIFICATION, status)
 
     async def preview(self, args: TaskArgs) -> dict[str, Any]:
         """What ``assistant.run`` would send to the primary model; sends nothing."""

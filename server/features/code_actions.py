@@ -121,7 +121,8 @@ def setup(server: LanguageServer, services: Services) -> None:
         language = document.language_id if document else None
 
         actions = _review_fixes(services, document, uri, params.range, only)
-        for task in Task:
+        offered = services.options.tasks if services.options is not None else Task
+        for task in offered:
             diagnostics = params.context.diagnostics
             if task is Task.FIX and not diagnostics:
                 continue

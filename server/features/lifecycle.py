@@ -39,11 +39,18 @@ def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
         services.capabilities = type(services.capabilities).from_capabilities(params.capabilities)
+        services.initialization_options = params.initialization_options  # validated after the response
         services.roots.set_roots(_workspace_roots(ls))
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
         attach_client_log(ls)
+        from ..arguments import parse_client_options
+
+        services.options, problem = parse_client_options(services.initialization_options)
+        if problem:
+            logger.warning("%s", problem)
+            ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, problem))
         for root in services.roots.roots or (None,):
             services.policies.reload(root)
         from .policy_files import watch_policy_files

@@ -139,7 +139,10 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
     sessions: list[EditorSession] = []
 
     async def start(
-        client: str = "vscode", capabilities: types.ClientCapabilities | None = None, env: dict | None = None
+        client: str = "vscode",
+        capabilities: types.ClientCapabilities | None = None,
+        env: dict | None = None,
+        init_options: object = None,
     ) -> EditorSession:
         env = {
             **os.environ,
@@ -160,6 +163,7 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
                 capabilities=capabilities or capabilities_of(client),
                 root_uri=workspace.as_uri(),
                 workspace_folders=[types.WorkspaceFolder(workspace.as_uri(), "project")],
+                initialization_options=init_options,
             )
         )
         sessions.append(session)
