@@ -167,13 +167,18 @@ class TaskRunner:
             return {**decision.to_json(), "sent": False, "status": "refused", "message": str(exc)}
         data = {**preview(decision.to_json(), decision.primary, assembled), "status": "preview"}
         if self._services.capabilities.show_document:
-            name = Path(source.path).stem
-            path = self._services.answers_dir() / f"preview-{args.task.value}-{name}-{uuid.uuid4().hex[:6]}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(preview_markdown(data), encoding="utf-8")
+            path = self._save_markdown(f"preview-{args.task.value}", source.path, preview_markdown(data))
             await self._ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=True))
             data["document"] = path.as_uri()
         return data
+
+    def _save_markdown(self, prefix: str, source_path: str, text: str) -> Path:
+        """A Markdown file in the answers folder (user cache), named after its source."""
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        path = self._services.answers_dir() / f"{prefix}-{Path(source_path).stem}-{stamp}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
 
     def route(self, args: RouteArgs) -> dict[str, Any]:
         document = self._ls.workspace.get_text_document(args.uri)
@@ -197,8 +202,7 @@ class TaskRunner:
         classification = self.classify(args.prompt, args)
         task = classification.task
         if not classification.confident:
-            choices = [types.MessageActionItem(title=f"{t.verb} ({t.value})") for t in classification.likely]
-            choices = choices or [types.MessageActionItem(title=f"{t.verb} ({t.value})") for t in Task]
+            choices = [types.MessageActionItem(title=t.value.capitalize()) for t in classification.likely]
             chosen = await self._ls.window_show_message_request_async(
                 types.ShowMessageRequestParams(
                     type=types.MessageType.Info,
@@ -208,7 +212,7 @@ class TaskRunner:
             )
             if chosen is None:
                 return {"status": "cancelled", "message": "no task chosen", "classification": classification.to_json()}
-            task = Task(chosen.title.rsplit("(", 1)[1].rstrip(")"))
+            task = Task(chosen.title.lower())
         run_args = TaskArgs(task=task, uri=args.uri, range=args.range, prompt=args.prompt, diagnostics=args.diagnostics)
         result = await self.run(run_args, request_id)
         chosen_by = "classifier" if classification.confident else "user"
@@ -448,10 +452,7 @@ class TaskRunner:
         body = answer.text if task.delivery is Delivery.DOCUMENT else f"Proposed {task.value} for `{name}`:\n\n{answer.text}"
         outcome.status = "shown"
         if self._services.capabilities.show_document:
-            stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            path = self._services.answers_dir() / f"{task.value}-{Path(name).stem}-{stamp}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(header + body, encoding="utf-8")
+            path = self._save_markdown(task.value, name, header + body)
             result = await self._ls.window_show_document_async(
                 types.ShowDocumentParams(uri=path.as_uri(), take_focus=True)
             )
