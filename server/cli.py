@@ -49,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (for debugging)")
     serve.add_argument(
         "--log-level",
-        default=os.environ.get("ASSISTANT_ROUTER_LOG", "info"),
+        default=os.environ.get("ASSISTANT_ROUTER_LOG", "warning"),
         choices=["debug", "info", "warning", "error"],
-        help="stderr and window/logMessage verbosity (default: info)",
+        help="stderr verbosity (default: warning); the editor's log always gets info and above",
     )
 
     route = commands.add_parser("route", help="print which model a task would go to, and why")

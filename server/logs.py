@@ -18,12 +18,17 @@ _LEVELS = {
 
 
 def configure_stderr(level: str) -> None:
+    """stderr gets ``level`` and above; the editor's log (``window/logMessage``)
+    always gets our INFO records too. Editors record a server's stderr as
+    errors (Neovim's lsp.log does), so stderr stays quiet by default."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level.upper())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("assistant_router").setLevel(level.upper())
+    ours = logging.getLevelName(level.upper())
+    logging.getLogger("assistant_router").setLevel(min(ours, logging.INFO))
     # The SDKs' and HTTP layer's debug logs can include request headers, i.e.
     # keys (their ANTHROPIC_LOG / OPENAI_LOG variables turn them on): keep them quiet.
     for noisy in ("anthropic", "openai", "httpx2", "httpx", "httpcore"):

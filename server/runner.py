@@ -211,7 +211,9 @@ class TaskRunner:
                 )
             )
             if chosen is None:
-                return {"status": "cancelled", "message": "no task chosen", "classification": classification.to_json()}
+                result = {"status": "cancelled", "message": "no task chosen", "classification": classification.to_json()}
+                self._notify_status(result)
+                return result
             task = Task(chosen.title.lower())
         run_args = TaskArgs(task=task, uri=args.uri, range=args.range, prompt=args.prompt, diagnostics=args.diagnostics)
         result = await self.run(run_args, request_id)
@@ -238,10 +240,7 @@ class TaskRunner:
             raise TaskFailed(f"cannot read {args.uri}: {exc.strerror or exc}") from None
         is_open = args.uri in ls.workspace.text_documents
         snapshot = delivery.Snapshot(args.uri, document.version if is_open else None, text)
-        target = types.Range(
-            types.Position(args.range.start.line, args.range.start.character),
-            types.Position(args.range.end.line, args.range.end.character),
-        )
+        target = types.Range(_clamp(document, args.range.start), _clamp(document, args.range.end))
         if target.start.line >= max(len(document.lines), 1) and text:
             raise TaskFailed(f"line {target.start.line + 1} is past the end of {Path(document.path).name}")
         location = self._services.roots.locate(args.uri)
@@ -461,6 +460,17 @@ class TaskRunner:
                 return
             logger.warning("client could not show %s; showing the answer as a message", path)
         self._ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, body))
+
+
+def _clamp(document: Any, position: Any) -> types.Position:
+    """As the LSP says: a character past the end of its line means the line's
+    end (Neovim sends length + 1 for a selection that ends with ``$``)."""
+    line = position.line
+    if line < len(document.lines):
+        text = document.lines[line].rstrip("\r\n")
+        length = document.position_codec.client_num_units(text)
+        return types.Position(line, min(position.character, length))
+    return types.Position(line, position.character)
 
 
 def _range_json(value: types.Range) -> dict[str, Any]:

@@ -43,3 +43,9 @@ def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         policy_file_saved(services, params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration_changed(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        """Eglot, Helix and LSP4IJ send this unasked; settings live in the policy
+        files and initializationOptions, so there is nothing to do (and no
+        "unknown method" warning to log)."""

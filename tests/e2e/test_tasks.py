@@ -460,3 +460,18 @@ async def test_a_prompt_injection_cannot_widen_the_edit(start_session, workspace
     assert result["message"].startswith("not applied: ") and reason in result["message"]
     assert "asked to change only your selection; nothing was changed" in result["message"]
     assert not session.applied_edits
+
+
+async def test_a_selection_past_the_end_of_its_line_is_clamped(start_session, sample):
+    """Neovim sends length + 1 for a selection ending with `$`; the LSP says: the line's end."""
+    session = await start_session("neovim")
+    uri = session.open("geometry.py")
+    line = sample.splitlines()[9]
+    argument = session.task_argument("refactor", uri, 9, 9)
+    argument["range"]["end"] = {"line": 9, "character": len(line) + 1}
+
+    result = await session.execute("assistant.run", argument)
+
+    assert result["edit"]["range"]["end"] == {"line": 9, "character": len(line)}
+    after = edited_text(sample, only_edit(session))
+    assert after.endswith("2 * math.pi * radius\n") and after.count("\n") == sample.count("\n") + 1
