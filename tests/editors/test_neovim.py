@@ -289,4 +289,4 @@ def test_a_missing_server_says_how_to_install_it(nvim, tmp_path):
     assert result["setup_returned"] is False and result["clients"] == 0
     (error,) = messages(result, ERROR)
     assert "`assistant-router-not-installed` was not found on your PATH" in error
-    assert "pipx install assistant-router" in error and "pip install assistant-router" in error
+    assert "pipx install assistant-router" in error and "pipx install /path/to/assistant-router" in error
