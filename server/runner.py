@@ -61,6 +61,10 @@ class Answer:
         return f"lines {self.target.start.line + 1}-{last + 1}"
 
 
+class EditDeclined(TaskFailed):
+    """The editor (or the user, in its preview) did not take the edit; not an error."""
+
+
 class _ProgressReporter:
     """Work-done progress when the client supports it; otherwise nothing."""
 
@@ -125,6 +129,9 @@ class TaskRunner:
                 raise
             outcome.status = "cancelled"
             outcome.message = "cancelled; nothing was applied"
+        except EditDeclined as exc:
+            outcome.status = "cancelled"
+            outcome.message = str(exc)
         except TaskFailed as exc:
             outcome.status = "failed"
             outcome.message = str(exc)
@@ -215,7 +222,17 @@ class TaskRunner:
                 self._notify_status(result)
                 return result
             task = Task(chosen.title.lower())
-        run_args = TaskArgs(task=task, uri=args.uri, range=args.range, prompt=args.prompt, diagnostics=args.diagnostics)
+        target = args.range
+        if target.start == target.end and task is not Task.SCAFFOLD:
+            # A bare cursor: the request is about the line, as with the code actions.
+            document = self._ls.workspace.get_text_document(args.uri)
+            line = target.start.line
+            end = _clamp(document, types.Position(line, 1 << 30))
+            target = target.model_copy(update={
+                "start": target.start.model_copy(update={"character": 0}),
+                "end": target.end.model_copy(update={"character": end.character}),
+            })
+        run_args = TaskArgs(task=task, uri=args.uri, range=target, prompt=args.prompt, diagnostics=args.diagnostics)
         result = await self.run(run_args, request_id)
         chosen_by = "classifier" if classification.confident else "user"
         return {**result, "classification": {**classification.to_json(), "chosen_by": chosen_by}}
@@ -410,10 +427,10 @@ class TaskRunner:
             types.ApplyWorkspaceEditParams(workspace_edit, label=f"assistant-router: {task.value} by {config.alias}")
         )
         if not result.applied:
-            raise TaskFailed(
-                f"the editor did not apply the {task.value} edit"
-                + (f": {result.failure_reason}" if result.failure_reason else "")
-            )
+            if result.failure_reason:
+                raise TaskFailed(f"the editor could not apply the {task.value} edit: {result.failure_reason}")
+            # No reason: the user declined it (VS Code's preview of an edit that needs confirmation).
+            raise EditDeclined(f"the {task.value} edit by {model_label(config)} was not applied (declined in the editor)")
 
     def _deliver_review(self, answer: Answer, outcome: Outcome) -> None:
         label = model_label(answer.config)

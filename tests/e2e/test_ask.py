@@ -91,3 +91,15 @@ async def test_route_needs_a_task_or_a_prompt(start_session):
     with pytest.raises(JsonRpcInvalidParams, match="give a task, or a prompt to classify"):
         await session.execute("assistant.route", {"uri": uri, "range": {"start": {"line": 0, "character": 0},
                                                                        "end": {"line": 1, "character": 0}}})
+
+
+async def test_ask_at_a_bare_cursor_means_the_line(start_session):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    argument = ask_argument(session, uri, 5, 5, "what does this do")
+
+    result = await session.execute("assistant.ask", argument)
+
+    assert result["task"] == "explain" and result["status"] == "shown"
+    text = open(session.client.shown_documents[0].uri.removeprefix("file://")).read()
+    assert "`geometry.py` lines 6-6" in text and "return math.pi * radius ** 2" in text

@@ -346,14 +346,16 @@ async def test_edit_is_refused_when_the_selection_itself_changed(start_session, 
     assert not session.applied_edits
 
 
-async def test_edit_rejected_by_the_editor_is_a_failure(start_session):
+async def test_an_edit_declined_in_the_editor_is_cancelled_not_failed(start_session):
     session = await start_session("vscode")
-    session.apply_edit_result = False
+    session.apply_edit_result = False  # what VS Code answers when the user declines the preview
     uri = session.open("geometry.py")
 
     result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
 
-    assert result["status"] == "failed" and "did not apply" in result["message"]
+    assert result["status"] == "cancelled"
+    assert result["message"] == "the refactor edit by opus (claude-opus-4-6) was not applied (declined in the editor)"
+    assert not session.messages(types.MessageType.Error)
 
 
 @pytest.mark.parametrize(
