@@ -57,7 +57,7 @@ class AnthropicProvider(SdkProvider):
                 # anthropic 2.x dropped the parameter from its signature; the
                 # API still takes it for the models that support sampling.
                 arguments["extra_body"] = {"temperature": request.temperature}
-            input_tokens = output_tokens = 0
+            input_tokens = output_tokens = cached = 0
             stop_reason: str | None = None
             finished = False
             try:
@@ -66,7 +66,11 @@ class AnthropicProvider(SdkProvider):
                     async for event in stream:
                         match event.type:
                             case "message_start":
-                                input_tokens = event.message.usage.input_tokens or 0
+                                usage = event.message.usage
+                                cached = getattr(usage, "cache_read_input_tokens", None) or 0
+                                written = getattr(usage, "cache_creation_input_tokens", None) or 0
+                                # Anthropic counts cache reads and writes apart from input_tokens.
+                                input_tokens = (usage.input_tokens or 0) + cached + written
                             case "content_block_delta" if event.delta.type == "text_delta":
                                 yield TextDelta(event.delta.text)
                             case "message_delta":
@@ -78,4 +82,4 @@ class AnthropicProvider(SdkProvider):
                 raise self._map(exc) from None
             if not finished:
                 raise StreamInterruptedError("the stream ended without message_stop (truncated)")
-            yield Completion(Usage(input_tokens, output_tokens), _STOP_REASONS.get(stop_reason or "", stop_reason))
+            yield Completion(Usage(input_tokens, output_tokens, cached), _STOP_REASONS.get(stop_reason or "", stop_reason))

@@ -28,11 +28,16 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class Usage:
-    input_tokens: int = 0
+    input_tokens: int = 0  # all input, cached reads included
     output_tokens: int = 0
+    cached_input_tokens: int = 0  # the part of the input read from the provider's prompt cache
 
     def to_json(self) -> dict[str, int]:
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+        }
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,9 @@ class OpenAIProvider(SdkProvider):
         async with stream:
             async for chunk in stream:
                 if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                    details = getattr(chunk.usage, "prompt_tokens_details", None)
+                    cached = getattr(details, "cached_tokens", None) or 0
+                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, cached)
                 for choice in chunk.choices or ():
                     if choice.delta is not None and choice.delta.content:
                         yield TextDelta(choice.delta.content)
@@ -137,4 +139,5 @@ def _responses_usage(response: Any) -> Usage:
     usage = getattr(response, "usage", None)
     if usage is None:
         return Usage()
-    return Usage(usage.input_tokens or 0, usage.output_tokens or 0)
+    details = getattr(usage, "input_tokens_details", None)
+    return Usage(usage.input_tokens or 0, usage.output_tokens or 0, getattr(details, "cached_tokens", None) or 0)

@@ -64,12 +64,37 @@ class Timeouts(_Strict):
 DEFAULT_TIMEOUTS = {"connect": 10.0, "first_token": 180.0, "idle": 90.0, "total": 1200.0}
 
 
+class PriceTier(_Strict):
+    """Prices that apply once a request's input exceeds ``above_input_tokens``."""
+
+    above_input_tokens: int = Field(gt=0)
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
 class Prices(_Strict):
     """US dollars per million tokens."""
 
     input: float | None = Field(default=None, ge=0)
     output: float | None = Field(default=None, ge=0)
     cached_input: float | None = Field(default=None, ge=0)
+    tiers: list[PriceTier] = []  # long-context prices, where a provider has them
+
+
+class TaskBudget(_Strict):
+    daily_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class Budget(_Strict):
+    """Spending limits for a project (UTC days and months), checked against the ledger."""
+
+    daily_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+    tasks: dict[Task, TaskBudget] = {}
+    on_exceed: Literal["refuse", "downgrade"] | None = None
+    downgrade_to: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
 
 
 class Privacy(_Strict):
@@ -128,6 +153,8 @@ class PolicyFile(_Strict):
     rules: list[RuleEntry] = []
     instructions: str | None = None  # a file whose text is added to every task's prompt
     privacy: Privacy = Privacy()
+    budget: Budget | None = None
+    ledger_url: str | None = None  # user config only: sqlite:///path or postgresql://…
     trusted_projects: list[str] | None = None  # user config only
 
 
@@ -214,6 +241,20 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class BudgetSettings:
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    tasks: dict[Task, TaskBudget] = field(default_factory=dict)
+    on_exceed: Literal["refuse", "downgrade"] = "refuse"
+    downgrade_to: tuple[str, ...] = ()
+    origin: Origin | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.daily_usd is not None or self.monthly_usd is not None or bool(self.tasks)
+
+
+@dataclass(frozen=True)
 class Policy:
     models: dict[str, ModelConfig]
     routes: dict[Task, Route]
@@ -221,6 +262,8 @@ class Policy:
     sources: tuple[str, ...]  # labels of the layers that made it, lowest first
     privacy: PrivacySettings = PrivacySettings()
     instructions: Path | None = None  # resolved path of the instructions file
+    budget: BudgetSettings = BudgetSettings()
+    ledger_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +353,8 @@ def _allowed_keys(parent: KeyPath) -> list[str]:
         return list(PolicyFile.model_fields)
     if names[0] == "privacy":
         model = Privacy
+    elif names[0] == "budget":
+        model = TaskBudget if len(names) > 2 else Budget
     elif names[0] == "models":
         model = ModelEntry
         if names[-1] == "timeouts":
@@ -497,10 +542,45 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
         issues.append(PolicyIssue("built-in defaults", f"no route for: {', '.join(missing_routes)}"))
 
     privacy, instructions = _privacy_and_instructions(parsed_layers, issues)
+    budget = _budget(parsed_layers, merged, issues)
+    ledger_url = None
+    for parsed in parsed_layers:
+        if parsed.file.ledger_url is None:
+            continue
+        if parsed.layer.role == "project":
+            issues.append(PolicyIssue(parsed.layer.label, "'ledger_url' is ignored here: only your user config may "
+                                      "choose where usage is recorded", parsed.locations.line_of(("ledger_url",)),
+                                      "ledger_url", "warning"))
+        else:
+            ledger_url = parsed.file.ledger_url
     if any(i.severity == "error" for i in issues):
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
-    return Policy(models, routes, tuple(rules), sources, privacy, instructions), issues
+    return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url), issues
+
+
+def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[PolicyIssue]) -> BudgetSettings:
+    """The budget: the project's keys over the user config's, key by key."""
+    values: dict[str, Any] = {}
+    origin: Origin | None = None
+    for parsed in parsed_layers:
+        budget = parsed.file.budget
+        if budget is None:
+            continue
+        values.update(budget.model_dump(exclude_none=True, exclude_defaults=True))
+        origin = parsed.origin(("budget",))
+        if budget.downgrade_to:
+            for alias in budget.downgrade_to:
+                if alias not in aliases:
+                    path = ("budget", "downgrade_to")
+                    issues.append(PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'",
+                                              parsed.locations.line_of(path), _key_text(path)))
+    if values.get("on_exceed") == "downgrade" and not values.get("downgrade_to"):
+        issues.append(PolicyIssue(origin.label if origin else "policy", "on_exceed = \"downgrade\" needs downgrade_to",
+                                  origin.line if origin else None, "budget.downgrade_to"))
+    tasks = {Task(t): TaskBudget(**b) for t, b in values.get("tasks", {}).items()}
+    return BudgetSettings(values.get("daily_usd"), values.get("monthly_usd"), tasks,
+                          values.get("on_exceed", "refuse"), tuple(values.get("downgrade_to", ())), origin)
 
 
 def _privacy_and_instructions(parsed_layers: list[_Parsed], issues: list[PolicyIssue]) -> tuple[PrivacySettings, Path | None]:

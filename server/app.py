@@ -29,6 +29,7 @@ from .documents import WorkspaceRoots
 if TYPE_CHECKING:
     from .policies import PolicyReport, PolicyStore
     from .runner import TaskRunner
+    from .usage.service import UsageService
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,23 @@ class Services:
         from .policies import PolicyStore
 
         return PolicyStore(self.registry, self.on_policy_report)
+
+    @cached_property
+    def usage(self) -> UsageService:
+        from .usage.service import UsageService
+
+        return UsageService(lambda: self.policies.router(self.roots.roots[0] if self.roots.roots else None).policy.ledger_url)
+
+    def project_key(self, uri: str) -> str:
+        """How the ledger names the project a document belongs to."""
+        root = self.roots.locate(uri).root
+        return str(root) if root is not None else ""
+
+    def read_text(self, uri: str) -> str | None:
+        try:
+            return self.ls.workspace.get_text_document(uri).source
+        except OSError:
+            return None
 
     @cached_property
     def runner(self) -> TaskRunner:

@@ -62,6 +62,13 @@ class AskArgs(_Strict):
     diagnostics: list[DiagnosticArg] = []
 
 
+class UsageArgs(_Strict):
+    """``assistant.usage``: the period, and whether to include every project."""
+
+    days: int = Field(default=30, gt=0, le=3660)
+    all_projects: bool = False
+
+
 class ArgumentError(ValueError):
     """Bad command arguments; the message says which key and why."""
 

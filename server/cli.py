@@ -23,6 +23,7 @@ examples:
   assistant-router route --task review --file src/app.py:10-40
   assistant-router run review src/app.py:10-40    review lines 10-40, findings on stdout
   assistant-router run explain src/app.py --dry-run   show what would be sent; send nothing
+  assistant-router usage --days 7 --html report.html   spend and acceptance, with charts
   assistant-router check .                    validate ./.assistant-router.toml
   assistant-router demo                       offline tour of the whole flow (no keys needed)
   assistant-router demo --live                the same against the real services
@@ -76,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the result (or the preview) as JSON")
     run.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
     run.add_argument("--language", help="LSP language id (default: from the file name)")
+
+    usage = commands.add_parser(
+        "usage",
+        help="spend and acceptance by model, task and project, with suggestions",
+        description="Report on the ledger: what each model cost per task and project, how often its edits were "
+        "kept, and suggestions drawn from that. Prices come from the policy; unknown prices are shown as such.",
+    )
+    usage.add_argument("--days", type=int, default=30, help="the period, in days up to now (default: 30)")
+    usage.add_argument("--project", type=Path, help="only this workspace root (default: every project)")
+    usage.add_argument("--json", action="store_true", help="print the summary as JSON")
+    usage.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
 
     check = commands.add_parser("check", help="validate a project policy file and the user config")
     check.add_argument("directory", nargs="?", type=Path, default=Path("."), help="project root (default: .)")
@@ -177,6 +189,28 @@ def _run(args: argparse.Namespace) -> int:
     return main_run(args)
 
 
+def _usage(args: argparse.Namespace) -> int:
+    import time
+
+    from ..routing.config import load_policy
+    from .usage.ledger import open_ledger
+    from .usage.report import render_html, render_text, summarize
+
+    load = load_policy(None)
+    ledger = open_ledger(load.policy.ledger_url if load.policy else None)
+    since = time.time() - args.days * 86400
+    project = str(args.project.resolve()) if args.project else None
+    try:
+        summary = summarize(ledger.rows(since, project), since)
+    finally:
+        ledger.close()
+    if args.html:
+        args.html.write_text(render_html(summary), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    print(json.dumps(summary, indent=2) if args.json else render_text(summary))
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from ..routing.config import load_policy, project_policy_path
 
@@ -206,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "usage":
+        return _usage(args)
     from .demo import run_demo
 
     return run_demo(delay_ms=args.delay_ms, live=args.live)

@@ -192,6 +192,8 @@ async def _demo(delay_ms: float, live: bool) -> int:
         (root / "inventory.py").write_text(sample, encoding="utf-8")
         (root / ".assistant-router.toml").write_text(data.joinpath("policy.toml").read_text(encoding="utf-8"))
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(temp) / "cache")}
+        if not live:  # offline answers cost nothing real: keep them out of the user's ledger
+            env["XDG_DATA_HOME"] = str(Path(temp) / "data")
         env.setdefault("ASSISTANT_ROUTER_LOG", "error")
         if fake is not None:
             # The user config the offline demo runs with: the default aliases, pointed at the fakes.

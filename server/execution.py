@@ -61,6 +61,8 @@ class Attempt:
     status: int | None = None
     retryable: bool | None = None
     elapsed_ms: int = 0
+    first_token_ms: int | None = None
+    usage: Usage | None = None  # the answer's usage, on the attempt that answered
 
     def finish(self, error: ProviderError | None = None) -> None:
         self.elapsed_ms = int((time.monotonic() - self.started) * 1000)
@@ -187,6 +189,8 @@ async def call_models(
                 chars = 0
                 async for event in _with_timeouts(provider.stream(request), config, received):
                     if isinstance(event, TextDelta):
+                        if not received:
+                            attempt.first_token_ms = int((time.monotonic() - attempt.started) * 1000)
                         received.append(event.text)
                         chars += len(event.text)
                         report(f"{config.alias}: ≈{max(chars // 4, 1)} tokens received")
@@ -196,7 +200,7 @@ async def call_models(
                         completion = event
                 attempt.finish()
                 breaker.success(config)
-                outcome.usage = completion.usage
+                outcome.usage = attempt.usage = completion.usage
                 return Answered("".join(received), config, completion, assembled)
             except ProviderError as exc:
                 attempt.finish(exc)

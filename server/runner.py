@@ -146,6 +146,10 @@ class TaskRunner:
         finally:
             progress.end(_end_message(outcome))
         result = outcome.to_json(int((time.monotonic() - started) * 1000))
+        project = self._services.project_key(args.uri)
+        edit = outcome.details.get("edit") or {}
+        result["cost_usd"] = await self._services.usage.record(project, outcome, edit.get("uri"), edit.get("new_text"))
+        result["spend_today"] = self._services.usage.today(project)
         self._notify_status(result)
         logger.info(
             "%s → %s: %s (%s)", args.task.value, result["alias"], outcome.status, outcome.message or result["reason"]
@@ -158,7 +162,7 @@ class TaskRunner:
         if options is not None and not options.status_notifications:
             return
         status = {key: result.get(key) for key in ("task", "alias", "provider", "model", "status", "fallback",
-                                                     "usage", "elapsed_ms", "message")}
+                                                     "usage", "elapsed_ms", "message", "cost_usd", "spend_today")}
         self._ls.protocol.notify(STATUS_NOTIFICATION, status)
 
     async def preview(self, args: TaskArgs) -> dict[str, Any]:
@@ -188,12 +192,28 @@ class TaskRunner:
         return path
 
     def route(self, args: RouteArgs) -> dict[str, Any]:
+        """The decision, with an estimate of what it would send and cost; with a
+        prompt and no task, the classified task too."""
         document = self._ls.workspace.get_text_document(args.uri)
-        if args.task is not None:
-            return self._decide(args, document.language_id).to_json()
-        classification = self.classify(args.prompt or "", args)
-        decided = args.model_copy(update={"task": classification.task})
-        return {**self._decide(decided, document.language_id).to_json(), "classification": classification.to_json()}
+        extra: dict[str, Any] = {}
+        if args.task is None:
+            classification = self.classify(args.prompt or "", args)
+            args = args.model_copy(update={"task": classification.task})
+            extra["classification"] = classification.to_json()
+        decision = self._decide(args, document.language_id)
+        return {**decision.to_json(), "estimate": self._estimate(args, decision), **extra}
+
+    def _estimate(self, args: TaskArgs, decision: Decision) -> dict[str, Any]:
+        from .usage.service import estimate_usd
+
+        try:
+            _, _, _, source = self.prepare(args)
+            tokens = assemble(source, decision.primary).input_tokens
+        except (TaskFailed, RequestTooLarge) as exc:
+            return {"input_tokens": None, "cost_usd": None, "note": str(exc)}
+        cost = estimate_usd(decision.primary, tokens)
+        return {"input_tokens": tokens, "cost_usd": cost,
+                "note": "unknown price" if cost is None else "input plus an answer of up to 2,000 tokens"}
 
     @staticmethod
     def classify(prompt: str, args: TaskArgs | RouteArgs | AskArgs) -> Classification:
@@ -246,6 +266,28 @@ class TaskRunner:
         lines = last_selected_line(start.line, end.line, end.character) - start.line + 1
         return router.decide(RouteRequest(args.task, location.relative, language, lines))
 
+    async def _within_budget(self, args: TaskArgs, source: TaskSource, decision: Decision) -> Decision:
+        """Refuse, or downgrade to the policy's cheaper chain, a request that
+        would exceed a budget (spend read fresh from the shared ledger)."""
+        from .usage.budgets import BudgetExceeded, within_budget
+        from .usage.service import estimate_usd
+
+        policy = self._services.policies.router(self._services.roots.locate(args.uri).root).policy
+        if not policy.budget.any:
+            return decision
+        spend = await self._services.usage.refresh(self._services.project_key(args.uri))
+        try:
+            tokens = assemble(source, decision.primary).input_tokens
+        except RequestTooLarge:
+            tokens = 0
+        try:
+            decided = within_budget(policy, decision, spend, estimate_usd(decision.primary, tokens))
+        except BudgetExceeded as exc:
+            raise TaskFailed(str(exc)) from None
+        if decided is not decision:
+            logger.warning("%s", decided.reason)
+        return decided
+
     def prepare(self, args: TaskArgs) -> tuple[Any, delivery.Snapshot, types.Range, TaskSource]:
         """The document, its snapshot, the target range and the model-independent
         request source for a task. Refuses files that may not be sent."""
@@ -296,7 +338,7 @@ class TaskRunner:
 
     async def _execute(self, args: TaskArgs, outcome: Outcome, progress: _ProgressReporter) -> None:
         document, snapshot, target, source = self.prepare(args)
-        decision = outcome.decision = self._decide(args, document.language_id)
+        decision = outcome.decision = await self._within_budget(args, source, self._decide(args, document.language_id))
         primary = decision.primary
         await progress.begin(
             f"{args.task.value.capitalize()} · {model_label(primary)}",

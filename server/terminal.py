@@ -83,6 +83,20 @@ async def run_task(
         redact_secrets=policy.privacy.redact_secrets,
     )
     decision = Router(policy).decide(RouteRequest(task, relative, language, last - first + 1))
+    if policy.budget.any and not dry_run:
+        from .usage.budgets import BudgetExceeded, within_budget
+        from .usage.service import UsageService, estimate_usd
+
+        usage = UsageService(lambda: policy.ledger_url)
+        try:
+            spend = await usage.refresh(str(root))
+            tokens = assemble(source, decision.primary).input_tokens
+            decision = within_budget(policy, decision, spend, estimate_usd(decision.primary, tokens))
+        except (BudgetExceeded, RequestTooLarge) as exc:
+            _err(f"assistant-router: {exc}")
+            return EXIT_REFUSED
+        finally:
+            await usage.stop(lambda uri: None)
 
     if dry_run:
         try:
@@ -115,6 +129,7 @@ async def run_task(
         outcome.details["context"] = answered.assembled.summary()
     except TaskFailed as exc:
         outcome.status, outcome.message = "failed", str(exc)
+        await _record(policy, root, outcome)
         if stream_out:
             print(flush=True)
         _err(f"assistant-router: {exc}")
@@ -138,12 +153,24 @@ async def run_task(
         print()
     elapsed = int((time.monotonic() - started) * 1000)
     result: dict[str, Any] = outcome.to_json(elapsed)
+    result["cost_usd"] = await _record(policy, root, outcome)
     if as_json:
         print(json.dumps({**result, "answer": answer}, indent=2))
     usage = result["usage"]
     _err(f"{task.value} by {result['alias']} ({result['model']}): {usage['input_tokens']} tokens in, "
          f"{usage['output_tokens']} out, {elapsed} ms" + (" (fallback)" if result["fallback"] else ""))
     return EXIT_OK
+
+
+async def _record(policy: Any, root: Path, outcome: Outcome) -> float:
+    """Runs from the terminal count in the ledger (and budgets) like the editor's."""
+    from .usage.service import UsageService
+
+    usage = UsageService(lambda: policy.ledger_url)
+    try:
+        return await usage.record(str(root), outcome, None, None)
+    finally:
+        await usage.stop(lambda uri: None)
 
 
 def main_run(args: Any) -> int:

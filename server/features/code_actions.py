@@ -14,6 +14,7 @@ from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler a
 
 from ...routing.matching import RouteRequest
 from ...routing.tasks import Task
+from ..usage.budgets import exhausted
 from ..documents import last_selected_line
 from .commands import RUN_COMMAND
 
@@ -122,6 +123,8 @@ def setup(server: LanguageServer, services: Services) -> None:
 
         actions = _review_fixes(services, document, uri, params.range, only)
         offered = services.options.tasks if services.options is not None else Task
+        budget = router.policy.budget
+        spend = services.usage.cached(services.project_key(uri)) if budget.any else None
         for task in offered:
             diagnostics = params.context.diagnostics
             if task is Task.FIX and not diagnostics:
@@ -130,7 +133,18 @@ def setup(server: LanguageServer, services: Services) -> None:
             if not _wanted(kind, only):
                 continue
             model = router.decide(RouteRequest(task, location.relative, language, lines)).primary
-            title = f"{task.verb} {target} · {model.alias} ({model.model})"
+            disabled_reason = f"Not sent: this file is {excluded}" if excluded else None
+            note = ""
+            if budget.any:  # cached spend only: no ledger access here
+                judged = exhausted(budget, spend, task)
+                if not judged.allowed:
+                    if not services.capabilities.disabled_code_actions:
+                        continue
+                    disabled_reason = disabled_reason or judged.reason[:1].upper() + judged.reason[1:]
+                elif judged.downgrade_to:
+                    model = router.policy.models[judged.downgrade_to[0]]
+                    note = " (budget: downgraded)"
+            title = f"{task.verb} {target} · {model.alias} ({model.model}){note}"
             argument = {"task": task.value, "uri": uri, "range": selection_range if task is Task.SCAFFOLD else line_range}
             if diagnostics:  # the problems in range are context for every task, and the point of a fix
                 argument["diagnostics"] = [
@@ -142,7 +156,7 @@ def setup(server: LanguageServer, services: Services) -> None:
                     kind=kind,
                     diagnostics=list(diagnostics) if task is Task.FIX else None,
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
-                    disabled=types.CodeActionDisabled(reason=f"Not sent: this file is {excluded}") if excluded else None,
+                    disabled=types.CodeActionDisabled(reason=disabled_reason) if disabled_reason else None,
                 )
             )
         return actions

@@ -9,6 +9,7 @@ advertises every registered command in ``executeCommandProvider.commands``
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -22,6 +23,7 @@ RUN_COMMAND = "assistant.run"
 ROUTE_COMMAND = "assistant.route"
 PREVIEW_COMMAND = "assistant.preview"
 ASK_COMMAND = "assistant.ask"
+USAGE_COMMAND = "assistant.usage"
 
 
 def _parse(raw: Any, kind: str = "TaskArgs"):
@@ -47,6 +49,18 @@ def setup(server: LanguageServer, services: Services) -> None:
     def route(ls: LanguageServer, argument: Any) -> dict:
         """The decision; with a prompt and no task, the classified task too."""
         return services.runner.route(_parse(argument, "RouteArgs"))
+
+    @server.command(USAGE_COMMAND)
+    async def usage(ls: LanguageServer, argument: Any = None) -> dict:
+        """The usage report's summary (``assistant-router usage`` in the terminal)."""
+        from ..usage.report import summarize
+
+        args = _parse(argument or {}, "UsageArgs")
+        since = time.time() - args.days * 86400
+        roots = services.roots.roots
+        project = None if args.all_projects or not roots else str(roots[-1])  # the outermost folder
+        rows = await services.usage.worker.call("rows", since, project, default=[])
+        return summarize(rows, since)
 
     @server.command(ASK_COMMAND)
     async def ask(ls: LanguageServer, argument: Any) -> dict:

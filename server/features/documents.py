@@ -41,8 +41,11 @@ def setup(server: LanguageServer, services: Services) -> None:
         _prune_stale_review_fixes(ls, services, uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        policy_file_saved(services, params.text_document.uri)
+    async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        policy_file_saved(services, uri)
+        if services.usage.acceptance.due_for(uri):
+            await services.usage.judge(services.read_text, uri)  # a save judges the edits made there
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def configuration_changed(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:

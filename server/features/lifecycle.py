@@ -53,6 +53,15 @@ def setup(server: LanguageServer, services: Services) -> None:
             ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, problem))
         for root in services.roots.roots or (None,):
             services.policies.reload(root)
+
+        def budgeted_projects():
+            roots = services.roots.roots or (None,)
+            return [(str(root) if root else "", services.policies.router(root).policy) for root in roots]
+
+        services.usage.start(budgeted_projects, services.read_text)
+        for project, policy in budgeted_projects():
+            if policy.budget.any:
+                await services.usage.refresh(project)
         from .policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)
@@ -67,5 +76,8 @@ def setup(server: LanguageServer, services: Services) -> None:
             services.policies.reload(root)
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: LanguageServer, params: None) -> None:
+    async def shutdown(ls: LanguageServer, params: None) -> None:
         services.running.cancel_all("server shutting down")
+        if "usage" in vars(services):  # only if this session used it
+            await services.usage.judge(services.read_text, everything=True)
+            await services.usage.stop(services.read_text)

@@ -148,6 +148,7 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
             **os.environ,
             "ASSISTANT_ROUTER_CONFIG": str(user_config),
             "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),  # the ledger
             "ASSISTANT_ROUTER_LOG": "debug",
             **(env or {}),
         }

@@ -23,7 +23,8 @@ async def run(*args: str, env: dict, cwd: Path) -> tuple[int, str, str]:
 
 
 def environment(loopback, user_config: Path) -> dict:
-    return {**loopback.env, "ASSISTANT_ROUTER_CONFIG": str(user_config)}
+    return {**loopback.env, "ASSISTANT_ROUTER_CONFIG": str(user_config),
+            "XDG_DATA_HOME": str(user_config.parent / "data")}
 
 
 async def test_review_prints_findings_for_ci(loopback, workspace, user_config):

@@ -241,6 +241,7 @@ def session(emacs: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "ASSISTANT_ROUTER_CONFIG": str(config),
         "XDG_CACHE_HOME": str(tmp / "cache"),
+        "XDG_DATA_HOME": str(tmp / "data"),
         "XDG_CONFIG_HOME": str(tmp / "xdg-config"),
         "AR_PROJECT": str(project),
         "AR_RESULTS": str(results),

@@ -245,7 +245,8 @@ async def start_server(tmp_path: Path):
         assert executable, "the assistant-router console script is not installed"
         server = ClientServerConfig(
             server_command=[executable, *words[1:]],
-            server_env={**os.environ, "ASSISTANT_ROUTER_CONFIG": str(config), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+            server_env={**os.environ, "ASSISTANT_ROUTER_CONFIG": str(config), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+                        "XDG_DATA_HOME": str(tmp_path / "data")},
             client_factory=make_client,
         )
         client = await server.start()

@@ -17,9 +17,10 @@ EXE = shutil.which("assistant-router", path=str(Path(sys.executable).parent)) or
 
 
 def run(*args: str, cwd: Path | None = None, env: dict | None = None, input: bytes | None = None, timeout=60):
+    isolated = {"XDG_DATA_HOME": str(Path(os.environ.get("TMPDIR", "/tmp")) / "assistant-router-test-data")}
     return subprocess.run(
         [EXE, *args], cwd=cwd, capture_output=True, timeout=timeout, input=input,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **isolated, **(env or {})},
     )
 
 

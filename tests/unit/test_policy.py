@@ -185,7 +185,7 @@ def test_languages_match_case_insensitively(root, user):
         ("[models.opus]\ntemperature = 7\n", 2, "models.opus.temperature", "less than or equal to 2"),
         ("[[rules]]\nwhen = { min_lines = 9, max_lines = 3 }\nuse = \"codex\"\n", 2, "rules[1].when",
          "min_lines is greater than max_lines"),
-        ("colour = 1\n", 1, "colour", "unknown key 'colour' (allowed: instructions, models, privacy, routes, rules, trusted_projects)"),
+        ("colour = 1\n", 1, "colour", "unknown key 'colour' (allowed: budget, instructions, ledger_url, models, privacy, routes, rules, trusted_projects)"),
         ("[routes]\nreview = [\n]\n", 2, "routes.review", "at least 1 item"),
         ("[routes\n", 1, None, "invalid TOML"),
         ("[models.opus]\noptions = { delay_ms = -1 }\n[models.opus.timeouts]\ntotal = 5\n", None, None, None),

@@ -1,0 +1,1 @@
+"""Cost and usage: prices, the ledger, budgets, acceptance, the report."""

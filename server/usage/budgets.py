@@ -1,0 +1,109 @@
+"""Budgets: per project, per UTC day and month, optionally per task.
+
+The server keeps each project's spend from the ledger (refreshed in the
+background, so other windows' and machines' spend counts) and asks
+:func:`verdict` before a task runs and :func:`exhausted` when listing code
+actions (cheap: cached numbers only).
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...routing.policy import BudgetSettings, Policy
+    from ...routing.router import Decision
+    from ...routing.tasks import Task
+
+# The answer size a budget check assumes, when deciding whether a request would exceed a budget.
+ASSUMED_OUTPUT_TOKENS = 2000
+
+
+def day_start(now: float | None = None) -> float:
+    t = time.gmtime(now if now is not None else time.time())
+    return float(calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0)))
+
+
+def month_start(now: float | None = None) -> float:
+    t = time.gmtime(now if now is not None else time.time())
+    return float(calendar.timegm((t.tm_year, t.tm_mon, 1, 0, 0, 0)))
+
+
+@dataclass
+class Spend:
+    """A project's known spend, in dollars, as last read from the ledger."""
+
+    day: float = 0.0
+    month: float = 0.0
+    task_day: dict[str, float] = field(default_factory=dict)
+    task_month: dict[str, float] = field(default_factory=dict)
+    read_at: float = 0.0
+
+    def add(self, task: str, dollars: float) -> None:
+        self.day += dollars
+        self.month += dollars
+        self.task_day[task] = self.task_day.get(task, 0.0) + dollars
+        self.task_month[task] = self.task_month.get(task, 0.0) + dollars
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    reason: str | None = None  # why not, or why downgraded
+    downgrade_to: tuple[str, ...] = ()
+
+
+def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str, float, float]]:
+    """(label, limit, spent) for every limit that applies to ``task``."""
+    limits = []
+    if budget.daily_usd is not None:
+        limits.append(("today", budget.daily_usd, spend.day))
+    if budget.monthly_usd is not None:
+        limits.append(("this month", budget.monthly_usd, spend.month))
+    per_task = budget.tasks.get(task)
+    if per_task is not None:
+        if per_task.daily_usd is not None:
+            limits.append((f"today for {task.value}", per_task.daily_usd, spend.task_day.get(task.value, 0.0)))
+        if per_task.monthly_usd is not None:
+            limits.append((f"this month for {task.value}", per_task.monthly_usd, spend.task_month.get(task.value, 0.0)))
+    return limits
+
+
+def verdict(budget: BudgetSettings, spend: Spend, task: Task, estimated_usd: float | None) -> Verdict:
+    """May a request that should cost about ``estimated_usd`` run?"""
+    if not budget.any:
+        return Verdict(True)
+    for label, limit, spent in _limits(budget, spend, task):
+        if spent + (estimated_usd or 0.0) > limit:
+            where = f" (budget at {budget.origin})" if budget.origin else ""
+            reason = f"budget {label}: ${spent:.2f} spent of ${limit:.2f}{where}"
+            if budget.on_exceed == "downgrade" and budget.downgrade_to:
+                return Verdict(True, f"{reason}; downgraded to {', '.join(budget.downgrade_to)}", budget.downgrade_to)
+            return Verdict(False, reason)
+    return Verdict(True)
+
+
+def exhausted(budget: BudgetSettings, spend: Spend, task: Task) -> Verdict:
+    """For code actions: is a limit already reached (no estimate: cached numbers only)?"""
+    return verdict(budget, spend, task, 0.0) if budget.any else Verdict(True)
+
+
+class BudgetExceeded(Exception):
+    """A request would exceed a budget and the policy says refuse."""
+
+
+def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_usd: float | None) -> Decision:
+    """The decision to run: as routed, or downgraded to the policy's cheaper
+    chain; raises BudgetExceeded when the policy says refuse."""
+    judged = verdict(policy.budget, spend, decision.task, estimated_usd)
+    if not judged.allowed:
+        raise BudgetExceeded(f"not sent: {judged.reason}. Raise the budget in the policy, or wait")
+    if judged.downgrade_to:
+        from ...routing.router import Decision as RouterDecision
+
+        chain = tuple(policy.models[alias] for alias in judged.downgrade_to)
+        return RouterDecision(decision.task, chain, f"{judged.reason} (was: {decision.reason})")
+    return decision

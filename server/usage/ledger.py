@@ -1,0 +1,306 @@
+"""The ledger: one row per attempt, in SQLite (default) or PostgreSQL.
+
+SQLite lives in the user data directory, in WAL mode, so several editor
+windows (several server processes) write to it at once; each write is one
+short transaction, retried while another process holds the lock. With
+``ledger_url = "postgresql://…"`` in the user config a whole team shares one
+ledger and one budget. The schema is versioned; migrations run on open.
+
+Calls block: the server makes them from one worker thread (``LedgerWorker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class AttemptRow:
+    time: float  # epoch seconds, UTC
+    project: str  # the workspace root ("" outside any)
+    task: str
+    alias: str
+    provider: str
+    model: str
+    status: str  # ok, failed, skipped, cancelled
+    run_id: str  # the same for every attempt of one task
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: float | None = None  # None: unknown price
+    ttft_ms: int | None = None
+    total_ms: int = 0
+    error_type: str | None = None
+    fallback: bool = False  # this model was not the chain's first
+    applied: bool = False  # an edit from this attempt was applied
+    kept: bool | None = None  # still in the document later (None: not known yet)
+    id: int | None = None
+
+
+COLUMNS = [f.name for f in fields(AttemptRow) if f.name != "id"]
+
+# Each migration is a list of statements; the index + 1 is the schema version it produces.
+_SQLITE_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL, project TEXT NOT NULL, task TEXT NOT NULL, alias TEXT NOT NULL,
+            provider TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, run_id TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_input_tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL, ttft_ms INTEGER,
+            total_ms INTEGER NOT NULL DEFAULT 0, error_type TEXT, fallback INTEGER NOT NULL DEFAULT 0,
+            applied INTEGER NOT NULL DEFAULT 0, kept INTEGER)""",
+        "CREATE INDEX attempts_project_time ON attempts (project, time)",
+    ],
+]
+_POSTGRES_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE attempts (
+            id BIGSERIAL PRIMARY KEY,
+            time DOUBLE PRECISION NOT NULL, project TEXT NOT NULL, task TEXT NOT NULL, alias TEXT NOT NULL,
+            provider TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, run_id TEXT NOT NULL,
+            input_tokens BIGINT NOT NULL DEFAULT 0, output_tokens BIGINT NOT NULL DEFAULT 0,
+            cached_input_tokens BIGINT NOT NULL DEFAULT 0, cost_usd DOUBLE PRECISION, ttft_ms BIGINT,
+            total_ms BIGINT NOT NULL DEFAULT 0, error_type TEXT, fallback BOOLEAN NOT NULL DEFAULT FALSE,
+            applied BOOLEAN NOT NULL DEFAULT FALSE, kept BOOLEAN)""",
+        "CREATE INDEX attempts_project_time ON attempts (project, time)",
+    ],
+]
+
+
+class Ledger:
+    """Shared SQL; subclasses open the connection and name the dialect."""
+
+    placeholder = "?"
+    migrations: list[list[str]] = _SQLITE_MIGRATIONS
+
+    def __init__(self) -> None:
+        self._connection: Any = None
+
+    # ------------------------------------------------------------ dialect
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _transaction(self, work: Callable[[Any], T]) -> T:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- schema
+    @property
+    def connection(self) -> Any:
+        if self._connection is None:
+            self._connection = self._connect()
+            self._migrate()
+        return self._connection
+
+    def _migrate(self) -> None:
+        def migrate(cursor: Any) -> None:
+            cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cursor.execute("SELECT MAX(version) FROM schema_version")
+            current = cursor.fetchone()[0] or 0
+            for version, statements in enumerate(self.migrations, start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    cursor.execute(statement)
+                cursor.execute(f"INSERT INTO schema_version (version) VALUES ({self.placeholder})", (version,))
+                logger.info("ledger schema migrated to version %d", version)
+
+        self._transaction(migrate)
+
+    @property
+    def schema_version(self) -> int:
+        def read(cursor: Any) -> int:
+            cursor.execute("SELECT MAX(version) FROM schema_version")
+            return cursor.fetchone()[0] or 0
+
+        return self._transaction(read)
+
+    # ------------------------------------------------------------ queries
+    def record(self, rows: Sequence[AttemptRow]) -> list[int]:
+        marks = ", ".join([self.placeholder] * len(COLUMNS))
+        sql = f"INSERT INTO attempts ({', '.join(COLUMNS)}) VALUES ({marks}) RETURNING id"
+
+        def insert(cursor: Any) -> list[int]:
+            ids = []
+            for row in rows:
+                values = asdict(row)
+                cursor.execute(sql, [values[c] for c in COLUMNS])
+                ids.append(cursor.fetchone()[0])
+            return ids
+
+        return self._transaction(insert)
+
+    def mark_kept(self, row_id: int, kept: bool) -> None:
+        sql = f"UPDATE attempts SET kept = {self.placeholder} WHERE id = {self.placeholder}"
+        self._transaction(lambda cursor: cursor.execute(sql, (kept, row_id)))
+
+    def spend(self, project: str, since: float, task: str | None = None) -> float:
+        """Known costs of a project since ``since`` (epoch seconds)."""
+        p = self.placeholder
+        sql = f"SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE project = {p} AND time >= {p}"
+        params: list[Any] = [project, since]
+        if task is not None:
+            sql += f" AND task = {p}"
+            params.append(task)
+
+        def read(cursor: Any) -> float:
+            cursor.execute(sql, params)
+            return float(cursor.fetchone()[0] or 0)
+
+        return self._transaction(read)
+
+    def rows(self, since: float = 0, project: str | None = None) -> list[AttemptRow]:
+        p = self.placeholder
+        sql = f"SELECT id, {', '.join(COLUMNS)} FROM attempts WHERE time >= {p}"
+        params: list[Any] = [since]
+        if project is not None:
+            sql += f" AND project = {p}"
+            params.append(project)
+        sql += " ORDER BY id"
+
+        def read(cursor: Any) -> list[AttemptRow]:
+            cursor.execute(sql, params)
+            result = []
+            for record in cursor.fetchall():
+                values = dict(zip(["id", *COLUMNS], record, strict=True))
+                for flag in ("fallback", "applied"):
+                    values[flag] = bool(values[flag])
+                values["kept"] = None if values["kept"] is None else bool(values["kept"])
+                result.append(AttemptRow(**values))
+            return result
+
+        return self._transaction(read)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class SqliteLedger(Ledger):
+    BUSY_TIMEOUT_S = 30.0
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def _connect(self) -> Any:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_S, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA busy_timeout={int(self.BUSY_TIMEOUT_S * 1000)}")
+        return connection
+
+    def _transaction(self, work: Callable[[Any], T]) -> T:
+        cursor = self.connection.cursor()
+        # BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy
+        # timeout) instead of failing later on an upgrade from a read lock.
+        for attempt in range(50):
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.05)
+        try:
+            result = work(cursor)
+            cursor.execute("COMMIT")
+            return result
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+
+class PostgresLedger(Ledger):
+    placeholder = "%s"
+    migrations = _POSTGRES_MIGRATIONS
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=False)
+
+    def _transaction(self, work: Callable[[Any], T]) -> T:
+        connection = self.connection
+        try:
+            with connection.cursor() as cursor:
+                result = work(cursor)
+            connection.commit()
+            return result
+        except BaseException:
+            connection.rollback()
+            raise
+
+    def _migrate(self) -> None:
+        # Serialise concurrent first starts across processes.
+        def lock(cursor: Any) -> None:
+            cursor.execute("SELECT pg_advisory_xact_lock(7236120)")
+
+        connection = self._connection
+        with connection.cursor() as cursor:
+            lock(cursor)
+            cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cursor.execute("SELECT MAX(version) FROM schema_version")
+            current = cursor.fetchone()[0] or 0
+            for version, statements in enumerate(self.migrations, start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    cursor.execute(statement)
+                cursor.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+        connection.commit()
+
+
+def default_ledger_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path("assistant-router") / "ledger.sqlite3"
+
+
+def open_ledger(url: str | None) -> Ledger:
+    """``None``: SQLite in the user data directory; ``sqlite:///path``;
+    ``postgresql://…`` (or ``postgres://…``)."""
+    if not url:
+        return SqliteLedger(default_ledger_path())
+    if url.startswith("sqlite://"):
+        return SqliteLedger(Path(url.removeprefix("sqlite://")).expanduser())
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresLedger(url)
+    raise ValueError(f"unsupported ledger_url {url!r}: use sqlite:///path or postgresql://…")
+
+
+class LedgerWorker:
+    """Runs ledger calls on one thread, off the event loop; a broken ledger
+    is logged, never fatal (usage is not worth a failed task)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+
+    async def call(self, method: str, *args: Any, default: Any = None) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, lambda: getattr(self.ledger, method)(*args))
+        except Exception as exc:  # a locked file, a lost database connection…
+            logger.error("ledger %s failed: %s", method, exc)
+            return default
+
+    def close(self) -> None:
+        self._executor.submit(self.ledger.close)
+        self._executor.shutdown(wait=True)

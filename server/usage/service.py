@@ -1,0 +1,150 @@
+"""The server's side of cost and usage: records every attempt, keeps each
+project's spend for budgets, judges whether applied edits were kept.
+
+Ledger calls run on one worker thread; a failing ledger is logged and never
+fails a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .acceptance import AcceptanceTracker
+from .budgets import ASSUMED_OUTPUT_TOKENS, Spend, day_start, month_start
+from .ledger import AttemptRow, LedgerWorker, open_ledger
+from .prices import cost_usd
+
+if TYPE_CHECKING:
+    from ...routing.policy import ModelConfig, Policy
+    from ..execution import Outcome
+
+logger = logging.getLogger(__name__)
+
+REFRESH_S = float(os.environ.get("ASSISTANT_ROUTER_SPEND_REFRESH_S", 15))
+
+
+def estimate_usd(config: ModelConfig, input_tokens: int) -> float | None:
+    """A request's likely cost: its input plus an answer of ASSUMED_OUTPUT_TOKENS."""
+    from ...providers.base import Usage
+
+    output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
+    return cost_usd(config.prices, Usage(input_tokens, output))
+
+
+class UsageService:
+    def __init__(self, ledger_url: Callable[[], str | None]) -> None:
+        self._ledger_url = ledger_url
+        self._worker: LedgerWorker | None = None
+        self.spend: dict[str, Spend] = {}
+        self.acceptance = AcceptanceTracker()
+        self._loop_task: asyncio.Task | None = None
+
+    @property
+    def worker(self) -> LedgerWorker:
+        if self._worker is None:
+            self._worker = LedgerWorker(open_ledger(self._ledger_url()))
+        return self._worker
+
+    # ---------------------------------------------------------------- spend
+    async def refresh(self, project: str) -> Spend:
+        """Read a project's spend from the ledger (other windows' and machines' too)."""
+        now = time.time()
+        day, month = day_start(now), month_start(now)
+        ledger = self.worker
+        spent_day = await ledger.call("spend", project, day, default=None)
+        spent_month = await ledger.call("spend", project, month, default=None)
+        if spent_day is None or spent_month is None:
+            return self.spend.setdefault(project, Spend())
+        rows = await ledger.call("rows", month, project, default=[])
+        spend = Spend(spent_day, spent_month, read_at=now)
+        for row in rows:
+            if row.cost_usd:
+                spend.task_month[row.task] = spend.task_month.get(row.task, 0.0) + row.cost_usd
+                if row.time >= day:
+                    spend.task_day[row.task] = spend.task_day.get(row.task, 0.0) + row.cost_usd
+        self.spend[project] = spend
+        return spend
+
+    def cached(self, project: str) -> Spend:
+        return self.spend.get(project) or Spend()
+
+    # -------------------------------------------------------------- records
+    async def record(self, project: str, outcome: Outcome, edit_uri: str | None, edit_text: str | None) -> float:
+        """One ledger row per attempt; returns the dollars this task cost (known prices)."""
+        decision = outcome.decision
+        if decision is None or not outcome.attempts:
+            return 0.0
+        run_id = uuid.uuid4().hex
+        primary = decision.primary
+        rows = []
+        total = 0.0
+        answering = next((a for a in reversed(outcome.attempts) if a.usage is not None), None)
+        for attempt in outcome.attempts:
+            usage = attempt.usage
+            cost = cost_usd(attempt.config.prices, usage) if usage is not None else None
+            if attempt is answering:
+                status = "ok"
+            elif attempt.error_type == "CoolingDown":
+                status = "skipped"
+            else:
+                status = "cancelled" if outcome.status == "cancelled" and attempt.error is None else "failed"
+            applied = attempt is answering and outcome.status == "applied"
+            rows.append(AttemptRow(
+                time=time.time(), project=project, task=outcome.task.value, alias=attempt.config.alias,
+                provider=attempt.config.provider, model=attempt.config.model, status=status, run_id=run_id,
+                input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
+                cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost,
+                ttft_ms=attempt.first_token_ms, total_ms=attempt.elapsed_ms, error_type=attempt.error_type,
+                fallback=attempt.config is not primary, applied=applied,
+            ))
+            total += cost or 0.0
+        ids = await self.worker.call("record", rows, default=None)
+        spend = self.spend.setdefault(project, Spend())
+        spend.add(outcome.task.value, total)
+        if ids and edit_uri and edit_text:
+            for row, row_id in zip(rows, ids, strict=True):
+                if row.applied:
+                    self.acceptance.watch(row_id, edit_uri, edit_text)
+        return total
+
+    async def judge(self, read_text: Callable[[str], str | None], uri: str | None = None,
+                    everything: bool = False) -> None:
+        """Record kept/undone for the edits due now (``uri``: that document was
+        saved; ``everything``: the server is stopping)."""
+        for edit in self.acceptance.due(uri, everything):
+            kept = self.acceptance.judge(read_text(edit.uri), edit)
+            await self.worker.call("mark_kept", edit.row_id, kept)
+
+    # ----------------------------------------------------------- background
+    def start(self, projects: Callable[[], list[tuple[str, Policy]]], read_text: Callable[[str], str | None]) -> None:
+        """Refresh budgeted projects' spend and judge due edits, every REFRESH_S."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(REFRESH_S)
+                try:
+                    for project, policy in projects():
+                        if policy.budget.any:
+                            await self.refresh(project)
+                    await self.judge(read_text)
+                except Exception:  # keep the loop alive; the next round may work
+                    logger.exception("usage refresh failed")
+
+        if self._loop_task is None:
+            self._loop_task = asyncio.get_running_loop().create_task(loop(), name="usage refresh")
+
+    async def stop(self, read_text: Callable[[str], str | None]) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        if self._worker is not None:
+            self._worker.close()
+
+    def today(self, project: str) -> dict[str, Any]:
+        spend = self.cached(project)
+        return {"project": project, "usd": round(spend.day, 6), "month_usd": round(spend.month, 6)}
