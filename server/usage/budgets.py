@@ -86,9 +86,13 @@ def verdict(budget: BudgetSettings, spend: Spend, task: Task, estimated_usd: flo
     return Verdict(True)
 
 
+# Any further request costs something: a limit reached exactly is exhausted.
+_ANY_REQUEST_USD = 1e-9
+
+
 def exhausted(budget: BudgetSettings, spend: Spend, task: Task) -> Verdict:
     """For code actions: is a limit already reached (no estimate: cached numbers only)?"""
-    return verdict(budget, spend, task, 0.0) if budget.any else Verdict(True)
+    return verdict(budget, spend, task, _ANY_REQUEST_USD) if budget.any else Verdict(True)
 
 
 class BudgetExceeded(Exception):

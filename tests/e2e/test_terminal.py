@@ -85,3 +85,30 @@ async def test_a_failure_exits_non_zero_with_the_reason(loopback, workspace, use
     assert code == 1
     assert "the API key was rejected (401); check ANTHROPIC_API_KEY" in err
     assert loopback.key not in err + out
+
+
+async def test_runs_are_in_the_ledger_and_the_usage_report(loopback, workspace, user_config, tmp_path):
+    env = environment(loopback, user_config)
+    for task in ("review", "explain"):
+        code, _, err = await run(task, "geometry.py:4-6", env=env, cwd=workspace)
+        assert code == 0, err
+
+    process = await asyncio.create_subprocess_exec(
+        EXE, "usage", "--json", "--html", str(tmp_path / "report.html"), env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate()
+    summary = json.loads(out)
+
+    assert summary["requests"] == 2
+    assert {t["task"] for t in summary["by_task"]} == {"review", "explain"}
+    opus = summary["by_model"]["opus (claude-opus-4-6)"]
+    assert opus["answered"] == 2 and opus["cost_usd"] > 0  # the default opus prices apply
+    page = (tmp_path / "report.html").read_text()
+    assert "<svg" in page and "assistant-router usage" in page
+
+
+async def test_a_budget_refuses_in_the_terminal_too(loopback, workspace, user_config):
+    (workspace / ".assistant-router.toml").write_text("[budget]\ndaily_usd = 0.000001\n")
+    code, out, err = await run("review", "geometry.py:4-6", env=environment(loopback, user_config), cwd=workspace)
+    assert code == 3 and "not sent: budget today: $0.00 spent of $0.00" in err
+    assert loopback.requests == []

@@ -1,0 +1,144 @@
+"""Cost and usage through the server: the ledger, budgets across windows, acceptance, the report."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from assistant_router.server.usage.ledger import open_ledger
+
+# Output is what the mock's answers cost here: a review answer is about 90 tokens.
+PRICED = """
+[models.opus]
+prices = { input = 0.0, output = 10000.0 }   # $0.01 per output token
+max_output_tokens = 50                        # so the estimate (50 tokens) is below the real cost
+"""
+
+
+def ledger_of(tmp_path: Path):
+    return open_ledger(f"sqlite://{tmp_path / 'data' / 'assistant-router' / 'ledger.sqlite3'}")
+
+
+async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace, tmp_path):
+    (workspace / ".assistant-router.toml").write_text(PRICED + '\n[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n')
+    session = await start_session("vscode")
+    statuses = []
+    session.client.feature("assistant/status")(lambda params: statuses.append(params))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))
+
+    assert result["alias"] == "opus" and result["fallback"] is True
+    failed, answered = ledger_of(tmp_path).rows()
+    assert (failed.alias, failed.status, failed.error_type, failed.cost_usd) == ("codex", "failed", "RetryableProviderError", None)
+    assert (answered.alias, answered.status, answered.fallback, answered.applied) == ("opus", "ok", True, True)
+    assert answered.project == str(workspace) and answered.task == "scaffold" and answered.run_id == failed.run_id
+    assert answered.cost_usd == pytest.approx(answered.output_tokens * 0.01)
+    assert answered.ttft_ms is not None and answered.total_ms >= answered.ttft_ms
+    assert result["cost_usd"] == pytest.approx(answered.cost_usd)
+    await session.wait_for(lambda: statuses)
+    assert statuses[0].spend_today.usd == pytest.approx(answered.cost_usd)
+
+
+async def test_route_estimates_tokens_and_cost_before_sending(start_session, workspace):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    decision = await session.execute("assistant.route", session.task_argument("review", uri, 3, 6))
+    estimate = decision["estimate"]
+    assert estimate["input_tokens"] > 50
+    # The mock aliases keep the default aliases' prices: opus at $5 in / $25 out per million.
+    assert estimate["cost_usd"] == pytest.approx((estimate["input_tokens"] * 5 + 2000 * 25) / 1e6)
+    assert estimate["note"] == "input plus an answer of up to 2,000 tokens"
+
+    (workspace / ".assistant-router.toml").write_text('[models.local]\nprovider = "mock"\nmodel = "qwen"\n\n'
+                                                      '[routes]\nreview = "local"\n')
+    session.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(session.uri(".assistant-router.toml"))))
+    await session.wait_for(lambda: session.logs().count("loaded from") >= 2)
+    unpriced = await session.execute("assistant.route", session.task_argument("review", uri, 3, 6))
+    assert unpriced["estimate"]["cost_usd"] is None and unpriced["estimate"]["note"] == "unknown price"
+
+
+async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(start_session, workspace, tmp_path):
+    (workspace / ".assistant-router.toml").write_text(PRICED + "\n[budget]\ndaily_usd = 0.60\n")
+    fast = {"ASSISTANT_ROUTER_SPEND_REFRESH_S": "0.2"}
+    first = await start_session("vscode", env=fast)
+    second = await start_session("vscode", env=fast)  # another editor window: another server, the same ledger
+    uri = first.open("geometry.py")
+    other_uri = second.open("geometry.py")
+    assert not any(a.disabled for a in await second.code_actions(other_uri, 3, 6))
+
+    spent = await first.execute("assistant.run", first.task_argument("review", uri, 3, 6))
+    assert spent["status"] == "shown" and spent["cost_usd"] > 0.60
+
+    async def review_disabled():
+        actions = await second.code_actions(other_uri, 3, 6)
+        return next(a for a in actions if a.title.startswith("Review")).disabled
+
+    for _ in range(50):
+        if await review_disabled():
+            break
+        await asyncio.sleep(0.1)
+    disabled = await review_disabled()
+    assert disabled is not None and disabled.reason.startswith("Budget today: $")
+    assert "spent of $0.60" in disabled.reason
+    refused = await second.execute("assistant.run", second.task_argument("review", other_uri, 3, 6))
+    assert refused["status"] == "failed" and refused["message"].startswith("not sent: budget today: $")
+    # Cheap tasks on the unpriced model are blocked too: the project's budget is spent.
+    assert [r.status for r in ledger_of(tmp_path).rows()] == ["ok"]
+
+
+async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path):
+    (workspace / ".assistant-router.toml").write_text(
+        PRICED + '\n[budget]\ndaily_usd = 0.60\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    actions = await session.code_actions(uri, 3, 6)
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert "Review selection · codex (gpt-5.3-codex) (budget: downgraded)" in [a.title for a in actions]
+    assert result["alias"] == "codex" and result["status"] == "shown"
+    assert result["reason"].startswith("budget today: $") and "downgraded to codex" in result["reason"]
+
+
+async def test_kept_or_undone_is_judged_at_the_next_save(start_session, workspace, tmp_path, sample):
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    path = workspace / "geometry.py"
+
+    kept = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+    after = sample.replace("def area(radius):", kept["edit"]["new_text"].splitlines()[0] + "\ndef area(radius):")
+    session.change(uri, after)
+    session.client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    await session.wait_for(lambda: ledger_of(tmp_path).rows()[0].kept is not None)
+
+    undone = await session.execute("assistant.run", session.task_argument("refactor", uri, 8, 10))
+    assert undone["status"] == "applied"
+    session.change(uri, after)  # the user undid it
+    session.client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    await session.wait_for(lambda: ledger_of(tmp_path).rows()[1].kept is not None)
+
+    first, second = ledger_of(tmp_path).rows()
+    assert (first.kept, second.kept) == (True, False)
+    summary = await session.execute("assistant.usage", {"days": 1})
+    (refactor,) = [t for t in summary["by_task"] if t["task"] == "refactor"]
+    assert (refactor["applied"], refactor["kept"], refactor["undone"], refactor["acceptance"]) == (2, 1, 1, 0.5)
+    assert summary["requests"] == 2
+    assert path.exists()
+
+
+async def test_a_team_ledger_on_postgresql(start_session, user_config, postgres_url):
+    # ledger_url is a top-level key: it comes before any table.
+    user_config.write_text(f'ledger_url = "{postgres_url}"\n' + user_config.read_text())
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+
+    await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+
+    (row,) = open_ledger(postgres_url).rows()
+    assert (row.task, row.alias, row.status) == ("explain", "opus", "ok")

@@ -1,0 +1,90 @@
+"""The ledger, the same suite on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant_router.server.usage.ledger import AttemptRow, PostgresLedger, SqliteLedger, open_ledger
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'ledger.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def row(**changes) -> AttemptRow:
+    values = dict(time=time.time(), project="/repo", task="review", alias="opus", provider="anthropic",
+                  model="claude-opus-4-6", status="ok", run_id="r1", input_tokens=1000, output_tokens=200,
+                  cost_usd=0.01)
+    values.update(changes)
+    return AttemptRow(**values)
+
+
+def test_open_ledger_by_url(tmp_path):
+    assert isinstance(open_ledger(f"sqlite://{tmp_path / 'x.db'}"), SqliteLedger)
+    assert isinstance(open_ledger("postgresql://u@localhost/db"), PostgresLedger)
+    with pytest.raises(ValueError, match="unsupported ledger_url"):
+        open_ledger("mysql://x")
+
+
+def test_rows_round_trip_and_spend(ledger_url):
+    ledger = open_ledger(ledger_url)
+    first, second, third = ledger.record([
+        row(), row(task="refactor", cost_usd=0.02, applied=True, fallback=True, ttft_ms=120),
+        row(project="/other", cost_usd=1.0), ])
+    ledger.record([row(cost_usd=None, status="failed", error_type="RetryableProviderError")])
+    ledger.mark_kept(second, True)
+
+    rows = ledger.rows(0, "/repo")
+    assert [r.id for r in rows[:2]] == [first, second] and third not in [r.id for r in rows]
+    refactor = rows[1]
+    assert (refactor.applied, refactor.fallback, refactor.kept, refactor.ttft_ms) == (True, True, True, 120)
+    assert rows[0].kept is None and rows[2].cost_usd is None
+    assert ledger.spend("/repo", 0) == pytest.approx(0.03)
+    assert ledger.spend("/repo", 0, "refactor") == pytest.approx(0.02)
+    assert ledger.spend("/repo", time.time() + 60) == 0
+    assert ledger.schema_version == 1
+    ledger.close()
+
+
+def test_migrations_run_once(ledger_url):
+    open_ledger(ledger_url).record([row()])
+    reopened = open_ledger(ledger_url)
+    assert reopened.schema_version == 1 and len(reopened.rows()) == 1
+
+
+WRITER = """
+import sys, time
+from assistant_router.server.usage.ledger import AttemptRow, open_ledger
+url, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ledger = open_ledger(url)
+for index in range(count):
+    ledger.record([AttemptRow(time.time(), "/repo", "review", "opus", "anthropic", "m", "ok",
+                              f"{worker}-{index}", cost_usd=0.001)])
+ledger.close()
+"""
+
+
+def test_concurrent_writers_from_several_processes_lose_nothing(ledger_url):
+    """Several editor windows are several server processes writing at once."""
+    import subprocess
+    import sys
+
+    open_ledger(ledger_url).close()  # the schema exists, as after the first window
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, ledger_url, str(n), "60"]) for n in range(4)]
+    assert [w.wait(120) for w in writers] == [0, 0, 0, 0]
+    ledger = open_ledger(ledger_url)
+    rows = ledger.rows()
+    assert len(rows) == 240 and len({r.run_id for r in rows}) == 240
+    assert ledger.spend("/repo", 0) == pytest.approx(0.24)
+
+
+def test_sqlite_uses_wal(tmp_path: Path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    ledger.record([row()])
+    assert ledger.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

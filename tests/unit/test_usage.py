@@ -1,0 +1,147 @@
+"""Prices, budgets, acceptance and the report, without a server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from assistant_router.providers.base import Usage
+from assistant_router.routing.policy import BudgetSettings, Prices, PriceTier, TaskBudget, build_policy, builtin_layer
+from assistant_router.routing.tasks import Task
+from assistant_router.server.usage.acceptance import AcceptanceTracker
+from assistant_router.server.usage.budgets import BudgetExceeded, Spend, day_start, exhausted, month_start, verdict, within_budget
+from assistant_router.server.usage.ledger import AttemptRow
+from assistant_router.server.usage.prices import cost_usd
+from assistant_router.server.usage.report import render_html, render_text, summarize
+
+
+@pytest.mark.parametrize(
+    ("alias", "usage", "dollars"),
+    [
+        ("opus", Usage(1_000_000, 0), 5.0),
+        ("opus", Usage(0, 1_000_000), 25.0),
+        ("opus", Usage(12_000, 800), 12_000 * 5 / 1e6 + 800 * 25 / 1e6),
+        ("codex", Usage(12_000, 800), 12_000 * 1.75 / 1e6 + 800 * 14 / 1e6),
+    ],
+)
+def test_costs_from_the_shipped_prices(alias, usage, dollars):
+    policy, _ = build_policy([builtin_layer()])
+    assert cost_usd(policy.models[alias].prices, usage) == pytest.approx(dollars)
+
+
+def test_cached_input_and_long_context_tiers():
+    prices = Prices(input=3.0, output=15.0, cached_input=0.3,
+                    tiers=[PriceTier(above_input_tokens=200_000, input=6.0, output=22.5, cached_input=0.6)])
+    assert cost_usd(prices, Usage(100_000, 1000, cached_input_tokens=40_000)) == pytest.approx(
+        (60_000 * 3.0 + 40_000 * 0.3 + 1000 * 15.0) / 1e6)
+    # Above the threshold the tier's prices apply to the whole request.
+    assert cost_usd(prices, Usage(300_000, 1000)) == pytest.approx((300_000 * 6.0 + 1000 * 22.5) / 1e6)
+
+
+def test_an_unknown_price_is_unknown_not_zero():
+    assert cost_usd(Prices(), Usage(10, 10)) is None
+    assert cost_usd(Prices(input=1.0), Usage(10, 10)) is None
+
+
+def budget(**values) -> BudgetSettings:
+    return BudgetSettings(**values)
+
+
+@pytest.mark.parametrize(
+    ("settings", "spend", "estimate", "allowed", "reason"),
+    [
+        (budget(daily_usd=1.0), Spend(day=0.5), 0.4, True, None),
+        (budget(daily_usd=1.0), Spend(day=0.5), 0.6, False, "budget today: $0.50 spent of $1.00"),
+        (budget(monthly_usd=10.0), Spend(day=0, month=9.99), 0.02, False, "budget this month: $9.99 spent of $10.00"),
+        (budget(tasks={Task.REVIEW: TaskBudget(daily_usd=0.1)}), Spend(task_day={"review": 0.1}), 0.01, False,
+         "budget today for review: $0.10 spent of $0.10"),
+        (budget(tasks={Task.EXPLAIN: TaskBudget(daily_usd=0.1)}), Spend(task_day={"review": 5.0}), 0.01, True, None),
+        (budget(), Spend(day=1e9), 1.0, True, None),
+    ],
+)
+def test_verdicts(settings, spend, estimate, allowed, reason):
+    judged = verdict(settings, spend, Task.REVIEW, estimate)
+    assert judged.allowed is allowed and judged.reason == reason
+
+
+def test_downgrade_instead_of_refusing():
+    policy, _ = build_policy([builtin_layer()])
+    from dataclasses import replace
+
+    from assistant_router.routing.matching import RouteRequest
+    from assistant_router.routing.router import Router
+
+    policy = replace(policy, budget=budget(daily_usd=1.0, on_exceed="downgrade", downgrade_to=("codex",)))
+    decision = Router(policy).decide(RouteRequest(Task.REVIEW))
+    downgraded = within_budget(policy, decision, Spend(day=0.99), 0.05)
+    assert [m.alias for m in downgraded.chain] == ["codex"]
+    assert downgraded.reason.startswith("budget today: $0.99 spent of $1.00; downgraded to codex")
+    refusing = replace(policy, budget=budget(daily_usd=1.0))
+    with pytest.raises(BudgetExceeded, match="not sent: budget today"):
+        within_budget(refusing, decision, Spend(day=0.99), 0.05)
+    assert exhausted(refusing.budget, Spend(day=1.0), Task.REVIEW).allowed is False
+    assert exhausted(refusing.budget, Spend(day=0.99), Task.REVIEW).allowed is True
+
+
+def test_day_and_month_are_utc():
+    moment = 1_790_000_000  # 2026-09-21T12:53:20Z
+    assert time.gmtime(day_start(moment))[:6] == (2026, 9, 21, 0, 0, 0)
+    assert time.gmtime(month_start(moment))[:6] == (2026, 9, 1, 0, 0, 0)
+
+
+def test_acceptance_judges_by_text_still_present():
+    tracker = AcceptanceTracker(delay_s=60)
+    tracker.watch(1, "file:///a.py", "def total(items):\n    return sum(items)\n")
+    tracker.watch(2, "file:///b.py", "x = 1\n")
+    (due,) = tracker.due("file:///a.py")  # a save of a.py
+    assert tracker.judge("import os\n\ndef total(items):\n        return sum(items)\n", due)  # re-indented: kept
+    assert not tracker.judge("def total(items):\n    return 0\n", due)
+    assert tracker.due() == [] and len(tracker) == 1
+    assert [e.row_id for e in tracker.due(everything=True)] == [2]
+
+
+def rows_for_report() -> list[AttemptRow]:
+    now = time.time()
+    rows = []
+    for index in range(10):  # codex: 9 of 10 refactors kept, cheap
+        rows.append(AttemptRow(now, "/repo", "refactor", "codex", "openai", "gpt-5.3-codex", "ok", f"c{index}",
+                               1000, 200, cost_usd=0.02, total_ms=900, ttft_ms=300, applied=True, kept=index < 9))
+    for index in range(10):  # opus: 8 of 10 kept, dear
+        rows.append(AttemptRow(now, "/repo", "refactor", "opus", "anthropic", "claude-opus-4-6", "ok", f"o{index}",
+                               1000, 200, cost_usd=0.11, total_ms=2000, ttft_ms=800, applied=True, kept=index < 8))
+    rows.append(AttemptRow(now, "/repo", "review", "opus", "anthropic", "claude-opus-4-6", "failed", "f1",
+                           error_type="RetryableProviderError"))
+    rows.append(AttemptRow(now, "/other", "review", "local", "openai", "qwen", "ok", "l1", 50, 50, cost_usd=None))
+    return rows
+
+
+def test_the_report_matches_the_ledger_and_suggests():
+    summary = summarize(rows_for_report(), since=0)
+
+    assert summary["requests"] == 21 and summary["cost_usd"] == pytest.approx(10 * 0.02 + 10 * 0.11)
+    assert summary["unknown_cost_requests"] == 1
+    opus = summary["by_model"]["opus (claude-opus-4-6)"]
+    assert (opus["answered"], opus["failed"], opus["attempts"]) == (10, 1, 11)
+    assert opus["avg_ms"] == 2000 and opus["avg_ttft_ms"] == 800
+    codex_refactor = next(t for t in summary["by_task"] if t["task"] == "refactor" and t["model"].startswith("codex"))
+    assert codex_refactor["acceptance"] == pytest.approx(0.9) and codex_refactor["avg_cost_usd"] == pytest.approx(0.02)
+    assert summary["by_project"]["/other"]["cost_usd"] == 0
+    assert summary["suggestions"][0] == (
+        "refactor: codex (gpt-5.3-codex) edits kept 90% at $0.0200 vs opus (claude-opus-4-6) 80% at $0.1100 "
+        "— consider routing refactor to codex"
+    )
+    assert "no known price (local (qwen))" in summary["suggestions"][1]
+    json.dumps(summary)  # serialisable for --json and assistant.usage
+
+
+def test_text_and_self_contained_html():
+    summary = summarize(rows_for_report(), since=0)
+    text = render_text(summary)
+    (line,) = [line for line in text.splitlines() if line.startswith("refactor") and "codex (gpt-5.3-codex)" in line]
+    assert line.rstrip().endswith("90%") and "Suggestions:" in text
+    page = render_html(summary)
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 2
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    assert "<script" not in page
