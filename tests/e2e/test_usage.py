@@ -142,3 +142,16 @@ async def test_a_team_ledger_on_postgresql(start_session, user_config, postgres_
 
     (row,) = open_ledger(postgres_url).rows()
     assert (row.task, row.alias, row.status) == ("explain", "opus", "ok")
+
+
+async def test_without_a_save_the_edit_is_judged_after_a_while(start_session, tmp_path):
+    session = await start_session("vscode", env={"ASSISTANT_ROUTER_KEPT_AFTER_S": "0.3",
+                                                  "ASSISTANT_ROUTER_SPEND_REFRESH_S": "0.1"})
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
+
+    assert result["status"] == "applied"
+    # The test client does not apply edits to its copy, so the text is not there: undone.
+    await session.wait_for(lambda: ledger_of(tmp_path).rows()[0].kept is not None, timeout=10)
+    assert ledger_of(tmp_path).rows()[0].kept is False

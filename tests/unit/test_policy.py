@@ -333,7 +333,9 @@ def test_the_readme_example_of_every_key_is_valid(tmp_path):
     policy = load.policy
     assert policy.models["proxy"].base_url == "https://llm-proxy.internal/v1"
     assert policy.privacy.exclude == ("secrets/**", "*.pem")
-    assert policy.models["opus"].prices.output == 25.0
+    assert policy.models["opus"].prices.output == 25.0 and policy.models["opus"].prices.cached_input == 0.5
+    assert policy.budget.on_exceed == "downgrade" and policy.budget.downgrade_to == ("codex",)
+    assert policy.ledger_url == "sqlite:///home/me/ledger.sqlite3"
 
 
 def test_the_instructions_file_must_be_inside_the_project(root, user, tmp_path):
@@ -355,3 +357,16 @@ def test_a_missing_instructions_file_is_a_warning(root, user):
     assert load.policy is not None and load.policy.instructions is None
     (warning,) = load.issues
     assert warning.severity == "warning" and "no instructions file" in warning.message
+
+
+def test_the_price_tiers_example_in_docs_is_valid(tmp_path):
+    import re
+
+    page = (Path(__file__).parents[2] / "docs" / "usage.md").read_text()
+    example = re.search(r"```toml\n(\[models\.opus\.prices\].*?)```", page, re.DOTALL).group(1)
+    root = tmp_path / "project"
+    write(root / ".assistant-router.toml", example)
+    load = load_policy(root, user_config=tmp_path / "none.toml")
+    assert load.errors == []
+    (tier,) = load.policy.models["opus"].prices.tiers
+    assert (tier.above_input_tokens, tier.input, tier.output) == (200000, 10.0, 37.5)
