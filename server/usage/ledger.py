@@ -199,8 +199,17 @@ class SqliteLedger(Ledger):
     def _connect(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_S, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA busy_timeout={int(self.BUSY_TIMEOUT_S * 1000)}")
+        # Switching to WAL needs a moment alone with the file and does not wait
+        # for the busy handler: retry while another process holds it.
+        deadline = time.monotonic() + self.BUSY_TIMEOUT_S
+        while connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
         return connection
 
     def _transaction(self, work: Callable[[Any], T]) -> T:

@@ -75,7 +75,7 @@ def test_concurrent_writers_from_several_processes_lose_nothing(ledger_url):
     import subprocess
     import sys
 
-    open_ledger(ledger_url).close()  # the schema exists, as after the first window
+    # No ledger yet: the windows even race to create it and its schema.
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, ledger_url, str(n), "60"]) for n in range(4)]
     assert [w.wait(120) for w in writers] == [0, 0, 0, 0]
     ledger = open_ledger(ledger_url)
