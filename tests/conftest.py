@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-SAMPLE = textwrap.dedent(
-    '''\
-    import math
-
-
-    def area(radius):
-        # TODO: validate radius
-        return math.pi * radius ** 2
-
-
-    def perimeter(radius):
-        return 2 * math.pi * radius
-    '''
-)
-
-# The two default aliases keep their names and model IDs but answer offline.
-MOCK_USER_CONFIG = textwrap.dedent(
-    """\
-    [models.codex]
-    provider = "mock"
-    model = "gpt-5.3-codex"
-
-    [models.opus]
-    provider = "mock"
-    model = "claude-opus-4-6"
-    """
-)
+from support import MOCK_USER_CONFIG, SAMPLE  # noqa: E402,F401  (shared with the editor suites)
 
 
 @pytest.fixture

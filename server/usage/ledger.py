@@ -104,8 +104,12 @@ class Ledger:
             self._migrate()
         return self._connection
 
+    def _lock_for_migration(self, cursor: Any) -> None:
+        """Keep two processes from migrating at once (SQLite's BEGIN IMMEDIATE already does)."""
+
     def _migrate(self) -> None:
         def migrate(cursor: Any) -> None:
+            self._lock_for_migration(cursor)
             cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             cursor.execute("SELECT MAX(version) FROM schema_version")
             current = cursor.fetchone()[0] or 0
@@ -256,24 +260,8 @@ class PostgresLedger(Ledger):
             connection.rollback()
             raise
 
-    def _migrate(self) -> None:
-        # Serialise concurrent first starts across processes.
-        def lock(cursor: Any) -> None:
-            cursor.execute("SELECT pg_advisory_xact_lock(7236120)")
-
-        connection = self._connection
-        with connection.cursor() as cursor:
-            lock(cursor)
-            cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            cursor.execute("SELECT MAX(version) FROM schema_version")
-            current = cursor.fetchone()[0] or 0
-            for version, statements in enumerate(self.migrations, start=1):
-                if version <= current:
-                    continue
-                for statement in statements:
-                    cursor.execute(statement)
-                cursor.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
-        connection.commit()
+    def _lock_for_migration(self, cursor: Any) -> None:
+        cursor.execute("SELECT pg_advisory_xact_lock(7236120)")  # held until this transaction ends
 
 
 def default_ledger_path() -> Path:

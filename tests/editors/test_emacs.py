@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -23,32 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "editors" / "emacs" / "assistant-router.el"
 EMACS_TIMEOUT_S = 60
 
-SAMPLE = textwrap.dedent(
-    '''\
-    import math
-
-
-    def area(radius):
-        # TODO: validate radius
-        return math.pi * radius ** 2
-
-
-    def perimeter(radius):
-        return 2 * math.pi * radius
-    '''
-)
-
-MOCK_USER_CONFIG = textwrap.dedent(
-    """\
-    [models.codex]
-    provider = "mock"
-    model = "gpt-5.3-codex"
-
-    [models.opus]
-    provider = "mock"
-    model = "claude-opus-4-6"
-    """
-)
+from support import MOCK_USER_CONFIG, SAMPLE  # noqa: E402  (tests/support.py)
 
 # The session: everything Emacs does, in order. Results go to $AR_RESULTS as JSON.
 DRIVER = r"""

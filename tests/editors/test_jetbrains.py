@@ -19,7 +19,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -39,28 +38,7 @@ TASKS = [t.value for t in Task]  # scaffold, test, fix, refactor, debug, review,
 OS_KEYS = {"default", "windows", "mac", "unix"}  # ServerTemplate.OS_KEY and DEFAULT_KEY
 VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
-SAMPLE = textwrap.dedent(
-    '''\
-    import math
-
-
-    def area(radius):
-        # TODO: validate radius
-        return math.pi * radius ** 2
-    '''
-)
-
-MOCK_USER_CONFIG = textwrap.dedent(
-    """\
-    [models.codex]
-    provider = "mock"
-    model = "gpt-5.3-codex"
-
-    [models.opus]
-    provider = "mock"
-    model = "claude-opus-4-6"
-    """
-)
+from support import MOCK_USER_CONFIG, SAMPLE  # noqa: E402  (tests/support.py)
 
 
 def load(name: str):

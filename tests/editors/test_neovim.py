@@ -30,20 +30,7 @@ NEOVIMS = {
     "nvim-0.7-debian": Path("/usr/bin/nvim"),
 }
 
-SAMPLE = textwrap.dedent(
-    '''\
-    import math
-
-
-    def area(radius):
-        # TODO: validate radius
-        return math.pi * radius ** 2
-
-
-    def perimeter(radius):
-        return 2 * math.pi * radius
-    '''
-)
+from support import SAMPLE  # noqa: E402  (tests/support.py)
 
 # Both default aliases keep their names and model IDs but answer offline.
 USER_CONFIG = textwrap.dedent(
