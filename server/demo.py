@@ -117,6 +117,13 @@ class DemoEditor:
         def register(params: types.RegistrationParams) -> None:
             return None
 
+        @client.feature("assistant/status")  # the server's custom notification after each task
+        def status(params: Any) -> None:
+            cost = getattr(params, "cost_usd", None)
+            today = getattr(getattr(params, "spend_today", None), "usd", None)
+            money = "" if cost is None else f", ${cost:.4f}" + ("" if today is None else f" (${today:.4f} today)")
+            field("status", _style(f"assistant/status: {params.task} by {params.alias} · {params.status}{money}", "2"))
+
     def argument(self, task: str, start: int, end: int) -> dict[str, Any]:
         return {
             "task": task,
@@ -278,6 +285,12 @@ async def _demo(delay_ms: float, live: bool) -> int:
                 for attempt in fallback["attempts"]:
                     outcome = attempt.get("error") or "answered"
                     field("attempt", f"{attempt['alias']} ({attempt['model']}): {outcome}")
+
+            heading("what it cost (assistant.usage: the ledger, priced per model)")
+            summary = await client.workspace_execute_command_async(types.ExecuteCommandParams("assistant.usage", []))
+            for model, numbers in summary["by_model"].items():
+                field(model.split(" ")[0], f"{numbers['answered']} answers, {numbers['input_tokens']} tokens in, "
+                      f"{numbers['output_tokens']} out, ${numbers['cost_usd']:.4f}")
 
             heading("why refactors of legacy code go elsewhere")
             legacy = (root / "legacy" / "old.py").as_uri()

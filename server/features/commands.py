@@ -51,11 +51,12 @@ def setup(server: LanguageServer, services: Services) -> None:
         return services.runner.route(_parse(argument, "RouteArgs"))
 
     @server.command(USAGE_COMMAND)
-    async def usage(ls: LanguageServer, argument: Any = None) -> dict:
-        """The usage report's summary (``assistant-router usage`` in the terminal)."""
+    async def usage(ls: LanguageServer, *arguments: Any) -> dict:
+        """The usage report's summary (``assistant-router usage`` in the terminal);
+        the argument is optional (pygls needs ``*arguments`` for that)."""
         from ..usage.report import summarize
 
-        args = _parse(argument or {}, "UsageArgs")
+        args = _parse(arguments[0] if arguments else {}, "UsageArgs")
         since = time.time() - args.days * 86400
         roots = services.roots.roots
         project = None if args.all_projects or not roots else str(roots[-1])  # the outermost folder

@@ -126,6 +126,9 @@ async def test_kept_or_undone_is_judged_at_the_next_save(start_session, workspac
     first, second = ledger_of(tmp_path).rows()
     assert (first.kept, second.kept) == (True, False)
     summary = await session.execute("assistant.usage", {"days": 1})
+    no_argument = await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="assistant.usage", arguments=[]))
+    assert no_argument["requests"] == summary["requests"] == 2  # the argument is optional
     (refactor,) = [t for t in summary["by_task"] if t["task"] == "refactor"]
     assert (refactor["applied"], refactor["kept"], refactor["undone"], refactor["acceptance"]) == (2, 1, 1, 0.5)
     assert summary["requests"] == 2

@@ -153,6 +153,8 @@ def test_demo_runs_offline_end_to_end():
     for task in ("scaffold", "review", "explain", "debug"):
         assert f"── {task}: lines" in out
     assert out.count("… ") >= 3  # streamed progress reports
+    assert "assistant/status: review by opus · shown, $" in out  # priced, from the ledger
+    assert "answers, " in out and "Traceback" not in result.stderr.decode()  # the cost section
     # The real adapters, against the loopback fakes.
     assert "model     codex → openai gpt-5.3-codex" in out and "model     opus → anthropic claude-opus-4-6" in out
     assert "Answered by claude-opus-4-6 (loopback anthropic)." in out
