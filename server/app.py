@@ -49,7 +49,6 @@ class ClientFeatures:
     disabled_code_actions: bool = False
     change_annotations: bool = False
     create_files: bool = False
-    show_message_request: bool = False
 
     @classmethod
     def from_capabilities(cls, caps: types.ClientCapabilities) -> ClientFeatures:
@@ -68,7 +67,6 @@ class ClientFeatures:
             change_annotations=bool(edits and edits.change_annotation_support and edits.document_changes),
             create_files=bool(edits and edits.document_changes and edits.resource_operations
                               and types.ResourceOperationKind.Create in edits.resource_operations),
-            show_message_request=bool(window and window.show_message),
         )
 
 

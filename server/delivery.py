@@ -37,7 +37,6 @@ class Snapshot:
     """The document as the task started from it."""
 
     uri: str
-    version: int | None
     text: str
 
 

@@ -297,8 +297,7 @@ class TaskRunner:
             text = document.source
         except OSError as exc:
             raise TaskFailed(f"cannot read {args.uri}: {exc.strerror or exc}") from None
-        is_open = args.uri in ls.workspace.text_documents
-        snapshot = delivery.Snapshot(args.uri, document.version if is_open else None, text)
+        snapshot = delivery.Snapshot(args.uri, text)
         target = types.Range(_clamp(document, args.range.start), _clamp(document, args.range.end))
         if target.start.line >= max(len(document.lines), 1) and text:
             raise TaskFailed(f"line {target.start.line + 1} is past the end of {Path(document.path).name}")

@@ -96,7 +96,7 @@ async def run_task(
             _err(f"assistant-router: {exc}")
             return EXIT_REFUSED
         finally:
-            await usage.stop(lambda uri: None)
+            await usage.stop()
 
     if dry_run:
         try:
@@ -170,7 +170,7 @@ async def _record(policy: Any, root: Path, outcome: Outcome) -> float:
     try:
         return await usage.record(str(root), outcome, None, None)
     finally:
-        await usage.stop(lambda uri: None)
+        await usage.stop()
 
 
 def main_run(args: Any) -> int:

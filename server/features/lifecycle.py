@@ -80,4 +80,4 @@ def setup(server: LanguageServer, services: Services) -> None:
         services.running.cancel_all("server shutting down")
         if "usage" in vars(services):  # only if this session used it
             await services.usage.judge(services.read_text, everything=True)
-            await services.usage.stop(services.read_text)
+            await services.usage.stop()

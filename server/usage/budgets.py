@@ -40,7 +40,6 @@ class Spend:
     month: float = 0.0
     task_day: dict[str, float] = field(default_factory=dict)
     task_month: dict[str, float] = field(default_factory=dict)
-    read_at: float = 0.0
 
     def add(self, task: str, dollars: float) -> None:
         self.day += dollars

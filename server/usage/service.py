@@ -56,17 +56,16 @@ class UsageService:
         """Read a project's spend from the ledger (other windows' and machines' too)."""
         now = time.time()
         day, month = day_start(now), month_start(now)
-        ledger = self.worker
-        spent_day = await ledger.call("spend", project, day, default=None)
-        spent_month = await ledger.call("spend", project, month, default=None)
-        if spent_day is None or spent_month is None:
+        rows = await self.worker.call("rows", month, project, default=None)
+        if rows is None:  # the ledger failed: keep what we knew
             return self.spend.setdefault(project, Spend())
-        rows = await ledger.call("rows", month, project, default=[])
-        spend = Spend(spent_day, spent_month, read_at=now)
+        spend = Spend()  # one read: the month's rows give every total
         for row in rows:
             if row.cost_usd:
+                spend.month += row.cost_usd
                 spend.task_month[row.task] = spend.task_month.get(row.task, 0.0) + row.cost_usd
                 if row.time >= day:
+                    spend.day += row.cost_usd
                     spend.task_day[row.task] = spend.task_day.get(row.task, 0.0) + row.cost_usd
         self.spend[project] = spend
         return spend
@@ -139,7 +138,7 @@ class UsageService:
         if self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(loop(), name="usage refresh")
 
-    async def stop(self, read_text: Callable[[str], str | None]) -> None:
+    async def stop(self) -> None:
         if self._loop_task is not None:
             self._loop_task.cancel()
         if self._worker is not None:
