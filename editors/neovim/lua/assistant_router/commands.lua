@@ -71,6 +71,17 @@ function M.target_range(bufnr, opts, client, at_cursor)
   return { start = { line = row, character = 0 }, ["end"] = position(bufnr, row, #line_text(bufnr, row), encoding) }
 end
 
+--- The current buffer, its client, the range a command works on and the
+--- buffer's URI; nothing (after telling the user) when no client serves it.
+local function current(opts, at_cursor)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  if not client then
+    return nil
+  end
+  return bufnr, client, M.target_range(bufnr, opts, client, at_cursor), vim.uri_from_bufnr(bufnr)
+end
+
 --- Diagnostics in the range, in the shape the commands take.
 local function diagnostics_in(bufnr, range)
   local found = {}
@@ -148,13 +159,10 @@ end
 --- classified first.
 function M.route(opts)
   opts = opts or {}
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
+  local bufnr, client, range, uri = current(opts, false)
+  if not bufnr then
     return
   end
-  local range = M.target_range(bufnr, opts, client, false)
-  local uri = vim.uri_from_bufnr(bufnr)
   local args = vim.trim(opts.args or "")
   if args ~= "" then
     local argument = { uri = uri, range = range }
@@ -210,14 +218,11 @@ end
 --- window/showMessageRequest when unsure) and runs the task.
 function M.ask(opts)
   opts = opts or {}
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
+  -- Taken now: an input UI may move the cursor or focus.
+  local bufnr, client, range, uri = current(opts, true)
+  if not bufnr then
     return
   end
-  -- Taken now: an input UI may move the cursor or focus.
-  local range = M.target_range(bufnr, opts, client, true)
-  local uri = vim.uri_from_bufnr(bufnr)
   local function send(prompt)
     if not prompt or vim.trim(prompt) == "" then
       return
@@ -267,13 +272,11 @@ function M.run(opts)
     notify("usage: :AssistantRun {" .. table.concat(config.TASKS, "|") .. "} [instructions]", vim.log.levels.ERROR)
     return
   end
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
+  local bufnr, client, range, uri = current(opts, task == "scaffold")
+  if not bufnr then
     return
   end
-  local range = M.target_range(bufnr, opts, client, task == "scaffold")
-  local argument = { task = task, uri = vim.uri_from_bufnr(bufnr), range = range }
+  local argument = { task = task, uri = uri, range = range }
   local prompt = table.concat(words, " ", 2)
   if prompt ~= "" then
     argument.prompt = prompt
