@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import (
+from assistant_router.providers.base import (
     STOP_END,
     STOP_MAX_TOKENS,
     STOP_REFUSAL,
@@ -21,7 +21,7 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .sdk_support import SdkProvider
+from assistant_router.providers.sdk_support import SdkProvider
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .base import (
+from assistant_router.providers.base import (
     STOP_END,
     Completion,
     FatalProviderError,
@@ -34,7 +34,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+    from assistant_router.routing.policy import ModelConfig
 
 logger = logging.getLogger(__name__)
 

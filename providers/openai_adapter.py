@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .base import (
+from assistant_router.providers.base import (
     STOP_END,
     STOP_MAX_TOKENS,
     STOP_REFUSAL,
@@ -25,10 +25,10 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .sdk_support import RETRYABLE_TYPES, SdkProvider
+from assistant_router.providers.sdk_support import RETRYABLE_TYPES, SdkProvider
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+    from assistant_router.routing.policy import ModelConfig
 
 logger = logging.getLogger(__name__)
 

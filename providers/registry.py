@@ -20,10 +20,10 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from .base import FatalProviderError, Provider
+from assistant_router.providers.base import FatalProviderError, Provider
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+    from assistant_router.routing.policy import ModelConfig
 
 logger = logging.getLogger(__name__)
 

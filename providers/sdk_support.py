@@ -17,10 +17,10 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .base import FatalProviderError, ProviderError, RetryableProviderError, StreamInterruptedError
+from assistant_router.providers.base import FatalProviderError, ProviderError, RetryableProviderError, StreamInterruptedError
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+    from assistant_router.routing.policy import ModelConfig
 
 logger = logging.getLogger(__name__)
 

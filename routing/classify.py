@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .tasks import Task
+from assistant_router.routing.tasks import Task
 
 CONFIDENT = 0.5  # below this, ask the user
 

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constants import PROJECT_POLICY_FILENAME
-from .policy import Layer, ModelCheck, Policy, PolicyIssue, build_policy, builtin_layer, file_layer
+from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
+from assistant_router.routing.policy import Layer, ModelCheck, Policy, PolicyIssue, build_policy, builtin_layer, file_layer
 
-from .constants import CONFIG_ENV
+from assistant_router.routing.constants import CONFIG_ENV
 
 
 def user_config_path() -> Path:

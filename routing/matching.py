@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .tasks import Task
+from assistant_router.routing.tasks import Task
 
 if TYPE_CHECKING:
     import pathspec
 
-    from .policy import When
+    from assistant_router.routing.policy import When
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .tasks import Task
-from .toml_locations import KeyPath, TomlLocations
+from assistant_router.routing.tasks import Task
+from assistant_router.routing.toml_locations import KeyPath, TomlLocations
 
 
 
@@ -389,7 +389,7 @@ def parse_layer(layer: Layer) -> tuple[_Parsed | None, list[PolicyIssue]]:
 
 def _compile_paths(rule: Rule) -> str | None:
     """Check the rule's globs compile; returns an error message otherwise."""
-    from .matching import compile_paths
+    from assistant_router.routing.matching import compile_paths
 
     try:
         compile_paths(rule.when.paths or [])
@@ -616,7 +616,7 @@ def _privacy_and_instructions(parsed_layers: list[_Parsed], issues: list[PolicyI
                                           "warning"))
             else:
                 instructions = candidate
-    from .matching import compile_paths
+    from assistant_router.routing.matching import compile_paths
 
     try:
         compile_paths(exclude)

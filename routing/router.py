@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .matching import RouteRequest, matches
-from .tasks import Task
+from assistant_router.routing.matching import RouteRequest, matches
+from assistant_router.routing.tasks import Task
 
 if TYPE_CHECKING:
-    from .policy import ModelConfig, Policy
+    from assistant_router.routing.policy import ModelConfig, Policy
 
 
 @dataclass(frozen=True)

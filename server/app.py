@@ -19,17 +19,17 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from ..providers.registry import ProviderPool, ProviderRegistry
-from . import __version__
-from .cancellation import RunningTasks
-from .diagnostics import DiagnosticsHub
-from .resilience import CircuitBreaker
-from .documents import WorkspaceRoots
+from assistant_router.providers.registry import ProviderPool, ProviderRegistry
+from assistant_router.engine import __version__
+from assistant_router.server.cancellation import RunningTasks
+from assistant_router.server.diagnostics import DiagnosticsHub
+from assistant_router.engine.resilience import CircuitBreaker
+from assistant_router.server.workspace import WorkspaceRoots
 
 if TYPE_CHECKING:
-    from .policies import PolicyReport, PolicyStore
-    from .runner import TaskRunner
-    from .usage.service import UsageService
+    from assistant_router.engine.policies import PolicyReport, PolicyStore
+    from assistant_router.server.runner import TaskRunner
+    from assistant_router.engine.usage.service import UsageService
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +90,13 @@ class Services:
 
     @cached_property
     def policies(self) -> PolicyStore:
-        from .policies import PolicyStore
+        from assistant_router.engine.policies import PolicyStore
 
         return PolicyStore(self.registry, self.on_policy_report)
 
     @cached_property
     def usage(self) -> UsageService:
-        from .usage.service import UsageService
+        from assistant_router.engine.usage.service import UsageService
 
         return UsageService(lambda: self.policies.router(self.roots.roots[0] if self.roots.roots else None).policy.ledger_url)
 
@@ -113,7 +113,7 @@ class Services:
 
     @cached_property
     def runner(self) -> TaskRunner:
-        from .runner import TaskRunner
+        from assistant_router.server.runner import TaskRunner
 
         return TaskRunner(self.ls, self)
 
@@ -131,7 +131,7 @@ class Services:
         self._exclusions.clear()
 
     def on_policy_report(self, report: PolicyReport) -> None:
-        from .features.policy_files import publish_policy_report
+        from assistant_router.server.features.policy_files import publish_policy_report
 
         publish_policy_report(self, report)
 
@@ -158,7 +158,7 @@ def build_server(
     registry: ProviderRegistry | None = None,
     answers_dir: Callable[[], Path] = _default_answers_dir,
 ) -> LanguageServer:
-    from .features import code_actions, commands, documents, lifecycle, policy_files
+    from assistant_router.server.features import code_actions, commands, documents, lifecycle, policy_files
 
     server = LanguageServer(
         SERVER_NAME,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..routing.tasks import Task
+from assistant_router.routing.tasks import Task
 
 
 class _Strict(BaseModel):

@@ -19,23 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from ..routing.matching import RouteRequest
-from ..routing.tasks import Delivery, Task
-from . import delivery, review
-from .review import ReviewFix
-from .documents import last_selected_line
-from .assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
-from .execution import Outcome, TaskFailed, call_models, check_stop, model_label
-from .context import Neighbour
+from assistant_router.routing.matching import RouteRequest
+from assistant_router.routing.tasks import Delivery, Task
+from assistant_router.delivery import edits as delivery
+from assistant_router.delivery import review
+from assistant_router.delivery.review import ReviewFix
+from assistant_router.engine.text import last_selected_line
+from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
+from assistant_router.engine.calling import Outcome, TaskFailed, call_models, check_stop, model_label
+from assistant_router.engine.context import Neighbour
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
-    from ..routing.policy import ModelConfig
-    from ..routing.router import Decision
-    from ..routing.classify import Classification
-    from .app import Services
-    from .arguments import AskArgs, RouteArgs, TaskArgs
+    from assistant_router.routing.policy import ModelConfig
+    from assistant_router.routing.router import Decision
+    from assistant_router.routing.classify import Classification
+    from assistant_router.server.app import Services
+    from assistant_router.server.arguments import AskArgs, RouteArgs, TaskArgs
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class TaskRunner:
         return {**decision.to_json(), "estimate": self._estimate(args, decision), **extra}
 
     def _estimate(self, args: TaskArgs, decision: Decision) -> dict[str, Any]:
-        from .usage.service import estimate_usd
+        from assistant_router.engine.usage.service import estimate_usd
 
         try:
             _, _, _, source = self.prepare(args)
@@ -217,14 +218,14 @@ class TaskRunner:
 
     @staticmethod
     def classify(prompt: str, args: TaskArgs | RouteArgs | AskArgs) -> Classification:
-        from ..routing.classify import classify
+        from assistant_router.routing.classify import classify
 
         has_selection = args.range.start != args.range.end
         return classify(prompt, has_selection=has_selection, has_diagnostics=bool(args.diagnostics))
 
     async def ask(self, args: AskArgs, request_id: Any) -> dict[str, Any]:
         """A free-form request: classify it, ask the user when unsure, then run it."""
-        from .arguments import TaskArgs
+        from assistant_router.server.arguments import TaskArgs
 
         classification = self.classify(args.prompt, args)
         task = classification.task
@@ -269,8 +270,8 @@ class TaskRunner:
     async def _within_budget(self, args: TaskArgs, source: TaskSource, decision: Decision) -> Decision:
         """Refuse, or downgrade to the policy's cheaper chain, a request that
         would exceed a budget (spend read fresh from the shared ledger)."""
-        from .usage.budgets import BudgetExceeded, within_budget
-        from .usage.service import estimate_usd
+        from assistant_router.engine.usage.budgets import BudgetExceeded, within_budget
+        from assistant_router.engine.usage.service import estimate_usd
 
         policy = self._services.policies.router(self._services.roots.locate(args.uri).root).policy
         if not policy.budget.any:

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
-from ...routing.matching import RouteRequest
-from ...routing.tasks import Task
-from ..usage.budgets import exhausted
-from ..documents import last_selected_line
-from .commands import RUN_COMMAND
+from assistant_router.routing.matching import RouteRequest
+from assistant_router.routing.tasks import Task
+from assistant_router.engine.usage.budgets import exhausted
+from assistant_router.engine.text import last_selected_line
+from assistant_router.server.features.commands import RUN_COMMAND
 
 if TYPE_CHECKING:
-    from ..app import Services
+    from assistant_router.server.app import Services
 
 ASSISTANT_KIND = "assistant"
 _EDITING = {Task.SCAFFOLD, Task.TEST, Task.REFACTOR}

@@ -17,7 +17,7 @@ from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler a
 from pygls.exceptions import JsonRpcInvalidParams
 
 if TYPE_CHECKING:
-    from ..app import Services
+    from assistant_router.server.app import Services
 
 RUN_COMMAND = "assistant.run"
 ROUTE_COMMAND = "assistant.route"
@@ -27,7 +27,7 @@ USAGE_COMMAND = "assistant.usage"
 
 
 def _parse(raw: Any, kind: str = "TaskArgs"):
-    from .. import arguments
+    from assistant_router.server import arguments
 
     try:
         return arguments.parse_task_args(raw, getattr(arguments, kind))
@@ -54,7 +54,7 @@ def setup(server: LanguageServer, services: Services) -> None:
     async def usage(ls: LanguageServer, *arguments: Any) -> dict:
         """The usage report's summary (``assistant-router usage`` in the terminal);
         the argument is optional (pygls needs ``*arguments`` for that)."""
-        from ..usage.report import summarize
+        from assistant_router.engine.usage.report import summarize
 
         args = _parse(arguments[0] if arguments else {}, "UsageArgs")
         since = time.time() - args.days * 86400

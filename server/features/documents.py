@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
-from .policy_files import policy_file_edited, policy_file_saved
+from assistant_router.server.features.policy_files import policy_file_edited, policy_file_saved
 
 if TYPE_CHECKING:
-    from ..app import Services
+    from assistant_router.server.app import Services
 
 
 def _prune_stale_review_fixes(ls: LanguageServer, services: Services, uri: str) -> None:

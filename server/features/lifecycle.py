@@ -10,10 +10,10 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls import uris
 
-from ..logs import attach_client_log
+from assistant_router.server.logs import attach_client_log
 
 if TYPE_CHECKING:
-    from ..app import Services
+    from assistant_router.server.app import Services
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
         attach_client_log(ls)
-        from ..arguments import parse_client_options
+        from assistant_router.server.arguments import parse_client_options
 
         services.options, problem = parse_client_options(services.initialization_options)
         if problem:
@@ -62,7 +62,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         for project, policy in budgeted_projects():
             if policy.budget.any:
                 await services.usage.refresh(project)
-        from .policy_files import watch_policy_files
+        from assistant_router.server.features.policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)
 

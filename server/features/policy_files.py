@@ -19,11 +19,11 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls import uris
 
-from ...routing.constants import PROJECT_POLICY_FILENAME
+from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
 
 if TYPE_CHECKING:
-    from ..app import Services
-    from ..policies import PolicyReport
+    from assistant_router.server.app import Services
+    from assistant_router.engine.policies import PolicyReport
 
 logger = logging.getLogger(__name__)
 

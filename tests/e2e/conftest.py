@@ -17,7 +17,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
-from assistant_router.server.demo import client_converter
+from assistant_router.cli.demo import client_converter
 
 CLIENTS = {
     "vscode": "visual-studio-code",
@@ -182,7 +182,7 @@ LOOPBACK_KEY = "sk-loopback-test-key-7f3a9c"
 async def loopback(user_config: Path):
     """Real adapters against loopback fakes: the user config points the default
     aliases (openai codex, anthropic opus) at a fake server in this process."""
-    from assistant_router.providers.loopback import LoopbackProviders
+    from assistant_router.testing.loopback import LoopbackProviders
 
     async with LoopbackProviders(key=LOOPBACK_KEY, chunk_chars=16) as fake:
         user_config.write_text(

@@ -13,7 +13,7 @@ import time
 import pytest
 from lsprotocol import types
 
-from assistant_router.providers.loopback import Fault
+from assistant_router.testing.loopback import Fault
 
 
 async def start(start_session, loopback, client="vscode", **env):

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from assistant_router.providers.loopback import Fault
+from assistant_router.testing.loopback import Fault
 
 EXE = str(Path(sys.executable).parent / "assistant-router")
 

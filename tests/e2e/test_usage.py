@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from assistant_router.server.usage.ledger import open_ledger
+from assistant_router.engine.usage.ledger import open_ledger
 
 # Output is what the mock's answers cost here: a review answer is about 90 tokens.
 PRICED = """

@@ -29,8 +29,8 @@ from pytest_lsp.client import register_lsp_features
 
 from assistant_router.routing.tasks import Task
 from assistant_router.server.arguments import parse_client_options
-from assistant_router.server.cli import LANGUAGE_BY_SUFFIX
-from assistant_router.server.demo import client_converter
+from assistant_router.cli.main import LANGUAGE_BY_SUFFIX
+from assistant_router.cli.demo import client_converter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "editors" / "jetbrains"
 FILES = ["template.json", "settings.json", "settings.schema.json", "initializationOptions.json", "installer.json"]

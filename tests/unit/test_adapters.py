@@ -25,11 +25,11 @@ from assistant_router.providers.base import (
     StreamInterruptedError,
     TextDelta,
 )
-from assistant_router.providers.loopback import Fault, LoopbackProviders, reply_to_prompt
+from assistant_router.testing.loopback import Fault, LoopbackProviders, reply_to_prompt
 from assistant_router.providers.openai_adapter import OpenAIProvider
 from assistant_router.routing.policy import ModelConfig
 from assistant_router.routing.tasks import Task
-from assistant_router.server.prompts import build_prompt
+from assistant_router.engine.prompts import build_prompt
 
 KEY = "sk-test-0123456789abcdef"
 APIS = ["anthropic", "responses", "chat"]

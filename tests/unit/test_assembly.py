@@ -8,8 +8,8 @@ import pytest
 
 from assistant_router.routing.policy import ModelConfig
 from assistant_router.routing.tasks import Task
-from assistant_router.server.assembly import RequestTooLarge, TaskSource, assemble, estimated_cost, preview
-from assistant_router.server.tokens import SAFETY, estimate_tokens
+from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble, estimated_cost, preview
+from assistant_router.engine.tokens import SAFETY, estimate_tokens
 
 SAMPLE = (Path(__file__).parents[1] / "data" / "context" / "inventory.py").read_text()
 

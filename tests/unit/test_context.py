@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.server.context import Neighbour, gather
+from assistant_router.engine.context import Neighbour, gather
 
 SAMPLES = Path(__file__).parents[1] / "data" / "context"
 

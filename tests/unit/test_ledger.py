@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.server.usage.ledger import AttemptRow, PostgresLedger, SqliteLedger, open_ledger
+from assistant_router.engine.usage.ledger import AttemptRow, PostgresLedger, SqliteLedger, open_ledger
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,7 +60,7 @@ def test_migrations_run_once(ledger_url):
 
 WRITER = """
 import sys, time
-from assistant_router.server.usage.ledger import AttemptRow, open_ledger
+from assistant_router.engine.usage.ledger import AttemptRow, open_ledger
 url, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ledger = open_ledger(url)
 for index in range(count):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant_router.routing.policy import PrivacySettings
-from assistant_router.server.privacy import ExclusionRules, Redactions
+from assistant_router.engine.privacy import ExclusionRules, Redactions
 
 
 @pytest.fixture

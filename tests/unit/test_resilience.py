@@ -3,7 +3,7 @@
 import pytest
 
 from assistant_router.routing.policy import ModelConfig
-from assistant_router.server.resilience import (
+from assistant_router.engine.resilience import (
     BACKOFF_CAP_S,
     COOLDOWN_S,
     FAILURES_TO_OPEN,

@@ -7,7 +7,7 @@ import json
 import pytest
 from lsprotocol import types
 
-from assistant_router.server.review import Finding, InvalidReview, ReviewFix, findings_to_diagnostics, parse_review
+from assistant_router.delivery.review import Finding, InvalidReview, ReviewFix, findings_to_diagnostics, parse_review
 
 LINES = ["import os\n", "def f(x):\n", "    return eval(x)\n", "\n", "print(f('1'))\n"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.server.tokens import SAFETY, estimate_tokens
+from assistant_router.engine.tokens import SAFETY, estimate_tokens
 
 REPO = Path(__file__).parents[2]
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..routing.tasks import Task
-from . import context as context_module
-from .context import Neighbour, Piece
-from .privacy import Redactions, is_env_like
-from .prompts import PromptSection, build_prompt, task_prompts
-from .tokens import SAFETY, estimate_tokens
+from assistant_router.routing.tasks import Task
+from assistant_router.engine import context as context_module
+from assistant_router.engine.context import Neighbour, Piece
+from assistant_router.engine.privacy import Redactions, is_env_like
+from assistant_router.engine.prompts import PromptSection, build_prompt, task_prompts
+from assistant_router.engine.tokens import SAFETY, estimate_tokens
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+    from assistant_router.routing.policy import ModelConfig
 
 # Assumed answer size for the window check when an alias sets no max_output_tokens.
 DEFAULT_OUTPUT_TOKENS = 8192

@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .acceptance import AcceptanceTracker
-from .budgets import ASSUMED_OUTPUT_TOKENS, Spend, day_start, month_start
-from .ledger import AttemptRow, LedgerWorker, open_ledger
-from .prices import cost_usd
+from assistant_router.engine.usage.acceptance import AcceptanceTracker
+from assistant_router.engine.usage.budgets import ASSUMED_OUTPUT_TOKENS, Spend, day_start, month_start
+from assistant_router.engine.usage.ledger import AttemptRow, LedgerWorker, open_ledger
+from assistant_router.engine.usage.prices import cost_usd
 
 if TYPE_CHECKING:
-    from ...routing.policy import ModelConfig, Policy
-    from ..execution import Outcome
+    from assistant_router.routing.policy import ModelConfig, Policy
+    from assistant_router.engine.calling import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ REFRESH_S = float(os.environ.get("ASSISTANT_ROUTER_SPEND_REFRESH_S", 15))
 
 def estimate_usd(config: ModelConfig, input_tokens: int) -> float | None:
     """A request's likely cost: its input plus an answer of ASSUMED_OUTPUT_TOKENS."""
-    from ...providers.base import Usage
+    from assistant_router.providers.base import Usage
 
     output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
     return cost_usd(config.prices, Usage(input_tokens, output))

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..providers.registry import ProviderRegistry
-from ..routing.config import PolicyLoad, load_policy, user_config_path
-from ..routing.policy import PolicyIssue
-from ..routing.router import Router
-from .privacy import ExclusionRules
+from assistant_router.providers.registry import ProviderRegistry
+from assistant_router.routing.config import PolicyLoad, load_policy, user_config_path
+from assistant_router.routing.policy import PolicyIssue
+from assistant_router.routing.router import Router
+from assistant_router.engine.privacy import ExclusionRules
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class PolicyStore:
         without_project = self._load(None)
         if without_project.policy is not None:
             return Router(without_project.policy)
-        from ..routing.policy import build_policy, builtin_layer
+        from assistant_router.routing.policy import build_policy, builtin_layer
 
         policy, _ = build_policy([builtin_layer()], self._registry.check)
         assert policy is not None, "the built-in defaults must be valid"

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..providers.base import (
+from assistant_router.providers.base import (
     STOP_MAX_TOKENS,
     STOP_REFUSAL,
     Completion,
@@ -27,13 +27,13 @@ from ..providers.base import (
     TextDelta,
     Usage,
 )
-from ..routing.tasks import Delivery, Task
-from .assembly import Assembled, RequestTooLarge, TaskSource, assemble
-from .resilience import CircuitBreaker, retry_delay
+from assistant_router.routing.tasks import Delivery, Task
+from assistant_router.engine.assembly import Assembled, RequestTooLarge, TaskSource, assemble
+from assistant_router.engine.resilience import CircuitBreaker, retry_delay
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
-    from ..routing.router import Decision
+    from assistant_router.routing.policy import ModelConfig
+    from assistant_router.routing.router import Decision
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from ..routing.matching import compile_paths
+from assistant_router.routing.matching import compile_paths
 
 if TYPE_CHECKING:
-    from ..routing.policy import PrivacySettings
+    from assistant_router.routing.policy import PrivacySettings
 
 
 # --------------------------------------------------------------------------- #

@@ -14,8 +14,8 @@ from pathlib import PurePosixPath
 
 from lsprotocol import types
 
-from ..routing.tasks import EditPlacement
-from .documents import last_selected_line
+from assistant_router.routing.tasks import EditPlacement
+from assistant_router.engine.text import last_selected_line
 
 DIAGNOSTIC_SOURCE = "assistant-router"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...providers.base import Usage
-    from ...routing.policy import Prices
+    from assistant_router.providers.base import Usage
+    from assistant_router.routing.policy import Prices
 
 
 def cost_usd(prices: Prices, usage: Usage) -> float | None:

@@ -49,11 +49,3 @@ class WorkspaceRoots:
             if path.is_relative_to(root):
                 return Location(root, path.relative_to(root).as_posix(), path)
         return Location(None, None, path)
-
-
-def last_selected_line(start_line: int, end_line: int, end_character: int) -> int:
-    """The last line a selection really covers: a selection that ends at the
-    start of a line (as whole-line selections do) does not include that line."""
-    if end_character == 0 and end_line > start_line:
-        return end_line - 1
-    return end_line

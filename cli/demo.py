@@ -26,7 +26,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import default_converter
 
-from ..providers.loopback import Fault, LoopbackProviders
+from assistant_router.testing.loopback import Fault, LoopbackProviders
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...routing.policy import BudgetSettings, Policy
-    from ...routing.router import Decision
-    from ...routing.tasks import Task
+    from assistant_router.routing.policy import BudgetSettings, Policy
+    from assistant_router.routing.router import Decision
+    from assistant_router.routing.tasks import Task
 
 # The answer size a budget check assumes, when deciding whether a request would exceed a budget.
 ASSUMED_OUTPUT_TOKENS = 2000
@@ -105,7 +105,7 @@ def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_us
     if not judged.allowed:
         raise BudgetExceeded(f"not sent: {judged.reason}. Raise the budget in the policy, or wait")
     if judged.downgrade_to:
-        from ...routing.router import Decision as RouterDecision
+        from assistant_router.routing.router import Decision as RouterDecision
 
         chain = tuple(policy.models[alias] for alias in judged.downgrade_to)
         return RouterDecision(decision.task, chain, f"{judged.reason} (was: {decision.reason})")

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from .ledger import AttemptRow
+from assistant_router.engine.usage.ledger import AttemptRow
 
 MIN_JUDGED = 5  # edits judged kept or undone before a model's acceptance counts in a suggestion
 ACCEPTANCE_MARGIN = 0.10  # a cheaper model this close in acceptance is worth suggesting

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .mock import derive_reply
+from assistant_router.providers.mock import derive_reply
 
 Api = Literal["anthropic", "responses", "chat"]
 FaultKind = Literal[

@@ -35,7 +35,7 @@ environment:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from assistant_router.engine import __version__
 
     parser = argparse.ArgumentParser(
         prog="assistant-router",
@@ -113,10 +113,10 @@ def _split_file_arg(value: str) -> tuple[Path, int | None, int | None]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .logs import configure_stderr
+    from assistant_router.server.logs import configure_stderr
 
     configure_stderr(args.log_level)
-    from .app import build_server
+    from assistant_router.server.app import build_server
 
     server = build_server()
     if args.tcp:
@@ -128,16 +128,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _registry_check():
-    from ..providers.registry import ProviderRegistry
+    from assistant_router.providers.registry import ProviderRegistry
 
     return ProviderRegistry().check
 
 
 def _route(args: argparse.Namespace) -> int:
-    from ..routing.config import find_project_root, load_policy
-    from ..routing.matching import RouteRequest
-    from ..routing.router import Router
-    from ..routing.tasks import Task
+    from assistant_router.routing.config import find_project_root, load_policy
+    from assistant_router.routing.matching import RouteRequest
+    from assistant_router.routing.router import Router
+    from assistant_router.routing.tasks import Task
 
     try:
         task = Task(args.task)
@@ -176,8 +176,8 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..routing.tasks import Task
-    from .terminal import EXIT_USAGE, main_run
+    from assistant_router.routing.tasks import Task
+    from assistant_router.cli.terminal import EXIT_USAGE, main_run
 
     try:
         args.task = Task(args.task)
@@ -192,9 +192,9 @@ def _run(args: argparse.Namespace) -> int:
 def _usage(args: argparse.Namespace) -> int:
     import time
 
-    from ..routing.config import load_policy
-    from .usage.ledger import open_ledger
-    from .usage.report import render_html, render_text, summarize
+    from assistant_router.routing.config import load_policy
+    from assistant_router.engine.usage.ledger import open_ledger
+    from assistant_router.engine.usage.report import render_html, render_text, summarize
 
     load = load_policy(None)
     ledger = open_ledger(load.policy.ledger_url if load.policy else None)
@@ -212,7 +212,7 @@ def _usage(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..routing.config import load_policy, project_policy_path
+    from assistant_router.routing.config import load_policy, project_policy_path
 
     root = args.directory.resolve()
     load = load_policy(root, _registry_check())
@@ -242,6 +242,6 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "usage":
         return _usage(args)
-    from .demo import run_demo
+    from assistant_router.cli.demo import run_demo
 
     return run_demo(delay_ms=args.delay_ms, live=args.live)

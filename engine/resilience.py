@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..routing.policy import ModelConfig
+    from assistant_router.routing.policy import ModelConfig
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0

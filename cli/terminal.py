@@ -15,16 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..providers.registry import ProviderPool, ProviderRegistry
-from ..routing.config import find_project_root, load_policy
-from ..routing.matching import RouteRequest
-from ..routing.router import Router
-from ..routing.tasks import Delivery, Task
-from . import review
-from .assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
-from .execution import Outcome, TaskFailed, call_models, check_stop
-from .privacy import ExclusionRules
-from .resilience import CircuitBreaker
+from assistant_router.providers.registry import ProviderPool, ProviderRegistry
+from assistant_router.routing.config import find_project_root, load_policy
+from assistant_router.routing.matching import RouteRequest
+from assistant_router.routing.router import Router
+from assistant_router.routing.tasks import Delivery, Task
+from assistant_router.delivery import review
+from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
+from assistant_router.engine.calling import Outcome, TaskFailed, call_models, check_stop
+from assistant_router.engine.privacy import ExclusionRules
+from assistant_router.engine.resilience import CircuitBreaker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -84,8 +84,8 @@ async def run_task(
     )
     decision = Router(policy).decide(RouteRequest(task, relative, language, last - first + 1))
     if policy.budget.any and not dry_run:
-        from .usage.budgets import BudgetExceeded, within_budget
-        from .usage.service import UsageService, estimate_usd
+        from assistant_router.engine.usage.budgets import BudgetExceeded, within_budget
+        from assistant_router.engine.usage.service import UsageService, estimate_usd
 
         usage = UsageService(lambda: policy.ledger_url)
         try:
@@ -164,7 +164,7 @@ async def run_task(
 
 async def _record(policy: Any, root: Path, outcome: Outcome) -> float:
     """Runs from the terminal count in the ledger (and budgets) like the editor's."""
-    from .usage.service import UsageService
+    from assistant_router.engine.usage.service import UsageService
 
     usage = UsageService(lambda: policy.ledger_url)
     try:

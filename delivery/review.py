@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from lsprotocol import types
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .delivery import DIAGNOSTIC_SOURCE, extract_code
+from assistant_router.delivery.edits import DIAGNOSTIC_SOURCE, extract_code
 
 _SEVERITY_WORDS = {
     "error": "error", "critical": "error", "high": "error", "blocker": "error", "major": "error",

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..routing.tasks import Task
+from assistant_router.routing.tasks import Task
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The command line: serve, route, run, usage, check and the demo."""

@@ -1,0 +1,1 @@
+"""What tests and the offline demo share: loopback fakes of the provider wire formats."""
