@@ -78,7 +78,7 @@ def build_text_edit(
     last = last_selected_line(target.start.line, target.end.line, target.end.character)
     shift = rebase_range(snapshot, current, target.start.line, last)
     code = extract_code(answer)
-    if placement is EditPlacement.INSERT_AFTER:
+    if placement is not EditPlacement.REPLACE:  # after the selection (tests without a test file too)
         line = last + shift + 1
         lines = _lines(current)
         if line >= len(lines):

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.engine import __version__
-from assistant_router.server.cancellation import RunningTasks
+from assistant_router.routing.tasks import task_table
+from assistant_router.server.protocol import RouterProtocol, RunningTasks
 from assistant_router.server.diagnostics import DiagnosticsHub
 from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.server.workspace import WorkspaceRoots
@@ -78,7 +78,7 @@ class Services:
         self.registry = registry
         self.providers = ProviderPool(registry)
         self.roots = WorkspaceRoots()
-        self.running = RunningTasks()
+        self.running: RunningTasks = ls.protocol.running  # type: ignore[attr-defined]
         self.breaker = CircuitBreaker()
         self.diagnostics = DiagnosticsHub(ls.text_document_publish_diagnostics)
         self.capabilities = ClientFeatures()
@@ -136,18 +136,6 @@ class Services:
         publish_policy_report(self, report)
 
 
-class RouterProtocol(LanguageServerProtocol):
-    """Adds one hook: pygls answers ``$/cancelRequest`` for a command with
-    -32800 but leaves the work it started running; we stop that work too."""
-
-    on_cancel_request: Callable[[Any], None] | None = None
-
-    def _handle_cancel_notification(self, msg_id: Any) -> None:
-        super()._handle_cancel_notification(msg_id)
-        if self.on_cancel_request is not None:
-            self.on_cancel_request(msg_id)
-
-
 def _default_answers_dir() -> Path:
     import platformdirs
 
@@ -166,6 +154,8 @@ def build_server(
         protocol_cls=RouterProtocol,
         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
     )
+    protocol: RouterProtocol = server.protocol  # type: ignore[assignment]
+    protocol.experimental = lambda: {"version": __version__, "tasks": task_table()}
     services = Services(server, registry or ProviderRegistry(), answers_dir)
     for feature in (lifecycle, policy_files, documents, code_actions, commands):
         feature.setup(server, services)

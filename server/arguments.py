@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from assistant_router.routing.strict import StrictModel as _Strict
+from assistant_router.routing.strict import describe
 from assistant_router.routing.tasks import Task
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PositionArg(_Strict):
@@ -77,12 +75,7 @@ def parse_task_args(raw: Any, model: type[_Strict] = TaskArgs) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'argument'}: "
-            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, "))
-            for e in exc.errors(include_url=False)
-        )
-        raise ArgumentError(f"invalid command argument: {problems}") from None
+        raise ArgumentError(f"invalid command argument: {describe(exc)}") from None
 
 
 class ClientOptions(_Strict):
@@ -96,15 +89,38 @@ class ClientOptions(_Strict):
 
 
 def parse_client_options(raw: Any) -> tuple[ClientOptions, str | None]:
-    """The options, and a message when some were rejected (defaults then apply)."""
+    """The options, and a message naming what was ignored.
+
+    A newer client may send options this server does not know, and a setting
+    may hold a task this server does not have: each bad part is ignored (and
+    reported once), the rest applies.
+    """
     if raw is None:
         return ClientOptions(), None
-    try:
-        return ClientOptions.model_validate(raw), None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'initializationOptions'}: "
-            + ("unknown option" if e["type"] == "extra_forbidden" else e["msg"])
-            for e in exc.errors(include_url=False)
-        )
-        return ClientOptions(), f"assistant-router: ignored invalid initializationOptions ({problems}); using the defaults"
+    if not isinstance(raw, dict):
+        return ClientOptions(), (f"assistant-router: ignored initializationOptions ({type(raw).__name__}, "
+                                 "expected an object); using the defaults")
+    fields = ClientOptions.model_fields
+    problems = [f"{key}: unknown option" for key in raw if key not in fields]
+    kept: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            continue
+        if key == "tasks" and isinstance(value, list):
+            names = {t.value for t in Task}
+            for number, item in enumerate(value, 1):
+                if item not in names:
+                    problems.append(f"tasks[{number}]: {item!r} is not a task (tasks: {', '.join(names)})")
+            value = [item for item in value if item in names]
+            if not value:
+                continue  # nothing valid left: every task, as when the option is absent
+        try:
+            ClientOptions.model_validate({key: value})
+        except ValidationError as exc:
+            problems.append(describe(exc, what=key))
+            continue
+        kept[key] = value
+    options = ClientOptions.model_validate(kept)
+    if not problems:
+        return options, None
+    return options, f"assistant-router: ignored part of initializationOptions ({'; '.join(problems)}); the rest applies"

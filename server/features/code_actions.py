@@ -13,33 +13,13 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 from assistant_router.routing.matching import RouteRequest
-from assistant_router.routing.tasks import Task
+from assistant_router.routing.tasks import ADVERTISED_KINDS, EmptySelection, Task
 from assistant_router.engine.usage.budgets import exhausted
 from assistant_router.engine.text import last_selected_line
 from assistant_router.server.features.commands import RUN_COMMAND
 
 if TYPE_CHECKING:
     from assistant_router.server.app import Services
-
-ASSISTANT_KIND = "assistant"
-_EDITING = {Task.SCAFFOLD, Task.TEST, Task.REFACTOR}
-
-
-def kind_of(task: Task) -> str:
-    """``quickfix`` for fix; ``refactor.*`` sub-kinds for the rest, so every
-    client lists them in its default code-action menu."""
-    if task is Task.FIX:
-        return types.CodeActionKind.QuickFix.value
-    base = types.CodeActionKind.RefactorRewrite if task in _EDITING else types.CodeActionKind.Refactor
-    return f"{base.value}.{ASSISTANT_KIND}.{task.value}"
-
-
-ADVERTISED_KINDS = [
-    types.CodeActionKind.QuickFix,
-    f"{types.CodeActionKind.RefactorRewrite.value}.{ASSISTANT_KIND}",
-    f"{types.CodeActionKind.Refactor.value}.{ASSISTANT_KIND}",
-]
-
 
 def _wanted(kind: str, only: list[str] | None) -> bool:
     return not only or any(kind == o or kind.startswith(o + ".") for o in only)
@@ -92,7 +72,7 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
 def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=ADVERTISED_KINDS, resolve_provider=False),
+        types.CodeActionOptions(code_action_kinds=list(ADVERTISED_KINDS), resolve_provider=False),
     )
     def code_actions(ls: LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
@@ -127,9 +107,10 @@ def setup(server: LanguageServer, services: Services) -> None:
         spend = services.usage.cached(services.project_key(uri)) if budget.any else None
         for task in offered:
             diagnostics = params.context.diagnostics
-            if task is Task.FIX and not diagnostics:
+            spec = task.spec
+            if spec.needs_diagnostics and not diagnostics:
                 continue
-            kind = kind_of(task)
+            kind = spec.code_action_kind
             if not _wanted(kind, only):
                 continue
             model = router.decide(RouteRequest(task, location.relative, language, lines)).primary
@@ -144,8 +125,8 @@ def setup(server: LanguageServer, services: Services) -> None:
                 elif judged.downgrade_to:
                     model = router.policy.models[judged.downgrade_to[0]]
                     note = " (budget: downgraded)"
-            title = f"{task.verb} {target} · {model.alias} ({model.model}){note}"
-            argument = {"task": task.value, "uri": uri, "range": selection_range if task is Task.SCAFFOLD else line_range}
+            title = f"{spec.verb} {target} · {model.alias} ({model.model}){note}"
+            argument = {"task": task.value, "uri": uri, "range": selection_range if spec.empty_selection is EmptySelection.CURSOR else line_range}
             if diagnostics:  # the problems in range are context for every task, and the point of a fix
                 argument["diagnostics"] = [
                     {"message": d.message, "line": d.range.start.line, "source": d.source} for d in diagnostics
@@ -154,7 +135,7 @@ def setup(server: LanguageServer, services: Services) -> None:
                 types.CodeAction(
                     title=title,
                     kind=kind,
-                    diagnostics=list(diagnostics) if task is Task.FIX else None,
+                    diagnostics=list(diagnostics) if spec.needs_diagnostics else None,
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
                     disabled=types.CodeActionDisabled(reason=disabled_reason) if disabled_reason else None,
                 )

@@ -1,5 +1,5 @@
 """workspace/executeCommand: ``assistant.run``, ``assistant.route``,
-``assistant.preview`` and ``assistant.ask``.
+``assistant.preview``, ``assistant.ask``, ``assistant.usage`` and ``assistant.tasks``.
 
 Each takes one argument ``{"task", "uri", "range", "prompt"?}`` (``ask``:
 ``{"uri", "range", "prompt"}``; ``route`` accepts a prompt instead of a task). pygls
@@ -24,6 +24,7 @@ ROUTE_COMMAND = "assistant.route"
 PREVIEW_COMMAND = "assistant.preview"
 ASK_COMMAND = "assistant.ask"
 USAGE_COMMAND = "assistant.usage"
+TASKS_COMMAND = "assistant.tasks"
 
 
 def _parse(raw: Any, kind: str = "TaskArgs"):
@@ -62,6 +63,13 @@ def setup(server: LanguageServer, services: Services) -> None:
         project = None if args.all_projects or not roots else str(roots[-1])  # the outermost folder
         rows = await services.usage.worker.call("rows", since, project, default=[])
         return summarize(rows, since)
+
+    @server.command(TASKS_COMMAND)
+    def tasks(ls: LanguageServer, *arguments: Any) -> dict:
+        """The task table (also in ``ServerCapabilities.experimental.assistantRouter``)."""
+        from assistant_router.routing.tasks import task_table
+
+        return {"tasks": task_table()}
 
     @server.command(ASK_COMMAND)
     async def ask(ls: LanguageServer, argument: Any) -> dict:

@@ -29,13 +29,6 @@ def _workspace_roots(ls: LanguageServer) -> list[Path]:
 
 
 def setup(server: LanguageServer, services: Services) -> None:
-    protocol = server.protocol
-
-    def cancel_request(msg_id) -> None:
-        services.running.cancel(("request", msg_id), "$/cancelRequest")
-
-    protocol.on_cancel_request = cancel_request  # type: ignore[attr-defined]
-
     @server.feature(types.INITIALIZE)
     def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
         services.capabilities = type(services.capabilities).from_capabilities(params.capabilities)

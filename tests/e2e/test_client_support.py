@@ -37,7 +37,18 @@ async def test_bad_initialization_options_are_reported_not_fatal(start_session):
     session = await start_session("vscode", init_options={"tasks": ["summarise"], "colour": "red"})
     await session.wait_for(lambda: session.messages(types.MessageType.Warning))
     (warning,) = session.messages(types.MessageType.Warning)
-    assert warning.startswith("assistant-router: ignored invalid initializationOptions")
-    assert "colour: unknown option" in warning and "tasks.0" in warning
+    assert warning.startswith("assistant-router: ignored part of initializationOptions")
+    assert "colour: unknown option" in warning and "tasks[1]: 'summarise' is not a task" in warning
     uri = session.open("geometry.py")
-    assert len(await session.code_actions(uri, 3, 6)) == 6  # the defaults
+    assert len(await session.code_actions(uri, 3, 6)) == 6  # no valid task named: every task
+
+
+async def test_options_from_a_newer_client_keep_what_this_server_knows(start_session):
+    session = await start_session(
+        "vscode", init_options={"tasks": ["review", "summarise"], "status_notifications": False, "inline": True}
+    )
+    await session.wait_for(lambda: session.messages(types.MessageType.Warning))
+    (warning,) = session.messages(types.MessageType.Warning)
+    assert "inline: unknown option" in warning and "'summarise' is not a task" in warning
+    uri = session.open("geometry.py")
+    assert [a.title.split(" · ")[0] for a in await session.code_actions(uri, 3, 6)] == ["Review selection"]

@@ -39,13 +39,31 @@ async def test_commands_and_kinds_are_advertised(start_session, client):
     capabilities = session.initialize_result.capabilities
 
     assert set(capabilities.execute_command_provider.commands) == {
-        "assistant.run", "assistant.route", "assistant.preview", "assistant.ask", "assistant.usage"}
+        "assistant.run", "assistant.route", "assistant.preview", "assistant.ask", "assistant.usage", "assistant.tasks"}
     assert set(capabilities.code_action_provider.code_action_kinds) == {
         "quickfix",
         "refactor.rewrite.assistant",
         "refactor.assistant",
     }
     assert session.initialize_result.server_info.name == "assistant-router"
+
+
+async def test_the_task_table_reaches_the_client(start_session):
+    """Clients read tasks, verbs and delivery kinds from the server instead of copying them."""
+    session = await start_session("vscode")
+    advertised = session.initialize_result.capabilities.experimental["assistantRouter"]
+    listed = await session.execute("assistant.tasks", {})
+
+    assert advertised["tasks"] == listed["tasks"]
+    by_name = {row["name"]: row for row in listed["tasks"]}
+    assert list(by_name) == ["scaffold", "test", "fix", "refactor", "debug", "review", "explain"]
+    assert by_name["review"] == {
+        "name": "review", "title": "Review", "verb": "Review", "delivery": "diagnostics", "placement": None,
+        "result": "diagnostics on the document", "codeActionKind": "refactor.assistant.review",
+        "needsDiagnostics": False, "emptySelection": "line",
+    }
+    assert by_name["fix"]["needsDiagnostics"] and by_name["fix"]["codeActionKind"] == "quickfix"
+    assert by_name["scaffold"]["emptySelection"] == "cursor"
 
 
 async def test_fix_only_with_diagnostics_and_as_quickfix(start_session):

@@ -1,0 +1,50 @@
+"""The one strict pydantic base and its error formatter.
+
+Every typed edge (policy files, command arguments, initialization options,
+provider options) forbids unknown keys and reports each problem as a key path
+and a sentence; the policy adds the line, the others the argument name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; values are immutable once parsed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: where (a key path) and what."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    unknown_key: bool  # the key itself is not allowed here
+
+    @property
+    def key(self) -> str:
+        """``a.b[2].c``: entries of arrays numbered from 1, as users count them."""
+        text = ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in self.loc)
+        return text.replace(".[", "[")
+
+
+def problems(error: ValidationError, *, unknown: str = "unknown key") -> Iterator[Problem]:
+    """The errors of ``error`` as :class:`Problem` s, messages without pydantic's prefixes."""
+    for detail in error.errors(include_url=False):
+        loc = tuple(p for p in detail["loc"] if p != "[key]")
+        if detail["type"] == "extra_forbidden":
+            yield Problem(loc, f"{unknown} '{loc[-1]}'" if loc else unknown, True)
+        else:
+            yield Problem(loc, str(detail["msg"]).removeprefix("Value error, "), False)
+
+
+def describe(error: ValidationError, *, what: str = "argument", unknown: str = "unknown key") -> str:
+    """One line for a message or a JSON-RPC error: ``range.start.line: ...; task: ...``."""
+    return "; ".join(f"{p.key or what}: {p.message}" for p in problems(error, unknown=unknown))
+
