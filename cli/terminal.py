@@ -1,9 +1,10 @@
 """``assistant-router run``: a task outside the editor, for scripts and CI.
 
-The same routing, context, privacy rules, retries and fallbacks as in the
-editor; the answer streams to stdout (review findings are printed as
-``path:line: severity: message`` lines), progress and the summary go to
-stderr. Nothing is applied to files.
+A thin front end over the same pipeline as the editor (``engine/pipeline.py``):
+the same request context, routing, context, privacy rules, budgets, retries
+and fallbacks, so the provider receives the same bytes. The answer streams
+to stdout (review findings are printed as ``path:line: severity: message``
+lines), progress and the summary go to stderr. Nothing is applied to files.
 """
 
 from __future__ import annotations
@@ -11,26 +12,107 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant_router.providers.registry import ProviderPool, ProviderRegistry
-from assistant_router.routing.config import find_project_root, load_policy
-from assistant_router.routing.matching import RouteRequest
-from assistant_router.routing.router import Router
+from assistant_router import delivery
+from assistant_router.delivery.target import CurrentText, FileEdit
+from assistant_router.engine.request import Document, TaskRequest, build_request
+from assistant_router.engine.results import Status, TaskError
+from assistant_router.engine.text import Span
 from assistant_router.routing.tasks import Delivery, Task
-from assistant_router.delivery import review
-from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble, preview, preview_markdown
-from assistant_router.engine.calling import Outcome, TaskFailed, call_models, check_stop
-from assistant_router.engine.privacy import ExclusionRules
-from assistant_router.engine.resilience import CircuitBreaker
+
+if TYPE_CHECKING:
+    from assistant_router.delivery.review import Finding
+    from assistant_router.engine.pipeline import Answer
+    from assistant_router.routing.router import Decision
+    from assistant_router.routing.tasks import TaskSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_CODES = {Status.APPLIED: EXIT_OK, Status.SHOWN: EXIT_OK, Status.REFUSED: EXIT_REFUSED,
+              Status.FAILED: EXIT_FAILED, Status.CANCELLED: EXIT_FAILED}
 
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class TerminalProgress:
+    """Retries and fallbacks on stderr; the answer on stdout as it streams."""
+
+    def __init__(self, stream: bool) -> None:
+        self.stream = stream
+        self.streamed = ""
+
+    async def begin(self, spec: TaskSpec, decision: Decision) -> None:
+        _err(f"{spec.name} → {decision.primary.alias} ({decision.primary.model}): {decision.reason}")
+
+    def report(self, message: str, *, force: bool = False) -> None:
+        if force:  # retries and fallbacks, not every token count
+            _err(f"… {message}")
+
+    def delta(self, text: str) -> None:
+        if self.stream:
+            self.streamed += text
+            print(text, end="", flush=True)
+
+
+class TerminalTarget:
+    """The delivery target of the terminal: it shows, never changes files."""
+
+    cannot_apply_edits = "the terminal never changes files"
+    can_create_files = False
+
+    def __init__(self, as_json: bool) -> None:
+        self._as_json = as_json
+        self.answer: str | None = None
+
+    def read(self, uri: str) -> CurrentText | None:
+        return None  # the text the run started from is the text there is
+
+    async def apply(self, answer: Answer, edits: Sequence[FileEdit]) -> None:
+        raise AssertionError("the terminal never applies edits")
+
+    async def reveal(self, uri: str) -> None:
+        return None
+
+    async def show_document(self, name: str, markdown: str, fallback: str) -> str | None:
+        return None  # the answer streamed to stdout (or goes into the JSON result)
+
+    def show_findings(self, answer: Answer, findings: Sequence[Finding]) -> Mapping[str, Any]:
+        if not self._as_json:
+            path = answer.request.document.name
+            for finding in findings:
+                print(f"{path}:{finding.line}: {finding.severity}: [{finding.category}] {finding.message}")
+        return {"findings": [f.model_dump(exclude_none=True) for f in findings]}
+
+
+def terminal_request(
+    task: Task,
+    file: Path,
+    first: int | None,
+    last: int | None,
+    *,
+    root: Path,
+    language: str | None,
+    prompt: str | None,
+    policies: Any,
+) -> TaskRequest:
+    """The request for lines ``first``-``last`` (1-based, inclusive) of ``file``.
+    Raises OSError or UnicodeDecodeError when the file cannot be read, TaskError
+    when nothing may be sent."""
+    text = file.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = first or 1
+    last = min(last or len(lines), len(lines))
+    if last < len(lines) or text.endswith("\n"):
+        span = Span.of(first - 1, 0, last, 0)
+    else:
+        span = Span.of(first - 1, 0, last - 1, len(lines[-1]) if lines else 0)
+    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
+    document = Document(file.as_uri(), text, language or "", root, relative, file)
+    return build_request(task, document, span, policies, prompt=prompt)
 
 
 async def run_task(
@@ -45,13 +127,13 @@ async def run_task(
     root: Path | None,
     language: str | None,
 ) -> int:
+    from assistant_router.engine.policies import StaticPolicies
+    from assistant_router.routing.config import find_project_root, load_policy
+
     file = file.resolve()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        _err(f"assistant-router: cannot read {file}: {exc.strerror or exc}")
-        return EXIT_USAGE
     root = (root or find_project_root(file)).resolve()
+    from assistant_router.providers.registry import ProviderRegistry
+
     registry = ProviderRegistry()
     load = load_policy(root, registry.check)
     for issue in load.issues:
@@ -60,117 +142,69 @@ async def run_task(
         _err("assistant-router: the policy has errors; run 'assistant-router check' for details")
         return EXIT_FAILED
     policy = load.policy
-    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
-    reason = ExclusionRules(root, policy.privacy, policy.sources[-1]).reason(relative)
-    if reason is not None:
-        _err(f"assistant-router: nothing was sent: {relative} is {reason}")
-        return EXIT_REFUSED
-
-    lines = text.splitlines()
-    first = first or 1
-    last = min(last or len(lines), len(lines))
-    end = (last, 0) if last < len(lines) or text.endswith("\n") else (last - 1, len(lines[-1]) if lines else 0)
-    instructions = policy.instructions.read_text(encoding="utf-8") if policy.instructions else None
-    source = TaskSource(
-        task=task,
-        path=relative or str(file),
-        language=language or "",
-        text=text,
-        start=(first - 1, 0),
-        end=end,
-        user_prompt=prompt,
-        instructions=instructions,
-        redact_secrets=policy.privacy.redact_secrets,
-    )
-    decision = Router(policy).decide(RouteRequest(task, relative, language, last - first + 1))
-    if policy.budget.any and not dry_run:
-        from assistant_router.engine.usage.budgets import BudgetExceeded, within_budget
-        from assistant_router.engine.usage.service import UsageService, estimate_usd
-
-        usage = UsageService(lambda: policy.ledger_url)
-        try:
-            spend = await usage.refresh(str(root))
-            tokens = assemble(source, decision.primary).input_tokens
-            decision = within_budget(policy, decision, spend, estimate_usd(decision.primary, tokens))
-        except (BudgetExceeded, RequestTooLarge) as exc:
-            _err(f"assistant-router: {exc}")
-            return EXIT_REFUSED
-        finally:
-            await usage.stop()
-
-    if dry_run:
-        try:
-            assembled = assemble(source, decision.primary)
-        except RequestTooLarge as exc:
-            _err(f"assistant-router: {exc}")
-            return EXIT_REFUSED
-        data = preview(decision.to_json(), decision.primary, assembled)
-        print(json.dumps(data, indent=2) if as_json else preview_markdown(data))
-        return EXIT_OK
-
-    outcome = Outcome(task, decision)
-    started = time.monotonic()
-    stream_out = not as_json and task.delivery is not Delivery.DIAGNOSTICS
-
-    def report(message: str, *, force: bool = False) -> None:
-        if force:  # retries and fallbacks, not every token count
-            _err(f"… {message}")
-
-    _err(f"{task.value} → {decision.primary.alias} ({decision.primary.model}): {decision.reason}")
     try:
-        answered = await call_models(
-            decision, source, outcome, ProviderPool(registry), CircuitBreaker(), report,
-            on_delta=(lambda chunk: print(chunk, end="", flush=True)) if stream_out else None,
-        )
-        outcome.answered_by = answered.config
-        answer = check_stop(task, answered.assembled.redactions.restore(answered.text), answered.config,
-                            answered.completion)
-        outcome.status = "shown"
-        outcome.details["context"] = answered.assembled.summary()
-    except TaskFailed as exc:
-        outcome.status, outcome.message = "failed", str(exc)
-        await _record(policy, root, outcome)
-        if stream_out:
-            print(flush=True)
+        request = terminal_request(task, file, first, last, root=root, language=language, prompt=prompt,
+                                   policies=StaticPolicies(root, policy))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        _err(f"assistant-router: cannot read {file}: {reason}")
+        return EXIT_USAGE
+    except TaskError as exc:
         _err(f"assistant-router: {exc}")
         if as_json:
-            print(json.dumps(outcome.to_json(int((time.monotonic() - started) * 1000)), indent=2))
-        return EXIT_FAILED
+            print(json.dumps({"task": task.value, "status": exc.status.value, "message": str(exc)}, indent=2))
+        return EXIT_CODES[exc.status]
+    if dry_run:
+        return _dry_run(request, as_json)
+    return await _run(request, registry, as_json)
 
-    if task.delivery is Delivery.DIAGNOSTICS:
-        try:
-            findings, notes = review.parse_review(answer)
-        except review.InvalidReview as exc:
-            _err(f"assistant-router: {exc}")
-            return EXIT_FAILED
-        for note in notes:
-            _err(f"assistant-router: {note}")
-        outcome.details["findings"] = [f.model_dump(exclude_none=True) for f in findings]
-        if not as_json:
-            for finding in findings:
-                print(f"{source.path}:{finding.line}: {finding.severity}: [{finding.category}] {finding.message}")
-    elif stream_out and not answer.endswith("\n"):
-        print()
-    elapsed = int((time.monotonic() - started) * 1000)
-    result: dict[str, Any] = outcome.to_json(elapsed)
-    result["cost_usd"] = await _record(policy, root, outcome)
-    if as_json:
-        print(json.dumps({**result, "answer": answer}, indent=2))
-    usage = result["usage"]
-    _err(f"{task.value} by {result['alias']} ({result['model']}): {usage['input_tokens']} tokens in, "
-         f"{usage['output_tokens']} out, {elapsed} ms" + (" (fallback)" if result["fallback"] else ""))
+
+def _dry_run(request: TaskRequest, as_json: bool) -> int:
+    from assistant_router.engine.assembly import preview_markdown
+    from assistant_router.engine.pipeline import preview
+
+    try:
+        data = preview(request)
+    except TaskError as exc:
+        _err(f"assistant-router: {exc}")
+        return EXIT_CODES[exc.status]
+    print(json.dumps(data, indent=2) if as_json else preview_markdown(data))
     return EXIT_OK
 
 
-async def _record(policy: Any, root: Path, outcome: Outcome) -> float:
-    """Runs from the terminal count in the ledger (and budgets) like the editor's."""
+async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
+    from assistant_router.engine.pipeline import Engine, run_task as pipeline_run
     from assistant_router.engine.usage.service import UsageService
+    from assistant_router.providers.registry import ProviderPool
 
-    usage = UsageService(lambda: policy.ledger_url)
+    policy = request.policy
+    engine = Engine(providers=ProviderPool(registry), usage=UsageService(lambda: policy.ledger_url))
+    progress = TerminalProgress(stream=not as_json and request.spec.delivery is not Delivery.DIAGNOSTICS)
+    target = TerminalTarget(as_json)
+
+    async def deliver(answer: Answer) -> Any:
+        target.answer = answer.text
+        return await delivery.deliver(answer, target)
+
     try:
-        return await usage.record(str(root), outcome, None, None)
+        result = await pipeline_run(request, engine, deliver=deliver, progress=progress)
     finally:
-        await usage.stop()
+        await engine.usage.stop()
+    if progress.streamed and not progress.streamed.endswith("\n"):
+        print(flush=True)
+    if result.message:
+        _err(f"assistant-router: {result.message}")
+    if as_json:
+        data = result.to_json()
+        if target.answer is not None:
+            data["answer"] = target.answer
+        print(json.dumps(data, indent=2))
+    if result.status in (Status.APPLIED, Status.SHOWN):
+        model, usage = result.model, result.usage
+        assert model is not None
+        _err(f"{request.task.value} by {model.alias} ({model.model}): {usage.input_tokens} tokens in, "
+             f"{usage.output_tokens} out, {result.elapsed_ms} ms" + (" (fallback)" if result.fallback else ""))
+    return EXIT_CODES[result.status]
 
 
 def main_run(args: Any) -> int:

@@ -1,8 +1,6 @@
-"""Turning a finished answer into what the editor shows.
-
-Pure functions (no server calls) so they can be unit-tested: extracting code
-from an answer, rebasing an edit onto a document that changed while the model
-worked, parsing review findings into diagnostics.
+"""The pure part of edit delivery: extracting code from an answer, rebasing
+an edit onto a document that changed while the model worked, confining an
+answer to the selection, and where tests go. Positions are code points.
 """
 
 from __future__ import annotations
@@ -12,12 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from lsprotocol import types
-
+from assistant_router.engine.text import Pos, RangeLike, Span, last_selected_line, split_lines, text_in
 from assistant_router.routing.tasks import EditPlacement
-from assistant_router.engine.text import last_selected_line
-
-DIAGNOSTIC_SOURCE = "assistant-router"
 
 _FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
@@ -33,15 +27,11 @@ class EditConflict(Exception):
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """The document as the task started from it."""
+class TextChange:
+    """Replace ``range`` (code points of the current text) with ``new_text``."""
 
-    uri: str
-    text: str
-
-
-def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True) or [""]
+    range: Span
+    new_text: str
 
 
 def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) -> int:
@@ -51,7 +41,7 @@ def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) ->
     """
     if snapshot == current:
         return 0
-    old, new = _lines(snapshot), _lines(current)
+    old, new = split_lines(snapshot), split_lines(current)
     shift = 0
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -70,50 +60,33 @@ def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) ->
 def build_text_edit(
     snapshot: str,
     current: str,
-    target: types.Range,
+    target: RangeLike,
     answer: str,
     placement: EditPlacement,
-) -> types.TextEdit:
+) -> TextChange:
     """The edit for ``answer`` against ``current``, rebased from ``snapshot``."""
     last = last_selected_line(target.start.line, target.end.line, target.end.character)
     shift = rebase_range(snapshot, current, target.start.line, last)
     code = extract_code(answer)
     if placement is not EditPlacement.REPLACE:  # after the selection (tests without a test file too)
         line = last + shift + 1
-        lines = _lines(current)
+        lines = split_lines(current)
         if line >= len(lines):
             # After the last line: terminate that line first if it is not.
-            last = lines[-1]
-            if last.endswith("\n"):
-                end = types.Position(len(lines), 0)
-                return types.TextEdit(types.Range(end, end), code.rstrip("\n") + "\n")
-            end = types.Position(len(lines) - 1, len(last))
-            return types.TextEdit(types.Range(end, end), "\n" + code.rstrip("\n"))
-        position = types.Position(line, 0)
-        return types.TextEdit(types.Range(position, position), code.rstrip("\n") + "\n")
-    selected = _text_in_range(snapshot, target)
+            last_text = lines[-1]
+            if last_text.endswith("\n"):
+                end = Pos(len(lines), 0)
+                return TextChange(Span(end, end), code.rstrip("\n") + "\n")
+            end = Pos(len(lines) - 1, len(last_text))
+            return TextChange(Span(end, end), "\n" + code.rstrip("\n"))
+        position = Pos(line, 0)
+        return TextChange(Span(position, position), code.rstrip("\n") + "\n")
+    selected = text_in(split_lines(snapshot), target)
     if selected.endswith("\n") and not code.endswith("\n"):
         code += "\n"
     elif not selected.endswith("\n") and code.endswith("\n"):
         code = code[:-1]
-    moved = types.Range(
-        types.Position(target.start.line + shift, target.start.character),
-        types.Position(target.end.line + shift, target.end.character),
-    )
-    return types.TextEdit(moved, code)
-
-
-def _text_in_range(text: str, target: types.Range) -> str:
-    lines = _lines(text)
-    if target.start.line >= len(lines):
-        return ""
-    if target.start.line == target.end.line:
-        return lines[target.start.line][target.start.character : target.end.character]
-    parts = [lines[target.start.line][target.start.character :]]
-    parts.extend(lines[target.start.line + 1 : target.end.line])
-    if target.end.line < len(lines):
-        parts.append(lines[target.end.line][: target.end.character])
-    return "".join(parts)
+    return TextChange(Span.from_range(target).moved(shift), code)
 
 
 # --------------------------------------------------------------------------- #
@@ -136,7 +109,7 @@ class OutsideSelection(Exception):
     """The answer tries to change something other than the selection."""
 
 
-def check_confined(answer: str, document: str, target: types.Range, file_name: str, *, new_module: bool = False) -> None:
+def check_confined(answer: str, document: str, target: RangeLike, file_name: str, *, new_module: bool = False) -> None:
     """Refuse answers that patch other files, carry several code blocks, name
     another file, or rewrite code outside the selection (a prompt injection in
     the code, or a model that ignored its contract). ``new_module`` answers

@@ -15,7 +15,10 @@ from typing import Annotated, Any, Literal
 from lsprotocol import types
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from assistant_router.delivery.edits import DIAGNOSTIC_SOURCE, extract_code
+from assistant_router.delivery.edits import extract_code
+from assistant_router.engine.text import text_in, text_in_if_present
+
+DIAGNOSTIC_SOURCE = "assistant-router"
 
 _SEVERITY_WORDS = {
     "error": "error", "critical": "error", "high": "error", "blocker": "error", "major": "error",
@@ -105,7 +108,7 @@ def findings_to_diagnostics(
         selection = types.Range(types.Position(start, start_column), types.Position(end, end_column))
         data = None
         if finding.replacement is not None:
-            data = {"replacement": finding.replacement, "original": _text(lines, selection)}
+            data = {"replacement": finding.replacement, "original": text_in(lines, selection)}
         diagnostics.append(
             types.Diagnostic(
                 range=selection,
@@ -119,20 +122,6 @@ def findings_to_diagnostics(
     return diagnostics, outside
 
 
-def _text(lines: list[str], selection: types.Range) -> str:
-    start, end = selection.start, selection.end
-    if start.line == end.line:
-        return lines[start.line][start.character : end.character]
-    return lines[start.line][start.character :] + "".join(lines[start.line + 1 : end.line]) + lines[end.line][: end.character]
-
-
-def text_in(lines: list[str], selection: types.Range) -> str | None:
-    """The text a code-point range covers now, or None when it is past the end."""
-    if selection.end.line >= len(lines):
-        return None
-    return _text(lines, selection)
-
-
 @dataclass
 class ReviewFix:
     """A finding with a replacement: offered as a quick fix while the text it
@@ -144,4 +133,4 @@ class ReviewFix:
     replacement: str
 
     def still_applies(self, lines: list[str]) -> bool:
-        return text_in(lines, self.server_range) == self.original
+        return text_in_if_present(lines, self.server_range) == self.original

@@ -15,6 +15,7 @@ from assistant_router.engine.context import Neighbour, Piece
 from assistant_router.engine.privacy import Redactions, is_env_like
 from assistant_router.engine.prompts import PromptSection, build_prompt, task_prompts
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
+from assistant_router.engine.usage.prices import estimated_cost
 
 if TYPE_CHECKING:
     from assistant_router.routing.policy import ModelConfig
@@ -83,17 +84,6 @@ class Assembled:
             "dropped": [{"kind": p.kind, "title": p.title, "tokens": estimate_tokens(p.text)} for p in self.dropped],
             "redactions": self.redactions.summary(),
         }
-
-
-def estimated_cost(config: ModelConfig, input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """Dollars for the input and for an answer of ``output_tokens``; an
-    unknown price stays unknown, never zero."""
-    prices = config.prices
-    cost: dict[str, Any] = {"currency": "USD"}
-    cost["input"] = None if prices.input is None else round(input_tokens * prices.input / 1e6, 6)
-    cost["output_up_to"] = None if prices.output is None else round(output_tokens * prices.output / 1e6, 6)
-    cost["note"] = "unknown price" if None in (cost["input"], cost["output_up_to"]) else "estimate"
-    return cost
 
 
 def _cut_to(piece: Piece, tokens: int) -> Piece | None:
@@ -185,7 +175,7 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     )
 
 
-def preview(decision_json: dict[str, Any], config: ModelConfig, assembled: Assembled) -> dict[str, Any]:
+def preview_data(decision_json: dict[str, Any], config: ModelConfig, assembled: Assembled) -> dict[str, Any]:
     """Exactly what a run would send to ``config``, and what it may cost; nothing is sent."""
     return {
         **decision_json,

@@ -1,20 +1,25 @@
-"""Calling models for a task, independent of the editor: retries, fallback
-along the chain, timeouts, stop reasons, and the record of every attempt.
+"""Calling models, independent of any editor: retries with backoff, fallback
+along the chain, cooldowns, first-token / idle / total timeouts, stop reasons.
 
-The language server's runner and the ``assistant-router run`` command both
-use :func:`call_models`; they differ only in how progress is shown and the
-answer delivered.
+:func:`call_models` is the pipeline's "call" step. Time and chance come in
+through :class:`Timing` (the clock for elapsed times, the sleep between
+retries, the random source of the jitter), so the unit tests drive retries
+and cooldowns without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from assistant_router.engine.assembly import Assembled, RequestTooLarge, TaskSource, assemble
+from assistant_router.engine.resilience import CircuitBreaker, retry_delay
+from assistant_router.engine.results import Attempt, Failed, Refused, model_label
 from assistant_router.providers.base import (
     STOP_MAX_TOKENS,
     STOP_REFUSAL,
@@ -27,9 +32,7 @@ from assistant_router.providers.base import (
     TextDelta,
     Usage,
 )
-from assistant_router.routing.tasks import Delivery, Task
-from assistant_router.engine.assembly import Assembled, RequestTooLarge, TaskSource, assemble
-from assistant_router.engine.resilience import CircuitBreaker, retry_delay
+from assistant_router.routing.tasks import Delivery, TaskSpec
 
 if TYPE_CHECKING:
     from assistant_router.routing.policy import ModelConfig
@@ -46,151 +49,132 @@ class Report(Protocol):
     def __call__(self, message: str, *, force: bool = False) -> None: ...
 
 
-class TaskFailed(Exception):
-    """The task cannot complete; the message is shown to the user as is."""
+@dataclass(frozen=True)
+class Timing:
+    """The clock, sleep and random source model calling uses (real ones by default)."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    random: Callable[[], float] = random.random
+
+
+class Assemblies:
+    """The request for each model, assembled once per run (the budget check,
+    the call and a fallback all reuse it)."""
+
+    def __init__(self, source: TaskSource) -> None:
+        self.source = source
+        self._by_model: dict[int, Assembled | RequestTooLarge] = {}
+
+    def get(self, config: ModelConfig) -> Assembled:
+        """Raises RequestTooLarge when the selection does not fit the model."""
+        found = self._by_model.get(id(config))
+        if found is None:
+            try:
+                found = assemble(self.source, config)
+            except RequestTooLarge as exc:
+                found = exc
+            self._by_model[id(config)] = found
+        if isinstance(found, RequestTooLarge):
+            raise found
+        return found
+
+    def model_request(self, config: ModelConfig) -> ModelRequest:
+        """Exactly what the provider adapter is given for ``config``."""
+        assembled = self.get(config)
+        return ModelRequest(
+            model=config.model,
+            system=assembled.system,
+            prompt=assembled.prompt,
+            max_output_tokens=config.max_output_tokens,
+            temperature=config.temperature,
+            task=self.source.task.value,
+            metadata=assembled.metadata,
+        )
 
 
 @dataclass
-class Attempt:
-    """One call to one model (or a skipped one), as the result reports it."""
+class AttemptLog:
+    """The attempts of one run so far, appended only by :func:`call_models`
+    (a cancelled run still reports and records them)."""
 
-    config: ModelConfig
-    started: float = field(default_factory=time.monotonic)
-    error: str | None = None
-    error_type: str | None = None
-    status: int | None = None
-    retryable: bool | None = None
-    elapsed_ms: int = 0
-    first_token_ms: int | None = None
-    usage: Usage | None = None  # the answer's usage, on the attempt that answered
-
-    def finish(self, error: ProviderError | None = None) -> None:
-        self.elapsed_ms = int((time.monotonic() - self.started) * 1000)
-        if error is not None:
-            self.error, self.error_type = str(error), type(error).__name__
-            self.status, self.retryable = error.status, error.retryable
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "alias": self.config.alias,
-            "provider": self.config.provider,
-            "model": self.config.model,
-            "elapsed_ms": self.elapsed_ms,
-        }
-        if self.error is not None:
-            data.update(error=self.error, error_type=self.error_type, status=self.status, retryable=self.retryable)
-        return data
-
-
-@dataclass
-class Outcome:
-    """Everything the command returns, filled in as the task goes."""
-
-    task: Task
-    decision: Decision | None = None
-    answered_by: ModelConfig | None = None
-    status: str = "failed"
-    message: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
-    usage: Usage = Usage()
-    details: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self, elapsed_ms: int) -> dict[str, Any]:
-        model = self.answered_by or (self.decision.primary if self.decision else None)
-        data: dict[str, Any] = {
-            "task": self.task.value,
-            "alias": model.alias if model else None,
-            "provider": model.provider if model else None,
-            "model": model.model if model else None,
-            "status": self.status,
-            "reason": self.decision.reason if self.decision else None,
-            "fallback": bool(self.answered_by and self.decision and self.answered_by is not self.decision.primary),
-            "attempts": [a.to_json() for a in self.attempts],
-            "usage": self.usage.to_json(),
-            "elapsed_ms": elapsed_ms,
-        }
-        if self.message:
-            data["message"] = self.message
-        data.update(self.details)
-        return data
-
-
-def model_label(config: ModelConfig) -> str:
-    return f"{config.alias} ({config.model})"
+    def add(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
 
 
 @dataclass(frozen=True)
 class Answered:
-    text: str
+    text: str  # as the model wrote it (placeholders not yet restored)
     config: ModelConfig  # the model that answered
     completion: Completion
     assembled: Assembled  # what it was sent
 
 
-def check_stop(task: Task, text: str, config: ModelConfig, completion: Completion) -> str:
+def check_stop(spec: TaskSpec, text: str, config: ModelConfig, completion: Completion) -> str:
     """A truncated or refused answer is never applied as if it were whole."""
     if completion.stop_reason == STOP_REFUSAL:
-        raise TaskFailed(f"{model_label(config)} declined to answer (refusal or content filter); nothing was applied")
+        raise Failed(f"{model_label(config)} declined to answer (refusal or content filter); nothing was applied")
     if completion.stop_reason == STOP_MAX_TOKENS:
         limit = config.max_output_tokens or "its default"
-        if task.delivery is not Delivery.DOCUMENT:
-            raise TaskFailed(
+        if spec.delivery is not Delivery.DOCUMENT:
+            raise Failed(
                 f"{model_label(config)} hit the output limit ({limit} tokens) before finishing; the truncated "
                 f"answer was not applied. Raise max_output_tokens of alias '{config.alias}' or select less code"
             )
         return text + f"\n\n---\n*Truncated: the answer hit the output limit ({limit} tokens).*\n"
     return text
 
+
 async def call_models(
     decision: Decision,
-    source: TaskSource,
-    outcome: Outcome,
+    assemblies: Assemblies,
+    log: AttemptLog,
     providers: ProviderSource,
     breaker: CircuitBreaker,
     report: Report,
+    *,
+    timing: Timing = Timing(),
     on_delta: Callable[[str], None] | None = None,
 ) -> Answered:
     """Walk the decision's chain: retry a model on retryable errors, then fall
-    back to the next; never after output has started. Raises TaskFailed."""
+    back to the next; never after output has started.
+
+    Raises Failed, or Refused when the selection fits no model of the chain.
+    """
     cooling = {c.alias: breaker.cooling_for(c) for c in decision.chain}
     if all(cooling.values()):
         logger.warning("every model for %s is cooling down; trying them anyway", decision.task.value)
         cooling = dict.fromkeys(cooling, 0.0)
+    last_error: str | None = None
     for position, config in enumerate(decision.chain):
         if cooling[config.alias]:
-            outcome.attempts.append(
-                Attempt(config, error=f"skipped: cooling down for {cooling[config.alias]:.0f} s after repeated failures",
-                        error_type="CoolingDown", retryable=True)
-            )
+            log.add(Attempt(config, error=f"skipped: cooling down for {cooling[config.alias]:.0f} s after repeated "
+                            "failures", error_type="CoolingDown", retryable=True))
             continue
         try:
-            assembled = assemble(source, config)
+            request = assemblies.model_request(config)
         except RequestTooLarge as exc:
-            outcome.attempts.append(Attempt(config, error=str(exc), error_type="RequestTooLarge", retryable=False))
+            log.add(Attempt(config, error=str(exc), error_type="RequestTooLarge", retryable=False))
             continue
         for retry_number in range(config.retries + 1):
-            attempt = Attempt(config)
-            outcome.attempts.append(attempt)
+            started = timing.clock()
+            first_token_ms: int | None = None
             received: list[str] = []
+
+            def elapsed_ms(started: float = started) -> int:
+                return int((timing.clock() - started) * 1000)
+
             try:
                 provider = providers.get(config)
-                if (prepare := getattr(provider, "prepare", None)) is not None:
-                    await prepare()
-                request = ModelRequest(
-                    model=config.model,
-                    system=assembled.system,
-                    prompt=assembled.prompt,
-                    max_output_tokens=config.max_output_tokens,
-                    temperature=config.temperature,
-                    task=source.task.value,
-                    metadata=assembled.metadata,
-                )
+                await provider.prepare()
                 completion = Completion(Usage(), None)
                 chars = 0
                 async for event in _with_timeouts(provider.stream(request), config, received):
                     if isinstance(event, TextDelta):
                         if not received:
-                            attempt.first_token_ms = int((time.monotonic() - attempt.started) * 1000)
+                            first_token_ms = elapsed_ms()
                         received.append(event.text)
                         chars += len(event.text)
                         report(f"{config.alias}: ≈{max(chars // 4, 1)} tokens received")
@@ -198,33 +182,41 @@ async def call_models(
                             on_delta(event.text)
                     elif isinstance(event, Completion):
                         completion = event
-                attempt.finish()
-                breaker.success(config)
-                outcome.usage = attempt.usage = completion.usage
-                return Answered("".join(received), config, completion, assembled)
             except ProviderError as exc:
-                attempt.finish(exc)
+                log.add(Attempt(config, elapsed_ms(), first_token_ms, str(exc), type(exc).__name__, exc.status,
+                                exc.retryable))
+                last_error = str(exc)
                 if received:
-                    raise TaskFailed(
+                    raise Failed(
                         f"{model_label(config)} stopped mid-answer ({exc}); the partial answer was discarded"
                     ) from None
                 if not exc.retryable:
-                    raise TaskFailed(f"{model_label(config)}: {exc}") from None
+                    raise Failed(f"{model_label(config)}: {exc}") from None
                 breaker.failure(config)
-                delay = retry_delay(retry_number, exc.retry_after)
+                delay = retry_delay(retry_number, exc.retry_after, timing.random, base=config.retry_backoff)
                 if retry_number >= config.retries or delay is None or breaker.cooling_for(config):
                     break
                 report(
                     f"{config.alias}: {exc}; retrying in {delay:.1f} s ({retry_number + 2}/{config.retries + 1})",
                     force=True,
                 )
-                await asyncio.sleep(delay)
+                await timing.sleep(delay)
+                continue
+            except asyncio.CancelledError:
+                log.add(Attempt(config, elapsed_ms(), first_token_ms))
+                raise
+            log.add(Attempt(config, elapsed_ms(), first_token_ms, usage=completion.usage))
+            breaker.success(config)
+            return Answered("".join(received), config, completion, assemblies.get(config))
         if position + 1 < len(decision.chain):
             following = decision.chain[position + 1]
-            logger.warning("%s failed (%s); falling back to %s", config.alias, attempt.error, following.alias)
-            report(f"{config.alias} unavailable ({attempt.error}); trying {following.alias}", force=True)
-    tried = ", ".join(f"{a.config.alias}: {a.error}" for a in outcome.attempts)
-    raise TaskFailed(f"every model for {decision.task.value} failed ({tried})")
+            logger.warning("%s failed (%s); falling back to %s", config.alias, last_error, following.alias)
+            report(f"{config.alias} unavailable ({last_error}); trying {following.alias}", force=True)
+    tried = ", ".join(f"{a.config.alias}: {a.error}" for a in log.attempts)
+    if log.attempts and all(a.error_type == "RequestTooLarge" for a in log.attempts):
+        raise Refused(f"nothing was sent: {log.attempts[0].error}")
+    raise Failed(f"every model for {decision.task.value} failed ({tried})")
+
 
 async def _with_timeouts(
     stream: AsyncIterator[StreamEvent], config: ModelConfig, received: list[str]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant_router.providers.registry import ProviderRegistry
 from assistant_router.routing.config import PolicyLoad, load_policy, user_config_path
-from assistant_router.routing.policy import PolicyIssue
+from assistant_router.routing.policy import Policy, PolicyIssue
 from assistant_router.routing.router import Router
 from assistant_router.engine.privacy import ExclusionRules
 
@@ -116,3 +116,18 @@ class PolicyStore:
 
     def forget(self, root: Path | None) -> None:
         self._routers.pop(root, None)
+
+
+class StaticPolicies:
+    """One policy for one root, as loaded once (the terminal)."""
+
+    def __init__(self, root: Path | None, policy: Policy) -> None:
+        self._router = Router(policy)
+        label = policy.sources[-1] if policy.sources else "the routing policy"
+        self._exclusions = ExclusionRules(root, policy.privacy, label)
+
+    def router(self, root: Path | None) -> Router:
+        return self._router
+
+    def exclusions(self, root: Path | None) -> ExclusionRules:
+        return self._exclusions

@@ -24,13 +24,19 @@ FAILURES_TO_OPEN = 3
 COOLDOWN_S = 30.0
 
 
-def retry_delay(retry_number: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float | None:
+def retry_delay(
+    retry_number: int,
+    retry_after: float | None,
+    rand: Callable[[], float] = random.random,
+    *,
+    base: float = BACKOFF_BASE_S,
+) -> float | None:
     """Seconds to wait before retry ``retry_number`` (0-based), or None to stop
     retrying this model. Honours the provider's ``retry-after`` up to a cap;
-    otherwise exponential backoff with equal jitter."""
+    otherwise exponential backoff from ``base`` with equal jitter."""
     if retry_after is not None:
         return retry_after if retry_after <= MAX_RETRY_AFTER_S else None
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry_number)
+    ceiling = min(BACKOFF_CAP_S, base * 2**retry_number)
     return ceiling / 2 + rand() * ceiling / 2
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from assistant_router.delivery.diagnostics import ReviewFixes
 from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.engine import __version__
 from assistant_router.routing.tasks import task_table
@@ -27,6 +28,7 @@ from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.server.workspace import WorkspaceRoots
 
 if TYPE_CHECKING:
+    from assistant_router.engine.pipeline import Engine
     from assistant_router.engine.policies import PolicyReport, PolicyStore
     from assistant_router.server.runner import TaskRunner
     from assistant_router.engine.usage.service import UsageService
@@ -84,7 +86,7 @@ class Services:
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
         self._exclusions: dict[str, tuple[int, str | None]] = {}
-        self.reviews: dict[str, list[Any]] = {}  # uri → review.ReviewFix of the last review
+        self.reviews = ReviewFixes()  # the last review's suggested replacements, per document
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`
 
@@ -110,6 +112,13 @@ class Services:
             return self.ls.workspace.get_text_document(uri).source
         except OSError:
             return None
+
+    @cached_property
+    def engine(self) -> Engine:
+        """What the pipeline needs: providers, cooldowns, the ledger."""
+        from assistant_router.engine.pipeline import Engine
+
+        return Engine(providers=self.providers, usage=self.usage, breaker=self.breaker)
 
     @cached_property
     def runner(self) -> TaskRunner:

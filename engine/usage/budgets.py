@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from assistant_router.routing.router import Decision
     from assistant_router.routing.tasks import Task
 
-# The answer size a budget check assumes, when deciding whether a request would exceed a budget.
-ASSUMED_OUTPUT_TOKENS = 2000
 
 
 def day_start(now: float | None = None) -> float:

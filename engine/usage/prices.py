@@ -1,29 +1,67 @@
-"""What a request cost, from its usage and the alias's prices."""
+"""What a request costs, or will cost: one rule, tiers included, for the
+ledger (actual usage), the budget check and the preview (estimates)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from assistant_router.providers.base import Usage
 
 if TYPE_CHECKING:
-    from assistant_router.providers.base import Usage
-    from assistant_router.routing.policy import Prices
+    from assistant_router.routing.policy import ModelConfig, Prices
+
+# The answer size a budget check assumes when deciding whether a request would exceed a budget.
+ASSUMED_OUTPUT_TOKENS = 2000
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Dollars per million tokens for one request (None: unknown)."""
+
+    input: float | None
+    output: float | None
+    cached_input: float | None
+
+
+def rates_for(prices: Prices, input_tokens: int) -> Rates:
+    """The tier with the highest threshold below the request's input applies to
+    the whole request, as the providers' long-context pricing does."""
+    rates = Rates(prices.input, prices.output, prices.cached_input)
+    for tier in sorted(prices.tiers, key=lambda t: t.above_input_tokens):
+        if input_tokens > tier.above_input_tokens:
+            cached = tier.cached_input if tier.cached_input is not None else rates.cached_input
+            rates = Rates(tier.input, tier.output, cached)
+    return rates
 
 
 def cost_usd(prices: Prices, usage: Usage) -> float | None:
     """Dollars for ``usage``; None when the price is unknown (never shown as zero).
 
-    The tier with the highest threshold below the request's input applies to
-    the whole request, as the providers' long-context pricing does. Cached
-    input is charged at ``cached_input`` where given, else at the input price.
+    Cached input is charged at ``cached_input`` where given, else at the input price.
     """
-    input_price, output_price, cached_price = prices.input, prices.output, prices.cached_input
-    for tier in sorted(prices.tiers, key=lambda t: t.above_input_tokens):
-        if usage.input_tokens > tier.above_input_tokens:
-            input_price, output_price = tier.input, tier.output
-            cached_price = tier.cached_input if tier.cached_input is not None else cached_price
-    if input_price is None or output_price is None:
+    rates = rates_for(prices, usage.input_tokens)
+    if rates.input is None or rates.output is None:
         return None
     cached = min(usage.cached_input_tokens, usage.input_tokens)
-    cached_rate = cached_price if cached_price is not None else input_price
-    dollars = (usage.input_tokens - cached) * input_price + cached * cached_rate + usage.output_tokens * output_price
+    cached_rate = rates.cached_input if rates.cached_input is not None else rates.input
+    dollars = (usage.input_tokens - cached) * rates.input + cached * cached_rate + usage.output_tokens * rates.output
     return round(dollars / 1e6, 8)
+
+
+def estimated_cost(config: ModelConfig, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """Dollars for the input and for an answer of up to ``output_tokens``, at
+    the rates :func:`cost_usd` would charge; an unknown price stays unknown."""
+    rates = rates_for(config.prices, input_tokens)
+    cost: dict[str, Any] = {"currency": "USD"}
+    cost["input"] = None if rates.input is None else round(input_tokens * rates.input / 1e6, 6)
+    cost["output_up_to"] = None if rates.output is None else round(output_tokens * rates.output / 1e6, 6)
+    cost["note"] = "unknown price" if None in (cost["input"], cost["output_up_to"]) else "estimate"
+    return cost
+
+
+def budget_estimate_usd(config: ModelConfig, input_tokens: int) -> float | None:
+    """What a budget counts a request as: its input plus an answer of
+    ASSUMED_OUTPUT_TOKENS (or the alias's smaller output limit)."""
+    output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
+    return cost_usd(config.prices, Usage(input_tokens, output))

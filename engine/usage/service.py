@@ -16,25 +16,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant_router.engine.usage.acceptance import AcceptanceTracker
-from assistant_router.engine.usage.budgets import ASSUMED_OUTPUT_TOKENS, Spend, day_start, month_start
+from assistant_router.engine.usage.budgets import Spend, day_start, month_start
 from assistant_router.engine.usage.ledger import AttemptRow, LedgerWorker, open_ledger
 from assistant_router.engine.usage.prices import cost_usd
 
 if TYPE_CHECKING:
-    from assistant_router.routing.policy import ModelConfig, Policy
-    from assistant_router.engine.calling import Outcome
+    from assistant_router.routing.policy import Policy
+    from assistant_router.engine.results import TaskResult
 
 logger = logging.getLogger(__name__)
 
 REFRESH_S = float(os.environ.get("ASSISTANT_ROUTER_SPEND_REFRESH_S", 15))
-
-
-def estimate_usd(config: ModelConfig, input_tokens: int) -> float | None:
-    """A request's likely cost: its input plus an answer of ASSUMED_OUTPUT_TOKENS."""
-    from assistant_router.providers.base import Usage
-
-    output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
-    return cost_usd(config.prices, Usage(input_tokens, output))
 
 
 class UsageService:
@@ -74,28 +66,30 @@ class UsageService:
         return self.spend.get(project) or Spend()
 
     # -------------------------------------------------------------- records
-    async def record(self, project: str, outcome: Outcome, edit_uri: str | None, edit_text: str | None) -> float:
-        """One ledger row per attempt; returns the dollars this task cost (known prices)."""
-        decision = outcome.decision
-        if decision is None or not outcome.attempts:
+    async def record(self, project: str, result: TaskResult) -> float:
+        """One ledger row per attempt; returns the dollars this run cost (known prices)."""
+        from assistant_router.engine.results import Status
+
+        decision = result.decision
+        if decision is None or not result.attempts:
             return 0.0
         run_id = uuid.uuid4().hex
         primary = decision.primary
         rows = []
         total = 0.0
-        answering = next((a for a in reversed(outcome.attempts) if a.usage is not None), None)
-        for attempt in outcome.attempts:
+        answering = next((a for a in reversed(result.attempts) if a.usage is not None), None)
+        for attempt in result.attempts:
             usage = attempt.usage
             cost = cost_usd(attempt.config.prices, usage) if usage is not None else None
             if attempt is answering:
                 status = "ok"
-            elif attempt.error_type == "CoolingDown":
+            elif attempt.skipped:
                 status = "skipped"
             else:
-                status = "cancelled" if outcome.status == "cancelled" and attempt.error is None else "failed"
-            applied = attempt is answering and outcome.status == "applied"
+                status = "cancelled" if result.status is Status.CANCELLED and attempt.error is None else "failed"
+            applied = attempt is answering and result.status is Status.APPLIED
             rows.append(AttemptRow(
-                time=time.time(), project=project, task=outcome.task.value, alias=attempt.config.alias,
+                time=time.time(), project=project, task=result.task.value, alias=attempt.config.alias,
                 provider=attempt.config.provider, model=attempt.config.model, status=status, run_id=run_id,
                 input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
                 cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost,
@@ -105,11 +99,12 @@ class UsageService:
             total += cost or 0.0
         ids = await self.worker.call("record", rows, default=None)
         spend = self.spend.setdefault(project, Spend())
-        spend.add(outcome.task.value, total)
-        if ids and edit_uri and edit_text:
+        spend.add(result.task.value, total)
+        edit = result.edit
+        if ids and edit and edit.get("uri") and edit.get("new_text"):
             for row, row_id in zip(rows, ids, strict=True):
                 if row.applied:
-                    self.acceptance.watch(row_id, edit_uri, edit_text)
+                    self.acceptance.watch(row_id, edit["uri"], edit["new_text"])
         return total
 
     async def judge(self, read_text: Callable[[str], str | None], uri: str | None = None,

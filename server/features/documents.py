@@ -10,6 +10,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 from assistant_router.server.features.policy_files import policy_file_edited, policy_file_saved
+from assistant_router.server.lsp_target import REVIEW_CHANNEL
 
 if TYPE_CHECKING:
     from assistant_router.server.app import Services
@@ -17,16 +18,13 @@ if TYPE_CHECKING:
 
 def _prune_stale_review_fixes(ls: LanguageServer, services: Services, uri: str) -> None:
     """Drop review findings whose text the user has since changed (fixed or rewritten)."""
-    fixes = services.reviews.get(uri)
-    if not fixes:
+    if not services.reviews.get(uri):
         return
-    lines = ls.workspace.get_text_document(uri).lines
-    kept = [fix for fix in fixes if fix.still_applies(lines)]
-    if len(kept) != len(fixes):
-        services.reviews[uri] = kept
-        stale = {id(fix.diagnostic) for fix in fixes} - {id(fix.diagnostic) for fix in kept}
-        remaining = [d for d in services.diagnostics.get(uri, "review") if id(d) not in stale]
-        services.diagnostics.set(uri, "review", remaining)
+    stale = services.reviews.prune(uri, ls.workspace.get_text_document(uri).lines)
+    if stale:
+        gone = {id(fix.diagnostic) for fix in stale}
+        remaining = [d for d in services.diagnostics.get(uri, REVIEW_CHANNEL) if id(d) not in gone]
+        services.diagnostics.set(uri, REVIEW_CHANNEL, remaining)
 
 
 def setup(server: LanguageServer, services: Services) -> None:

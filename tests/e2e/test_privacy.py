@@ -40,7 +40,7 @@ async def test_an_excluded_file_is_never_sent(start_session, loopback, workspace
         assert actions[0].disabled.reason.startswith("Not sent: this file is excluded by privacy.exclude in ")
     else:
         assert actions == []
-    assert result["status"] == "failed" and result["message"].startswith("nothing was sent: legacy/old.py is excluded")
+    assert result["status"] == "refused" and result["message"].startswith("nothing was sent: legacy/old.py is excluded")
     assert loopback.requests == []
 
 
@@ -51,7 +51,7 @@ async def test_a_gitignored_file_is_never_sent(start_session, loopback, workspac
 
     result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
 
-    assert result["status"] == "failed" and "ignored by git" in result["message"]
+    assert result["status"] == "refused" and "ignored by git" in result["message"]
     assert loopback.requests == []
 
 

@@ -86,7 +86,7 @@ async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(star
     assert disabled is not None and disabled.reason.startswith("Budget today: $")
     assert "spent of $0.60" in disabled.reason
     refused = await second.execute("assistant.run", second.task_argument("review", other_uri, 3, 6))
-    assert refused["status"] == "failed" and refused["message"].startswith("not sent: budget today: $")
+    assert refused["status"] == "refused" and refused["message"].startswith("not sent: budget today: $")
     # Cheap tasks on the unpriced model are blocked too: the project's budget is spent.
     assert [r.status for r in ledger_of(tmp_path).rows()] == ["ok"]
 

@@ -8,7 +8,9 @@ import pytest
 
 from assistant_router.routing.policy import ModelConfig
 from assistant_router.routing.tasks import Task
-from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble, estimated_cost, preview
+from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble
+from assistant_router.engine.assembly import preview_data as preview
+from assistant_router.engine.usage.prices import estimated_cost
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
 
 SAMPLE = (Path(__file__).parents[1] / "data" / "context" / "inventory.py").read_text()

@@ -1,0 +1,187 @@
+"""The task pipeline: the one place the order of a run's steps is written.
+
+    request (engine/request.py: built once by the front end)
+      1. budget          refuse, or downgrade to the policy's cheaper chain
+      2. assemble        once per model: context, budget and window, redaction
+      3. call            retries, fallback, timeouts (engine/calling.py)
+      4. restore         put the redacted secrets back into the answer
+      5. stop checks     never deliver a truncated or refused answer as whole
+      6. deliver         the front end's delivery (delivery/, against its target)
+      7. ledger          one row per attempt, whatever the end
+      → TaskResult       immutable, with a Status
+
+Every front end (the language server's runner, ``assistant-router run``, the
+demo through the server) calls :func:`run_task`; the preview and the route
+estimate use the same request and the same assembly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from assistant_router.engine.assembly import RequestTooLarge, preview_data
+from assistant_router.engine.calling import Assemblies, AttemptLog, ProviderSource, Timing, call_models, check_stop
+from assistant_router.engine.resilience import CircuitBreaker
+from assistant_router.engine.results import Delivered, Refused, Status, TaskError, TaskResult, model_label
+from assistant_router.engine.usage.prices import budget_estimate_usd
+
+if TYPE_CHECKING:
+    from assistant_router.engine.request import TaskRequest
+    from assistant_router.engine.usage.service import UsageService
+    from assistant_router.routing.policy import ModelConfig
+    from assistant_router.routing.router import Decision
+    from assistant_router.routing.tasks import TaskSpec
+
+logger = logging.getLogger(__name__)
+
+CANCELLED_MESSAGE = "cancelled; nothing was applied"
+
+
+class Progress(Protocol):
+    """How a front end shows a run while it goes."""
+
+    async def begin(self, spec: TaskSpec, decision: Decision) -> None:
+        """The run starts, with the decision it will follow (after the budget check)."""
+        ...
+
+    def report(self, message: str, *, force: bool = False) -> None: ...
+
+    def delta(self, text: str) -> None: ...
+
+
+@dataclass
+class Engine:
+    """What the pipeline needs, built once by each front end's composition root."""
+
+    providers: ProviderSource
+    usage: UsageService
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    timing: Timing = Timing()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete, checked answer, ready for delivery."""
+
+    request: TaskRequest
+    text: str  # secrets restored
+    config: ModelConfig  # the model that answered
+    fallback_error: str | None = None  # why the primary did not answer, when another model did
+
+    @property
+    def label(self) -> str:
+        return model_label(self.config)
+
+
+Deliver = Callable[[Answer], Awaitable[Delivered]]
+
+
+@dataclass
+class Run:
+    """One run's log: the attempts so far and, once it ends, its result (also
+    when it was cancelled, so the front end can report it)."""
+
+    log: AttemptLog = field(default_factory=AttemptLog)
+    result: TaskResult | None = None
+
+
+async def run_task(
+    request: TaskRequest,
+    engine: Engine,
+    *,
+    deliver: Deliver,
+    progress: Progress,
+    run: Run | None = None,
+) -> TaskResult:
+    """Run one task through every step; returns its result. A cancelled run
+    is recorded (``run.result``) and ``asyncio.CancelledError`` propagates."""
+    run = run if run is not None else Run()
+    started = engine.timing.clock()
+    assemblies = Assemblies(request.source)
+    decision = request.decision
+    outcome: dict[str, Any] = {}
+
+    def result(status: Status, message: str | None, **values: Any) -> TaskResult:
+        return TaskResult(
+            request.task, status, int((engine.timing.clock() - started) * 1000), decision=decision,
+            message=message, attempts=tuple(run.log.attempts), **{**outcome, **values},
+        )
+
+    try:
+        decision = await _within_budget(request, engine, assemblies, decision)  # 1
+        await progress.begin(request.spec, decision)
+        answered = await call_models(  # 2, 3
+            decision, assemblies, run.log, engine.providers, engine.breaker, progress.report,
+            timing=engine.timing, on_delta=progress.delta,
+        )
+        config = answered.config
+        outcome = {"answered_by": config, "usage": answered.completion.usage, "context": answered.assembled.summary()}
+        text = answered.assembled.redactions.restore(answered.text)  # 4
+        text = check_stop(request.spec, text, config, answered.completion)  # 5
+        progress.report(f"{config.alias}: answer complete, delivering", force=True)
+        fallback_error = None
+        if config is not decision.primary:
+            fallback_error = next((a.error for a in run.log.attempts if a.config is decision.primary), None)
+        delivered = await deliver(Answer(request, text, config, fallback_error))  # 6
+        finished = result(delivered.status, delivered.message, details=delivered.details)
+    except TaskError as exc:
+        finished = result(exc.status, str(exc))
+    except asyncio.CancelledError:
+        run.result = await _record(engine, request, result(Status.CANCELLED, CANCELLED_MESSAGE))  # 7
+        raise
+    run.result = await _record(engine, request, finished)  # 7
+    return run.result
+
+
+async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assemblies, decision: Decision) -> Decision:
+    """Refuse, or downgrade to the policy's cheaper chain, a request that
+    would exceed a budget (spend read fresh from the shared ledger)."""
+    from assistant_router.engine.usage.budgets import BudgetExceeded, within_budget
+
+    policy = request.policy
+    if not policy.budget.any:
+        return decision
+    spend = await engine.usage.refresh(request.project)
+    try:
+        tokens = assemblies.get(decision.primary).input_tokens
+    except RequestTooLarge:
+        tokens = 0
+    try:
+        decided = within_budget(policy, decision, spend, budget_estimate_usd(decision.primary, tokens))
+    except BudgetExceeded as exc:
+        raise Refused(str(exc)) from None
+    if decided is not decision:
+        logger.warning("%s", decided.reason)
+    return decided
+
+
+async def _record(engine: Engine, request: TaskRequest, result: TaskResult) -> TaskResult:
+    cost = await engine.usage.record(request.project, result)
+    return replace(result, cost_usd=cost)
+
+
+def preview(request: TaskRequest) -> dict[str, Any]:
+    """Exactly what a run would send to the primary model, and what it may
+    cost; nothing is sent. Raises Refused when the selection does not fit."""
+    decision = request.decision
+    try:
+        assembled = Assemblies(request.source).get(decision.primary)
+    except RequestTooLarge as exc:
+        raise Refused(str(exc)) from None
+    return preview_data(decision.to_json(), decision.primary, assembled)
+
+
+def estimate(request: TaskRequest) -> dict[str, Any]:
+    """What a run would send and cost, in numbers (``assistant.route``)."""
+    primary = request.decision.primary
+    try:
+        tokens = Assemblies(request.source).get(primary).input_tokens
+    except RequestTooLarge as exc:
+        return {"input_tokens": None, "cost_usd": None, "note": str(exc)}
+    cost = budget_estimate_usd(primary, tokens)
+    return {"input_tokens": tokens, "cost_usd": cost,
+            "note": "unknown price" if cost is None else "input plus an answer of up to 2,000 tokens"}

@@ -1,0 +1,144 @@
+"""One request context per run: every question about the document, its
+location, the policy, the exclusions, the neighbours and the instructions is
+answered here, once, before anything is sent.
+
+Front ends describe what they know (:class:`Document`, a :class:`Span` in code
+points, the open documents as :class:`Document` too) and call
+:func:`build_request`; the editor and the terminal build the same request for
+the same file, selection, task and policy, so they send the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Protocol
+
+from assistant_router.engine.assembly import TaskSource
+from assistant_router.engine.context import Neighbour
+from assistant_router.engine.results import Refused
+from assistant_router.engine.text import Span, clamp, split_lines
+from assistant_router.routing.matching import RouteRequest
+from assistant_router.routing.tasks import Task, TaskSpec
+
+if TYPE_CHECKING:
+    from assistant_router.engine.privacy import ExclusionRules
+    from assistant_router.routing.policy import Policy
+    from assistant_router.routing.router import Decision, Router
+
+logger = logging.getLogger(__name__)
+
+
+class Policies(Protocol):
+    """The active routing policy and exclusions per workspace root."""
+
+    def router(self, root: Path | None) -> Router: ...
+
+    def exclusions(self, root: Path | None) -> ExclusionRules: ...
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a front end knows of a document."""
+
+    uri: str
+    text: str
+    language: str  # LSP language id, "" when unknown
+    root: Path | None  # the workspace root that holds it
+    relative: str | None  # POSIX path below ``root``; None outside every root
+    path: Path | None = None  # on disk, when it is a file
+    version: int | None = None  # the editor's version of an open document
+
+    @property
+    def name(self) -> str:
+        """How the user and the model see it: relative to the root when inside it."""
+        return self.relative or (str(self.path) if self.path else self.uri)
+
+    @property
+    def file_name(self) -> str:
+        return PurePosixPath(self.name.replace("\\", "/")).name
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """Everything one run needs, computed once; immutable."""
+
+    spec: TaskSpec
+    document: Document
+    span: Span  # the selection, clamped to the document, in code points
+    policy: Policy
+    decision: Decision
+    source: TaskSource  # what assembly turns into a prompt for each model
+
+    @property
+    def task(self) -> Task:
+        return self.spec.task
+
+    @property
+    def project(self) -> str:
+        """How the ledger names the project."""
+        return str(self.document.root) if self.document.root is not None else ""
+
+
+def describe_diagnostic(line: int, message: str) -> str:
+    """A problem the editor reported (0-based line), as the prompt lists it."""
+    return f"line {line + 1}: {message}"
+
+
+def decide(task: Task, document: Document, span: Span, policies: Policies) -> Decision:
+    """The routing decision for a task on ``span`` (no file access: code actions call this)."""
+    router = policies.router(document.root)
+    return router.decide(RouteRequest(task, document.relative, document.language or None, span.line_count))
+
+
+def build_request(
+    task: Task,
+    document: Document,
+    span: Span,
+    policies: Policies,
+    *,
+    prompt: str | None = None,
+    diagnostics: Sequence[str] = (),
+    open_documents: Iterable[Document] = (),
+) -> TaskRequest:
+    """The request for one run. Raises Refused when nothing may be sent."""
+    lines = split_lines(document.text)
+    span = Span(clamp(lines, span.start.line, span.start.character), clamp(lines, span.end.line, span.end.character))
+    if document.text and span.start.line >= len(document.text.splitlines()):
+        raise Refused(f"nothing was sent: line {span.start.line + 1} is past the end of {document.file_name}")
+    exclusions = policies.exclusions(document.root)
+    if (reason := exclusions.reason(document.relative)) is not None:
+        raise Refused(f"nothing was sent: {document.relative} is {reason}")
+    policy = policies.router(document.root).policy
+    neighbours = tuple(
+        Neighbour(other.name, other.language, other.text)
+        for other in open_documents
+        if other.uri != document.uri and other.root == document.root and exclusions.reason(other.relative) is None
+    )
+    source = TaskSource(
+        task=task,
+        path=document.name,
+        language=document.language,
+        text=document.text,
+        start=(span.start.line, span.start.character),
+        end=(span.end.line, span.end.character),
+        diagnostics=tuple(diagnostics),
+        user_prompt=prompt,
+        neighbours=neighbours,
+        instructions=_instructions(policy),
+        redact_secrets=policy.privacy.redact_secrets,
+    )
+    return TaskRequest(task.spec, document, span, policy, decide(task, document, span, policies), source)
+
+
+def _instructions(policy: Policy) -> str | None:
+    """The project's instructions file, read for this run."""
+    if policy.instructions is None:
+        return None
+    try:
+        return policy.instructions.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        logger.warning("cannot read the instructions file %s: %s", policy.instructions, exc)
+        return None
