@@ -14,6 +14,7 @@ from assistant_router.engine import context as context_module
 from assistant_router.engine.context import Neighbour, Piece
 from assistant_router.engine.privacy import Redactions, is_env_like
 from assistant_router.engine.prompts import PromptSection, build_prompt, task_prompts
+from assistant_router.engine.text import Span, split_lines, text_in
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
 from assistant_router.engine.usage.prices import estimated_cost
 
@@ -46,15 +47,12 @@ class TaskSource:
     redact_secrets: bool = True
 
     @property
+    def span(self) -> Span:
+        return Span.of(*self.start, *self.end)
+
+    @property
     def selection(self) -> str:
-        lines = self.text.splitlines(keepends=True)
-        (l1, c1), (l2, c2) = self.start, self.end
-        if l1 >= len(lines):
-            return ""
-        if l1 == l2:
-            return lines[l1][c1:c2]
-        tail = lines[l2][:c2] if l2 < len(lines) else ""
-        return lines[l1][c1:] + "".join(lines[l1 + 1 : l2]) + tail
+        return text_in(split_lines(self.text), self.span)
 
     @property
     def first_line(self) -> int:
@@ -62,8 +60,7 @@ class TaskSource:
 
     @property
     def last_line(self) -> int:
-        line, column = self.end
-        return (line if column == 0 and line > self.start[0] else line + 1)
+        return self.span.last_line + 1
 
 
 @dataclass

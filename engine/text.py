@@ -65,6 +65,17 @@ class Span:
         }
 
 
+def range_json(value: RangeLike) -> dict[str, dict[str, int]]:
+    """An LSP-shaped range as JSON (command arguments, results)."""
+    return Span.from_range(value).to_json()
+
+
+def overlaps(a: RangeLike, b: RangeLike) -> bool:
+    """Whether two ranges share a position (touching ends count)."""
+    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and (
+        b.start.line, b.start.character) <= (a.end.line, a.end.character)
+
+
 def last_selected_line(start_line: int, end_line: int, end_character: int) -> int:
     """The last line a selection really covers: a selection that ends at the
     start of a line (as whole-line selections do) does not include that line."""

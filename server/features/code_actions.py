@@ -15,7 +15,7 @@ from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler a
 from assistant_router.routing.matching import RouteRequest
 from assistant_router.routing.tasks import ADVERTISED_KINDS, EmptySelection, Task
 from assistant_router.engine.usage.budgets import exhausted
-from assistant_router.engine.text import last_selected_line
+from assistant_router.engine.text import last_selected_line, overlaps, range_json
 from assistant_router.server.features.commands import RUN_COMMAND
 
 if TYPE_CHECKING:
@@ -23,18 +23,6 @@ if TYPE_CHECKING:
 
 def _wanted(kind: str, only: list[str] | None) -> bool:
     return not only or any(kind == o or kind.startswith(o + ".") for o in only)
-
-
-def _range_json(start: types.Position, end: types.Position) -> dict:
-    return {
-        "start": {"line": start.line, "character": start.character},
-        "end": {"line": end.line, "character": end.character},
-    }
-
-
-def _overlaps(a: types.Range, b: types.Range) -> bool:
-    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and (
-        b.start.line, b.start.character) <= (a.end.line, a.end.character)
 
 
 def _review_fixes(services: Services, document, uri: str, target: types.Range, only) -> list[types.CodeAction]:
@@ -48,7 +36,7 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
     actions = []
     for fix in fixes:
         diagnostic = fix.diagnostic
-        if not _overlaps(diagnostic.range, target) or not fix.still_applies(document.lines):
+        if not overlaps(diagnostic.range, target) or not fix.still_applies(document.lines):
             continue
         edit = types.TextEdit(diagnostic.range, fix.replacement)
         if services.capabilities.document_changes:
@@ -92,12 +80,12 @@ def setup(server: LanguageServer, services: Services) -> None:
                 line_end = document.position_codec.position_to_client_units(
                     document.lines, types.Position(start.line, len(document.lines[start.line].rstrip("\r\n")))
                 )
-            line_range = _range_json(types.Position(start.line, 0), line_end)
+            line_range = range_json(types.Range(types.Position(start.line, 0), line_end))
             target = f"line {start.line + 1}"
         else:
-            line_range = _range_json(start, end)
+            line_range = range_json(params.range)
             target = "selection"
-        selection_range = _range_json(start, end)
+        selection_range = range_json(params.range)
         lines = last_selected_line(start.line, end.line, end.character) - start.line + 1
         language = document.language_id if document else None
 

@@ -19,6 +19,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls import uris
 
+from assistant_router.engine.text import line_length
 from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
 
 if TYPE_CHECKING:
@@ -33,10 +34,9 @@ WATCH_REGISTRATION_ID = "assistant-router/policy-files"
 
 def _line_length(ls: LanguageServer, uri: str, line: int) -> int:
     try:
-        lines = ls.workspace.get_text_document(uri).lines
-    except OSError:
+        return line_length(list(ls.workspace.get_text_document(uri).lines), line)
+    except (OSError, UnicodeDecodeError):
         return 0
-    return len(lines[line].rstrip("\r\n")) if 0 <= line < len(lines) else 0
 
 
 def publish_policy_report(services: Services, report: PolicyReport) -> None:
