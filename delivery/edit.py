@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant_router.delivery import document
-from assistant_router.delivery.edits import (
+from assistant_router.delivery.text_edits import (
     EditConflict,
     OutsideSelection,
     build_text_edit,

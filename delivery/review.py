@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from lsprotocol import types
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from assistant_router.delivery.edits import extract_code
+from assistant_router.delivery.text_edits import extract_code
 from assistant_router.engine.text import text_in, text_in_if_present
 
 DIAGNOSTIC_SOURCE = "assistant-router"

@@ -6,7 +6,7 @@ import pytest
 from lsprotocol import types
 
 from assistant_router.routing.tasks import EditPlacement
-from assistant_router.delivery.edits import (
+from assistant_router.delivery.text_edits import (
     EditConflict,
     build_text_edit,
     extract_code,
@@ -92,8 +92,8 @@ def test_insert_after_selection(text, expected):
 
 # ---------------------------------------------------------------------------- confinement
 
-from assistant_router.delivery.edits import OutsideSelection, check_confined  # noqa: E402
-from assistant_router.delivery.edits import test_file_for as conventional_test_file  # noqa: E402
+from assistant_router.delivery.text_edits import OutsideSelection, check_confined  # noqa: E402
+from assistant_router.delivery.text_edits import test_file_for as conventional_test_file  # noqa: E402
 
 DOCUMENT = """import os
 
