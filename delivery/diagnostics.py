@@ -49,7 +49,8 @@ class ReviewFixes:
         fixes = self._by_uri.get(uri)
         if not fixes:
             return []
-        kept, stale = [], []
+        kept: list[ReviewFix] = []
+        stale: list[ReviewFix] = []
         for fix in fixes:
             (kept if fix.still_applies(lines) else stale).append(fix)
         self._by_uri[uri] = kept

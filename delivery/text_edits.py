@@ -133,7 +133,7 @@ def check_confined(answer: str, document: str, target: RangeLike, file_name: str
     last = last_selected_line(target.start.line, target.end.line, target.end.character)
     lines = document.splitlines()
     inside = {line.strip() for line in lines[target.start.line : last + 1]}
-    outside = {}
+    outside: dict[str, int] = {}
     for number, line in enumerate(lines):
         stripped = line.strip()
         if (number < target.start.line or number > last) and len(stripped) >= MIN_COPIED_LINE and stripped not in inside:

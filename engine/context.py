@@ -110,7 +110,9 @@ def _queries(language: str) -> tuple[Any, Any]:
     from tree_sitter import Query
 
     grammar = GRAMMARS[language]
-    ts_language = _parser(language).language
+    parser = _parser(language)
+    assert parser is not None, f"no parser for {language}"
+    ts_language = parser.language
 
     def query(kinds: frozenset[str], capture: str) -> Any:
         known = sorted(k for k in kinds if ts_language.id_for_node_kind(k, True))
@@ -138,12 +140,12 @@ def _name_of(node: Any) -> str | None:
     """The name a definition node introduces."""
     field = node.child_by_field_name("name") or (node.child_by_field_name("type") if node.type == "impl_item" else None)
     if field is not None:
-        return field.text.decode("utf-8", "replace")
+        return str(field.text.decode("utf-8", "replace"))
     for child in node.children:  # go type_declaration > type_spec; const x = … > variable_declarator
         if child.type in {"type_spec", "variable_declarator", "type_alias", "const_spec", "var_spec"}:
             named = child.child_by_field_name("name")
             if named is not None:
-                return named.text.decode("utf-8", "replace")
+                return str(named.text.decode("utf-8", "replace"))
     return None
 
 

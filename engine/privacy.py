@@ -16,9 +16,10 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant_router.routing.matching import compile_paths
 
@@ -78,7 +79,7 @@ class ExclusionRules:
                 ignored = result.include
         return ignored
 
-    def _spec(self, file: Path):
+    def _spec(self, file: Path) -> Any:
         try:
             mtime = file.stat().st_mtime
         except OSError:
@@ -131,7 +132,7 @@ class Redactions:
     """The secrets taken out of what was sent, by placeholder."""
 
     originals: dict[str, str] = field(default_factory=dict)
-    kinds: Counter = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def count(self) -> int:
@@ -153,7 +154,8 @@ class Redactions:
             text = self._replace(text, _ENV_LINE, 1, "high-entropy value", lambda s: _entropy(s) >= 3.5)
         return text
 
-    def _replace(self, text: str, pattern: re.Pattern[str], group: int, kind: str, accept=lambda s: True) -> str:
+    def _replace(self, text: str, pattern: re.Pattern[str], group: int, kind: str,
+                 accept: Callable[[str], bool] = lambda s: True) -> str:
         pieces, last = [], 0
         for match in pattern.finditer(text):
             secret = match.group(group)

@@ -37,7 +37,7 @@ def retry_delay(
     if retry_after is not None:
         return retry_after if retry_after <= MAX_RETRY_AFTER_S else None
     ceiling = min(BACKOFF_CAP_S, base * 2**retry_number)
-    return ceiling / 2 + rand() * ceiling / 2
+    return float(ceiling / 2 + rand() * ceiling / 2)
 
 
 @dataclass

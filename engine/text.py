@@ -104,13 +104,16 @@ def clamp(lines: list[str], line: int, character: int) -> Pos:
 
 def text_in(lines: list[str], span: RangeLike) -> str:
     """The text ``span`` covers; what lies past the end is empty."""
-    start, end = span.start, span.end
-    if start.line >= len(lines):
+    start_line: int = span.start.line
+    start_character: int = span.start.character
+    end_line: int = span.end.line
+    end_character: int = span.end.character
+    if start_line >= len(lines):
         return ""
-    if start.line == end.line:
-        return lines[start.line][start.character : end.character]
-    tail = lines[end.line][: end.character] if end.line < len(lines) else ""
-    return lines[start.line][start.character :] + "".join(lines[start.line + 1 : end.line]) + tail
+    if start_line == end_line:
+        return lines[start_line][start_character:end_character]
+    tail = lines[end_line][:end_character] if end_line < len(lines) else ""
+    return lines[start_line][start_character:] + "".join(lines[start_line + 1 : end_line]) + tail
 
 
 def text_in_if_present(lines: list[str], span: RangeLike) -> str | None:

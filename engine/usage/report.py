@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from assistant_router.engine.usage.ledger import AttemptRow
@@ -170,7 +170,7 @@ def render_text(summary: dict[str, Any]) -> str:
 _COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"]
 
 
-def _bar_chart(series: dict[str, dict[str, float]], title: str, fmt) -> str:
+def _bar_chart(series: dict[str, dict[str, float]], title: str, fmt: Callable[[float], str]) -> str:
     """Stacked bars, one per key of ``series`` (e.g. a day), a colour per inner key."""
     keys = list(series)
     names = sorted({n for values in series.values() for n in values})
@@ -178,6 +178,7 @@ def _bar_chart(series: dict[str, dict[str, float]], title: str, fmt) -> str:
         return f"<p><em>{html.escape(title)}: no data</em></p>"
     top = max(sum(v.values()) for v in series.values()) or 1.0
     width, height, bar = max(360, 48 * len(keys) + 80), 220, 32
+    y: float
     parts = [f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{height + 60}" '
              f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">']
     for index, key in enumerate(keys):

@@ -35,7 +35,7 @@ class UsageService:
         self._worker: LedgerWorker | None = None
         self.spend: dict[str, Spend] = {}
         self.acceptance = AcceptanceTracker()
-        self._loop_task: asyncio.Task | None = None
+        self._loop_task: asyncio.Task[None] | None = None
 
     @property
     def worker(self) -> LedgerWorker:
