@@ -36,6 +36,7 @@ environment:
 
 def _parser() -> argparse.ArgumentParser:
     from assistant_router.engine import __version__
+    from assistant_router.routing.tasks import Task
 
     parser = argparse.ArgumentParser(
         prog="assistant-router",
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    task_names = ", ".join(task.value for task in Task)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -56,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     route = commands.add_parser("route", help="print which model a task would go to, and why")
-    route.add_argument("--task", required=True, help="scaffold, test, fix, refactor, debug, review or explain")
+    route.add_argument("--task", required=True, help=task_names)
     route.add_argument("--file", required=True, metavar="F[:START-END]", help="file, optionally with 1-based lines")
     route.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
     route.add_argument("--language", help="LSP language id (default: from the file name)")
@@ -68,9 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a task on a file with the editor's routing, context and privacy rules. The answer "
         "streams to stdout (review: one 'path:line: severity: message' line per finding); progress and a "
         "summary go to stderr. Files are never changed. Exit codes: 0 done, 1 failed, 2 usage, 3 refused "
-        "(an excluded file, or a selection too large).",
+        "(nothing was sent: an excluded file, a budget, a selection too large, a line past the end).",
     )
-    run.add_argument("task", help="scaffold, test, fix, refactor, debug, review or explain")
+    run.add_argument("task", help=task_names)
     run.add_argument("file", metavar="FILE[:START-END]", help="file, optionally with 1-based lines")
     run.add_argument("--prompt", help="extra instructions for the model")
     run.add_argument("--dry-run", action="store_true", help="show exactly what would be sent, and send nothing")
