@@ -4,7 +4,8 @@
   ``workspace/executeCommand`` with -32800 but does not stop the work the
   command started, and a cancelled work-done progress only cancels a future.
   :class:`RunningTasks` finds a running task by request id or progress token,
-  and :class:`RouterProtocol` routes both kinds of cancellation to it.
+  and :class:`RouterProtocol` routes both kinds of cancellation
+  (``$/cancelRequest``, ``window/workDoneProgress/cancel``) to it.
 - **Shutdown.** pygls 2.1.1 iterates over its request futures while cancelling
   them, and a future's callback can remove entries: ``RuntimeError: dictionary
   changed size during iteration``. Ours cancels our own tasks first, then
@@ -77,6 +78,11 @@ class RouterProtocol(LanguageServerProtocol):
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         super()._handle_cancel_notification(msg_id)
         self.running.cancel(("request", msg_id), "$/cancelRequest")
+
+    @lsp_method(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def lsp_work_done_progress_cancel(self, params: types.WorkDoneProgressCancelParams) -> Generator[Any, Any, None]:
+        yield from super().lsp_work_done_progress_cancel(params)
+        self.running.cancel(("progress", params.token), "cancelled from the progress UI")
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:

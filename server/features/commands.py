@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls.exceptions import JsonRpcInvalidParams
 
@@ -74,7 +73,3 @@ def setup(server: LanguageServer, services: Services) -> None:
     @server.command(ASK_COMMAND)
     async def ask(ls: LanguageServer, argument: Any) -> dict:
         return await services.runner.ask(_parse(argument, "AskArgs"), ls.protocol.msg_id)
-
-    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
-    def progress_cancelled(ls: LanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
-        services.running.cancel(("progress", params.token), "cancelled from the progress UI")
