@@ -79,7 +79,7 @@ class AnthropicProvider(SdkProvider):
                             case "message_stop":
                                 finished = True
             except Exception as exc:  # CancelledError is not an Exception: it propagates
-                raise self._map(exc) from None
+                raise self._map(exc, client) from None
             if not finished:
                 raise StreamInterruptedError("the stream ended without message_stop (truncated)")
             yield Completion(Usage(input_tokens, output_tokens, cached), _STOP_REASONS.get(stop_reason or "", stop_reason))

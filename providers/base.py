@@ -9,9 +9,16 @@ something; never retried).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+if TYPE_CHECKING:  # pydantic and the policy load later than this module (see docs/architecture.md)
+    from pydantic import BaseModel
+
+    from assistant_router.providers.context import ProviderContext
+    from assistant_router.routing.policy import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -93,18 +100,38 @@ class StreamInterruptedError(RetryableProviderError):
     """
 
 
-@runtime_checkable
-class Provider(Protocol):
-    """A configured model endpoint."""
+class Provider(ABC):
+    """A configured model endpoint: the class every adapter subclasses.
 
-    # Optional: ``async def prepare(self) -> None`` does slow one-time set-up
-    # (importing an SDK, running a key command). The router awaits it before
-    # the first-token timeout starts; adapters without it are set up lazily.
+    The registry instantiates it once per model alias configuration (through
+    :meth:`create`) and checks the class when it loads: a plugin that does not
+    subclass ``Provider`` or leaves :meth:`stream` abstract is blocked.
+    """
 
+    #: Validates the alias's ``options`` table when the policy loads (a typo is
+    #: reported on its line); ``None``: the provider takes no options.
+    Options: ClassVar[type[BaseModel] | None] = None
+    #: The values ``api`` may take for this provider; empty: no choice of wire API.
+    wire_apis: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def create(cls, config: ModelConfig, context: ProviderContext) -> Self:
+        """How the pool makes an instance; override to use what the pool's
+        providers share (``context``: key-command results, SDK imports)."""
+        return cls(config)
+
+    async def prepare(self) -> None:  # noqa: B027 - optional, deliberately empty
+        """Slow one-time set-up (importing an SDK, checking a binary, running a
+        key command). The router awaits it before the first-token timeout
+        starts, before every call: make the second call cheap."""
+
+    @abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """Stream the answer: text deltas, then one Completion.
 
         Must stop promptly (closing any upstream connection) when the consuming
         task is cancelled; ``asyncio.CancelledError`` propagates.
         """
-        ...

@@ -19,19 +19,21 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from assistant_router.providers.base import (
     STOP_END,
     Completion,
     FatalProviderError,
     ModelRequest,
+    Provider,
     RetryableProviderError,
     StreamEvent,
     StreamInterruptedError,
     TextDelta,
     Usage,
 )
+from assistant_router.routing.strict import StrictModel
 
 if TYPE_CHECKING:
     from assistant_router.routing.policy import ModelConfig
@@ -105,21 +107,25 @@ def derive_reply(task: str, signature: str, meta: Mapping[str, Any]) -> str:
             return f"```{fence}\n{comment} {task} by {signature}\n{body}```\n"
 
 
-class MockProvider:
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
+class MockOptions(StrictModel):
+    """``options`` of a mock alias."""
 
-        chunk_chars: int = Field(default=24, gt=0)
-        delay_ms: float = Field(default=0, ge=0, description="pause before each chunk")
-        first_token_ms: float = Field(default=0, ge=0, description="pause before the first chunk")
-        fail: Literal["none", "retryable", "fatal", "midstream"] = "none"
-        fail_times: int | None = Field(default=None, gt=0, description="fail only the first N requests")
-        fail_message: str | None = None
-        reply: str | None = Field(default=None, description="a fixed reply instead of the derived one")
+    chunk_chars: int = Field(default=24, gt=0)
+    delay_ms: float = Field(default=0, ge=0, description="pause before each chunk")
+    first_token_ms: float = Field(default=0, ge=0, description="pause before the first chunk")
+    fail: Literal["none", "retryable", "fatal", "midstream"] = "none"
+    fail_times: int | None = Field(default=None, gt=0, description="fail only the first N requests")
+    fail_message: str | None = None
+    reply: str | None = Field(default=None, description="a fixed reply instead of the derived one")
+
+
+class MockProvider(Provider):
+    Options = MockOptions
 
     def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
         self.alias = config.alias
-        self.options = self.Options.model_validate(config.options)
+        self.options = MockOptions.model_validate(config.options)
         self.requests = 0
 
     def reply_for(self, request: ModelRequest) -> str:

@@ -28,6 +28,7 @@ from assistant_router.providers.base import (
 from assistant_router.providers.sdk_support import RETRYABLE_TYPES, SdkProvider
 
 if TYPE_CHECKING:
+    from assistant_router.providers.context import ProviderContext
     from assistant_router.routing.policy import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ class OpenAIProvider(SdkProvider):
     sdk, client_class, key_env = "openai", "AsyncOpenAI", KEY_ENV
     wire_apis = ("responses", "chat")
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ModelConfig, context: ProviderContext | None = None) -> None:
+        super().__init__(config, context)
         self.api = config.api or "responses"
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
@@ -56,7 +57,7 @@ class OpenAIProvider(SdkProvider):
                 async for event in events(client, request):
                     yield event
             except Exception as exc:  # CancelledError is not an Exception: it propagates
-                raise self._map(exc) from None
+                raise self._map(exc, client) from None
 
     async def _responses(self, client: Any, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         arguments: dict[str, Any] = {

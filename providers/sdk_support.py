@@ -15,16 +15,22 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from assistant_router.providers.base import FatalProviderError, ProviderError, RetryableProviderError, StreamInterruptedError
+from assistant_router.providers.base import (
+    FatalProviderError,
+    Provider,
+    ProviderError,
+    RetryableProviderError,
+    StreamInterruptedError,
+)
+from assistant_router.providers.context import ProviderContext
 
 if TYPE_CHECKING:
     from assistant_router.routing.policy import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-KEY_COMMAND_TIMEOUT_S = 15
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # A local OpenAI-compatible server (Ollama, llama.cpp, vLLM) checks no key; the SDK insists on one.
 PLACEHOLDER_KEY = "no-key-needed"
@@ -54,43 +60,14 @@ class Redactor:
         return text
 
 
-_command_keys: dict[tuple[str, ...], str] = {}
-
-
-async def resolve_api_key(config: ModelConfig, default_env: str, user_config: str = "your user config") -> str:
-    """The alias's key: from ``api_key_command`` (run once, cached) or the environment.
+async def resolve_api_key(config: ModelConfig, default_env: str, context: ProviderContext) -> str:
+    """The alias's key: from ``api_key_command`` (run once per pool, cached in
+    ``context``) or the environment.
 
     Raises FatalProviderError with what to do when there is none.
     """
     if config.api_key_command:
-        command = config.api_key_command
-        if command in _command_keys:
-            return _command_keys[command]
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-            try:
-                out, _ = await asyncio.wait_for(process.communicate(), KEY_COMMAND_TIMEOUT_S)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-                raise FatalProviderError(
-                    f"the api_key_command of '{config.alias}' ({command[0]}) did not answer within {KEY_COMMAND_TIMEOUT_S} s"
-                ) from None
-        except OSError as exc:
-            raise FatalProviderError(
-                f"the api_key_command of '{config.alias}' could not start ({command[0]}: {exc.strerror})"
-            ) from None
-        key = out.decode(errors="replace").strip()
-        if process.returncode != 0 or not key:
-            raise FatalProviderError(
-                f"the api_key_command of '{config.alias}' ({command[0]}) "
-                + (f"failed with exit code {process.returncode}" if process.returncode else "printed no key")
-            )
-        _command_keys[command] = key
-        return key
+        return await context.command_key(config.api_key_command, config.alias)
     name = config.api_key_env or default_env
     key = os.environ.get(name, "").strip()
     if key:
@@ -99,7 +76,7 @@ async def resolve_api_key(config: ModelConfig, default_env: str, user_config: st
         return PLACEHOLDER_KEY
     raise FatalProviderError(
         f"{name} is not set: export it before starting your editor, or set api_key_env or "
-        f"api_key_command for model alias '{config.alias}' in {user_config}"
+        f"api_key_command for model alias '{config.alias}' in your user config"
     )
 
 
@@ -201,54 +178,40 @@ class ConcurrencyLimit:
             yield
 
 
-_imported: dict[str, Any] = {}
-_import_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-
-
-async def import_sdk(name: str) -> Any:
-    """Import a provider SDK in a worker thread, so the event loop keeps
-    answering code actions meanwhile (``anthropic`` takes about a second).
-    Concurrent first tasks wait for the one import."""
-    global _import_lock
-    if (module := _imported.get(name)) is not None:
-        return module
-    import importlib
-
-    loop = asyncio.get_running_loop()
-    if _import_lock is None or _import_lock[0] is not loop:
-        _import_lock = (loop, asyncio.Lock())
-    async with _import_lock[1]:
-        if name not in _imported:
-            _imported[name] = await asyncio.to_thread(importlib.import_module, name)
-            # The SDK raises its own and httpx2's log level from ANTHROPIC_LOG /
-            # OPENAI_LOG at import; their debug output can carry keys.
-            for logger_name in (name, "httpx2"):
-                logging.getLogger(logger_name).setLevel(logging.WARNING)
-    return _imported[name]
-
-
-class SdkProvider:
+class SdkProvider(Provider):
     """What the SDK adapters share: one lazily created client per alias, its
     key, its concurrency limit and the redaction of its secrets.
 
     Subclasses name the SDK module, its client class and the default key
     variable; the client is created with ``max_retries=0`` (the router owns
     retries) and ``base_url=None`` unless the alias sets one, so the SDK's own
-    ``*_BASE_URL`` variable keeps working.
+    ``*_BASE_URL`` variable keeps working. Key-command results and the
+    imported SDK come from the pool's :class:`ProviderContext`; a 401 drops
+    the key (and the client built with it), so the next call runs the key
+    command again.
     """
 
-    sdk: str
-    client_class: str
-    key_env: str
+    sdk: ClassVar[str]
+    client_class: ClassVar[str]
+    key_env: ClassVar[str]
 
-    def __init__(self, config: ModelConfig) -> None:
-        self.config = config
+    def __init__(self, config: ModelConfig, context: ProviderContext | None = None) -> None:
+        super().__init__(config)
+        self._context = context if context is not None else ProviderContext()
         self._client: Any = None
+        self._client_key: str | None = None
         self._limit = ConcurrencyLimit(config.max_concurrency)
         self._redact = Redactor(config.secrets())
 
+    @classmethod
+    def create(cls, config: ModelConfig, context: ProviderContext) -> Self:
+        return cls(config, context)
+
     @property
     def key_name(self) -> str:
+        """Where the key comes from, for messages."""
+        if self.config.api_key_command:
+            return f"the api_key_command of '{self.config.alias}'"
         return self.config.api_key_env or self.key_env
 
     async def prepare(self) -> None:
@@ -257,10 +220,11 @@ class SdkProvider:
         await self._get_client()
 
     async def _get_client(self) -> Any:
-        if self._client is None:
-            key = await resolve_api_key(self.config, self.key_env)
+        key = await resolve_api_key(self.config, self.key_env, self._context)
+        if self._client is None or key != self._client_key:
+            # First use, or the key command printed a new key after a 401.
             self._redact.add(key)
-            module = await import_sdk(self.sdk)
+            module = await self._context.import_sdk(self.sdk)
             self._client = getattr(module, self.client_class)(
                 api_key=key,
                 base_url=self.config.base_url,
@@ -268,10 +232,24 @@ class SdkProvider:
                 timeout=sdk_timeout(self.config),
                 default_headers=self.config.headers or None,
             )
+            self._client_key = key
         return self._client
 
-    def _map(self, exc: Exception) -> ProviderError:
-        return map_sdk_error(exc, self.config, self.key_name, self._redact)
+    def _map(self, exc: Exception, client: Any) -> ProviderError:
+        """Map an error of a call made with ``client``; a 401 drops its key."""
+        error = map_sdk_error(exc, self.config, self.key_name, self._redact)
+        if error.status == 401 and client is self._client:
+            self._key_rejected()
+        return error
+
+    def _key_rejected(self) -> None:
+        """Drop the rejected key and the client built with it (the SDK closes a
+        client it collects): the next call resolves the key again, running the
+        key command, and builds a new client. A call that was still using an
+        older client changes nothing."""
+        if self.config.api_key_command and self._client_key is not None:
+            self._context.forget_key(self.config.api_key_command, self._client_key)
+        self._client = self._client_key = None
 
 
 def sdk_timeout(config: ModelConfig) -> Any:

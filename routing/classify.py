@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from assistant_router.routing.tasks import Task
 
@@ -97,7 +98,7 @@ class Classification:
     def confident(self) -> bool:
         return self.confidence >= CONFIDENT
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "task": self.task.value,
             "confidence": round(self.confidence, 3),

@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
+from assistant_router.routing.strict import StrictModel, key_text, problems
 from assistant_router.routing.tasks import Task
 from assistant_router.routing.toml_locations import KeyPath, TomlLocations
-
 
 
 def _one_or_many(value: Any) -> Any:
@@ -46,11 +46,7 @@ AliasChain = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_lengt
 TaskList = Annotated[list[Task], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Timeouts(_Strict):
+class Timeouts(StrictModel):
     """Seconds. The server enforces first_token, idle and total on every
     adapter; connect is passed to adapters that open connections."""
 
@@ -64,7 +60,7 @@ class Timeouts(_Strict):
 DEFAULT_TIMEOUTS = {"connect": 10.0, "first_token": 180.0, "idle": 90.0, "total": 1200.0}
 
 
-class PriceTier(_Strict):
+class PriceTier(StrictModel):
     """Prices that apply once a request's input exceeds ``above_input_tokens``."""
 
     above_input_tokens: int = Field(gt=0)
@@ -73,7 +69,7 @@ class PriceTier(_Strict):
     cached_input: float | None = Field(default=None, ge=0)
 
 
-class Prices(_Strict):
+class Prices(StrictModel):
     """US dollars per million tokens."""
 
     input: float | None = Field(default=None, ge=0)
@@ -82,12 +78,12 @@ class Prices(_Strict):
     tiers: list[PriceTier] = []  # long-context prices, where a provider has them
 
 
-class TaskBudget(_Strict):
+class TaskBudget(StrictModel):
     daily_usd: float | None = Field(default=None, ge=0)
     monthly_usd: float | None = Field(default=None, ge=0)
 
 
-class Budget(_Strict):
+class Budget(StrictModel):
     """Spending limits for a project (UTC days and months), checked against the ledger."""
 
     daily_usd: float | None = Field(default=None, ge=0)
@@ -97,13 +93,13 @@ class Budget(_Strict):
     downgrade_to: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
 
 
-class Privacy(_Strict):
+class Privacy(StrictModel):
     exclude: Annotated[list[str], BeforeValidator(_one_or_many)] = []
     gitignore: bool | None = None  # never send .gitignored files (default true)
     redact_secrets: bool | None = None  # replace secrets by placeholders (default true)
 
 
-class ModelEntry(_Strict):
+class ModelEntry(StrictModel):
     """``[models.NAME]`` as written in one file; fields left out are inherited."""
 
     provider: str | None = None
@@ -112,6 +108,7 @@ class ModelEntry(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     timeouts: Timeouts | None = None
     retries: int | None = Field(default=None, ge=0, le=10)
+    retry_backoff: float | None = Field(default=None, gt=0, le=60)
     max_concurrency: int | None = Field(default=None, gt=0)
     context_budget: int | None = Field(default=None, gt=0)
     context_window: int | None = Field(default=None, gt=0)
@@ -125,7 +122,7 @@ class ModelEntry(_Strict):
     headers: dict[str, str] | None = None
 
 
-class When(_Strict):
+class When(StrictModel):
     task: TaskList | None = None
     paths: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
     languages: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
@@ -139,13 +136,13 @@ class When(_Strict):
         return self
 
 
-class RuleEntry(_Strict):
+class RuleEntry(StrictModel):
     name: str | None = None
     when: When = When()
     use: AliasChain
 
 
-class PolicyFile(_Strict):
+class PolicyFile(StrictModel):
     """One file's contents: the project policy and the user config share it."""
 
     models: dict[str, ModelEntry] = {}
@@ -182,6 +179,7 @@ class ModelConfig:
     temperature: float | None = None
     timeouts: Timeouts = Timeouts()
     retries: int = 2  # extra tries of the same model for retryable errors
+    retry_backoff: float = 0.5  # seconds before the first retry; doubles each time, with jitter
     max_concurrency: int | None = None
     context_budget: int = 6000  # tokens of context around the selection
     context_window: int = 128_000  # the model's whole window: prompt plus answer
@@ -292,7 +290,8 @@ class Layer:
 
 # A hook through which the caller (who knows the provider registry) checks a
 # resolved model: it returns (key below the model, message, severity) tuples.
-ModelCheck = Callable[[ModelConfig], Iterable[tuple[tuple[str, ...], str, Literal["error", "warning"]]]]
+ModelProblem = tuple[KeyPath, str, Literal["error", "warning"]]
+ModelCheck = Callable[[ModelConfig], Iterable[ModelProblem]]
 
 
 def builtin_layer() -> Layer:
@@ -320,28 +319,18 @@ class _Parsed:
         return Origin(self.layer.label, line)
 
 
-def _key_text(loc: KeyPath) -> str:
-    # Array entries are numbered from 1, like "rule #1" in decisions.
-    return ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in loc).replace(".[", "[")
-
-
 def _pydantic_issues(layer: Layer, error: ValidationError, locations: TomlLocations) -> list[PolicyIssue]:
     issues = []
-    for detail in error.errors(include_url=False):
-        loc = tuple(p for p in detail["loc"] if p != "[key]")
-        message = detail["msg"]
-        if detail["type"] == "extra_forbidden":
-            message = f"unknown key '{loc[-1]}'"
-            parent = loc[:-1]
-            allowed = _allowed_keys(parent)
-            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    for problem in problems(error):
+        message = problem.message
+        if problem.unknown_key and problem.loc:
+            allowed = _allowed_keys(problem.loc[:-1])
+            hint = difflib.get_close_matches(str(problem.loc[-1]), allowed, n=1)
             if hint:
                 message += f"; did you mean '{hint[0]}'?"
             elif allowed:
                 message += f" (allowed: {', '.join(sorted(allowed))})"
-        elif detail["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-        issues.append(PolicyIssue(layer.label, message, locations.line_of(loc), _key_text(loc) or None))
+        issues.append(PolicyIssue(layer.label, message, locations.line_of(problem.loc), problem.key or None))
     return issues
 
 
@@ -439,7 +428,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
             if layer.role == "project" and not _is_trusted(layer, trusted):
                 for key in TRUSTED_ONLY_KEYS:
                     if values.pop(key, None) is not None:
-                        path = ("models", alias, key)
+                        path: KeyPath = ("models", alias, key)
                         issues.append(
                             PolicyIssue(
                                 layer.label,
@@ -447,7 +436,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
                                 "user config may set it; to allow it here, add this project to trusted_projects "
                                 "in your user config",
                                 parsed.locations.line_of(path),
-                                _key_text(path),
+                                key_text(path),
                                 "warning",
                             )
                         )
@@ -487,6 +476,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
             temperature=fields.get("temperature"),
             timeouts=Timeouts(**{**DEFAULT_TIMEOUTS, **fields.get("timeouts", {})}),
             retries=fields.get("retries", ModelConfig.retries),
+            retry_backoff=fields.get("retry_backoff", ModelConfig.retry_backoff),
             max_concurrency=fields.get("max_concurrency"),
             context_budget=fields.get("context_budget", ModelConfig.context_budget),
             context_window=fields.get("context_window", ModelConfig.context_window),
@@ -509,7 +499,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
                     parsed,
                 )
                 line = owner.locations.line_of(path) if owner.layer.path is not None else None
-                issues.append(PolicyIssue(owner.layer.label, message, line, _key_text(path), severity))
+                issues.append(PolicyIssue(owner.layer.label, message, line, key_text(path), severity))
 
     def check_chain(parsed: _Parsed, chain: list[str], path: KeyPath) -> None:
         for alias in chain:
@@ -517,7 +507,7 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
                 hint = difflib.get_close_matches(alias, list(merged), n=1)
                 suffix = f"; did you mean '{hint[0]}'?" if hint else f" (defined: {', '.join(sorted(merged))})"
                 issues.append(
-                    PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'{suffix}", parsed.locations.line_of(path), _key_text(path))
+                    PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'{suffix}", parsed.locations.line_of(path), key_text(path))
                 )
 
     routes: dict[Task, Route] = {}
@@ -529,12 +519,13 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
     # Rules of the higher-precedence layer are checked first.
     rules: list[Rule] = []
     for parsed in reversed(parsed_layers):
-        for index, entry in enumerate(parsed.file.rules):
-            check_chain(parsed, entry.use, ("rules", index, "use"))
-            rule = Rule(index + 1, entry.name, entry.when, tuple(entry.use), parsed.origin(("rules", index)))
+        for index, rule_entry in enumerate(parsed.file.rules):
+            check_chain(parsed, rule_entry.use, ("rules", index, "use"))
+            rule = Rule(index + 1, rule_entry.name, rule_entry.when, tuple(rule_entry.use),
+                        parsed.origin(("rules", index)))
             if (problem := _compile_paths(rule)) is not None:
                 path = ("rules", index, "when", "paths")
-                issues.append(PolicyIssue(parsed.layer.label, problem, parsed.locations.line_of(path), _key_text(path)))
+                issues.append(PolicyIssue(parsed.layer.label, problem, parsed.locations.line_of(path), key_text(path)))
             rules.append(rule)
 
     missing_routes = [t.value for t in Task if t not in routes]
@@ -551,12 +542,83 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
             issues.append(PolicyIssue(parsed.layer.label, "'ledger_url' is ignored here: only your user config may "
                                       "choose where usage is recorded", parsed.locations.line_of(("ledger_url",)),
                                       "ledger_url", "warning"))
-        else:
+            continue
+        line = parsed.locations.line_of(("ledger_url",)) if parsed.layer.path is not None else None
+        url_problem = ledger_url_problem(parsed.file.ledger_url)
+        if url_problem is not None:
+            issues.append(PolicyIssue(parsed.layer.label, url_problem[0], line, "ledger_url", url_problem[1]))
+        if url_problem is None or url_problem[1] == "warning":
             ledger_url = parsed.file.ledger_url
     if any(i.severity == "error" for i in issues):
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
     return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url), issues
+
+
+LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
+_LEDGER_FORMS = "use sqlite:///absolute/path, sqlite://~/path or postgresql://user@host/db"
+
+
+def ledger_url_problem(url: str) -> tuple[str, Literal["error", "warning"]] | None:
+    """What is wrong with a ``ledger_url``, checked when the policy loads so a
+    mistake is reported on its line instead of failing the first recorded task.
+
+    Accepts what ``engine.usage.ledger.open_ledger`` opens: ``sqlite://PATH``
+    and libpq URLs (``postgresql://`` or ``postgres://``). Messages never
+    repeat a password.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not url.strip():
+        return f"ledger_url is empty: leave it out for the default ledger, or {_LEDGER_FORMS}", "error"
+    if not separator or not scheme.isascii() or not scheme.replace("+", "").isalnum():
+        hint = "sqlite://" + url if url.startswith(("/", "~")) else None
+        if hint is None and (head := url.split(":", 1)[0].lower()) in LEDGER_SCHEMES:
+            hint = f"{head}://…"
+        return (f"ledger_url {_without_password(url)!r} is not a URL: "
+                + (f"write {hint!r}" if hint else _LEDGER_FORMS)), "error"
+    if scheme == "sqlite":
+        if not rest or rest.endswith("/"):
+            return f"ledger_url {url!r} names no SQLite file: {_LEDGER_FORMS}", "error"
+        if "?" in rest or "#" in rest:
+            return (f"ledger_url {url!r}: SQLite URL parameters are not supported (the path is taken as written); "
+                    "name just the file"), "error"
+        if rest.startswith("/~"):
+            return f"ledger_url {url!r}: write sqlite://~{rest[2:]} for a file in your home directory", "error"
+        if not Path(rest).expanduser().is_absolute():
+            return (f"ledger_url {url!r} is a relative path, found from wherever the editor started the server; "
+                    "use sqlite:///absolute/path or sqlite://~/path"), "warning"
+        return None
+    if scheme in ("postgresql", "postgres"):
+        return _postgres_url_problem(url)
+    close = difflib.get_close_matches(scheme.lower(), LEDGER_SCHEMES, n=1)
+    suggestion = f"; did you mean '{close[0]}://'?" if close else f": {_LEDGER_FORMS}"
+    return f"unsupported ledger_url scheme '{scheme}' (supported: sqlite, postgresql){suggestion}", "error"
+
+
+def _without_password(url: str) -> str:
+    import re
+
+    return re.sub(r"^([^:/?#]+://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
+
+
+def _postgres_url_problem(url: str) -> tuple[str, Literal["error", "warning"]] | None:
+    """Parsed by libpq (through psycopg, imported only for such a URL)."""
+    from psycopg import Error as PsycopgError
+    from psycopg.conninfo import conninfo_to_dict
+
+    shown = _without_password(url)
+    try:
+        params = conninfo_to_dict(url)
+    except PsycopgError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        password = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
+        if password:
+            detail = detail.replace(password, "***")
+        return f"ledger_url {shown!r} is not a valid PostgreSQL URL: {detail}", "error"
+    for port in str(params.get("port") or "").split(","):
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            return f"ledger_url {shown!r}: the port {port!r} is not a number from 1 to 65535", "error"
+    return None
 
 
 def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[PolicyIssue]) -> BudgetSettings:
@@ -574,7 +636,7 @@ def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[
                 if alias not in aliases:
                     path = ("budget", "downgrade_to")
                     issues.append(PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'",
-                                              parsed.locations.line_of(path), _key_text(path)))
+                                              parsed.locations.line_of(path), key_text(path)))
     if values.get("on_exceed") == "downgrade" and not values.get("downgrade_to"):
         issues.append(PolicyIssue(origin.label if origin else "policy", "on_exceed = \"downgrade\" needs downgrade_to",
                                   origin.line if origin else None, "budget.downgrade_to"))
@@ -601,7 +663,7 @@ def _privacy_and_instructions(parsed_layers: list[_Parsed], issues: list[PolicyI
                 path = ("privacy", name)
                 issues.append(PolicyIssue(layer.label, f"'{name} = false' is ignored here: only your user config may "
                                           "turn a privacy protection off", parsed.locations.line_of(path),
-                                          _key_text(path), "warning"))
+                                          key_text(path), "warning"))
                 continue
             switches[name] = value
         if parsed.file.instructions and layer.path is not None:

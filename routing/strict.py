@@ -30,8 +30,13 @@ class Problem:
     @property
     def key(self) -> str:
         """``a.b[2].c``: entries of arrays numbered from 1, as users count them."""
-        text = ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in self.loc)
-        return text.replace(".[", "[")
+        return key_text(self.loc)
+
+
+def key_text(loc: tuple[str | int, ...]) -> str:
+    """A key path as users write it: ``rules[2].when.paths`` (arrays counted from 1)."""
+    text = ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in loc)
+    return text.replace(".[", "[")
 
 
 def problems(error: ValidationError, *, unknown: str = "unknown key") -> Iterator[Problem]:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.providers.base import FatalProviderError, ModelRequest, RetryableProviderError, TextDelta
+from assistant_router.providers.base import FatalProviderError, ModelRequest, Provider, RetryableProviderError, TextDelta
 from assistant_router.providers.registry import ProviderRegistry
+from assistant_router.routing.config import load_policy
 from assistant_router.routing.policy import ModelConfig
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "command_provider" / "command_provider.py"
@@ -65,9 +66,21 @@ async def test_streams_the_commands_output(registry, tmp_path):
     assert done.usage.output_tokens > 0
 
 
-def test_options_are_validated_at_policy_load(registry):
+def test_options_are_validated_at_policy_load(registry, tmp_path):
     problems = list(registry.check(config(["x"], colour="red")))
     assert problems == [(("options", "colour"), "unknown option 'colour'", "error")]
+
+    policy = tmp_path / "project" / ".assistant-router.toml"
+    policy.parent.mkdir()
+    policy.write_text('[models.local]\nprovider = "command"\nmodel = "m"\noptions = { argv = ["ok", 3] }\n')
+    load = load_policy(policy.parent, registry.check, user_config=tmp_path / "none.toml")
+    (issue,) = load.errors
+    assert (issue.line, issue.key, issue.message) == (4, "models.local.options.argv[2]", "Input should be a valid string")
+
+
+def test_the_example_subclasses_the_provider_base(example):
+    assert issubclass(example.CommandProvider, Provider)
+    assert example.CommandProvider.Options is example.CommandOptions
 
 
 async def test_exit_codes_map_to_the_error_classes(registry, tmp_path):

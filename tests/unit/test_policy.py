@@ -370,3 +370,67 @@ def test_the_price_tiers_example_in_docs_is_valid(tmp_path):
     assert load.errors == []
     (tier,) = load.policy.models["opus"].prices.tiers
     assert (tier.above_input_tokens, tier.input, tier.output) == (200000, 10.0, 37.5)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://me:hunter2@db/usage", "unsupported ledger_url scheme 'mysql' (supported: sqlite, postgresql)"),
+        ("postgresql+psycopg://me@db/usage", "unsupported ledger_url scheme 'postgresql+psycopg' (supported: sqlite, "
+                                             "postgresql); did you mean 'postgresql://'?"),
+        ("/home/me/ledger.sqlite3", "ledger_url '/home/me/ledger.sqlite3' is not a URL: write "
+                                    "'sqlite:///home/me/ledger.sqlite3'"),
+        ("sqlite:/home/me/ledger.sqlite3", "is not a URL: write 'sqlite://…'"),
+        ("", "ledger_url is empty"),
+        ("sqlite://", "names no SQLite file"),
+        ("sqlite:///home/me/", "names no SQLite file"),
+        ("sqlite:///home/me/ledger.sqlite3?mode=ro", "SQLite URL parameters are not supported"),
+        ("sqlite:///~/ledger.sqlite3", "write sqlite://~/ledger.sqlite3 for a file in your home directory"),
+        ("postgresql://me@db:five/usage", "the port 'five' is not a number from 1 to 65535"),
+        ("postgresql://me@db/usage?colour=red", 'is not a valid PostgreSQL URL: invalid URI query parameter: "colour"'),
+        ("postgres://me:hunt%zz@db/usage", "is not a valid PostgreSQL URL: invalid percent-encoded token"),
+    ],
+)
+def test_an_unusable_ledger_url_is_an_error_on_its_line(root, user, url, message):
+    write(user, f"""
+        # where usage is recorded
+        ledger_url = "{url}"
+
+        [models.opus]
+        temperature = 0.2
+        """)
+
+    load = load_policy(root, user_config=user)
+
+    assert load.policy is None
+    (issue,) = load.errors
+    assert (issue.source, issue.line, issue.key, issue.severity) == (str(user), 3, "ledger_url", "error")
+    assert message in issue.message
+    assert "hunter2" not in issue.message and "hunt%zz" not in issue.message  # passwords are not repeated
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///home/me/ledger.sqlite3", "sqlite://~/ledger.sqlite3", "postgresql://me@db:5432/usage",
+            "postgres://me:secret@db1:5432,db2:5433/usage?sslmode=require", "postgresql://"],
+)
+def test_the_ledger_urls_open_ledger_opens_load(root, user, url):
+    write(user, f'ledger_url = "{url}"\n')
+    load = load_policy(root, user_config=user)
+    assert load.issues == [] and load.policy.ledger_url == url
+
+
+def test_a_relative_sqlite_path_is_a_warning(root, user):
+    write(user, 'ledger_url = "sqlite://ledger.sqlite3"\n')
+    load = load_policy(root, user_config=user)
+    (warning,) = load.issues
+    assert (warning.line, warning.severity) == (1, "warning") and "relative path" in warning.message
+    assert load.policy.ledger_url == "sqlite://ledger.sqlite3"
+
+
+def test_a_projects_ledger_url_is_ignored_not_checked(root, user):
+    policy = write(root / ".assistant-router.toml", 'instructions = "x.md"\nledger_url = "mysql://x"\n')
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.policy.ledger_url is None
+    (ignored,) = [i for i in load.issues if i.key == "ledger_url"]
+    assert (ignored.source, ignored.line, ignored.severity) == (str(policy), 2, "warning")
+    assert "only your user config may choose where usage is recorded" in ignored.message

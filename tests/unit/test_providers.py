@@ -8,16 +8,21 @@ from importlib import metadata
 
 import pytest
 
+from pydantic import BaseModel
+
 from assistant_router.providers.base import (
     Completion,
     FatalProviderError,
     ModelRequest,
+    Provider,
     RetryableProviderError,
     StreamInterruptedError,
     TextDelta,
+    Usage,
 )
+from assistant_router.providers.context import ProviderContext
 from assistant_router.providers.mock import MockProvider
-from assistant_router.providers.registry import ENTRY_POINT_GROUP, ProviderRegistry
+from assistant_router.providers.registry import ENTRY_POINT_GROUP, ProviderPool, ProviderRegistry
 from assistant_router.routing.policy import ModelConfig
 
 
@@ -110,16 +115,20 @@ def _plugins(monkeypatch, *entries):
     monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
 
 
-def test_entry_point_plugins_are_discovered(monkeypatch):
-    class Echo:
-        def __init__(self, cfg):
-            self.cfg = cfg
+class Echo(Provider):
+    """The smallest complete provider: only ``stream``."""
 
+    async def stream(self, request):
+        yield TextDelta(request.prompt)
+        yield Completion(Usage())
+
+
+def test_entry_point_plugins_are_discovered(monkeypatch):
     _plugins(monkeypatch, _FakeEntryPoint("echo", lambda: Echo))
     registry = ProviderRegistry()
 
     assert registry.names() == ["anthropic", "echo", "mock", "openai"]
-    assert registry.create(config("echo")).cfg.model == "m-1"
+    assert registry.create(config("echo")).config.model == "m-1"
     assert list(registry.check(config("echo", colour="red"))) == [
         (("options",), "provider 'echo' takes no options", "error")
     ]
@@ -138,3 +147,134 @@ def test_a_broken_plugin_is_blocked_not_fatal(monkeypatch, caplog):
     assert caplog.text.count("failed to load") == 1
     assert "broken" not in registry.names()
     assert isinstance(registry.create(config()), MockProvider)
+
+
+class NoStream(Provider):
+    pass
+
+
+class OddOptions(Echo):
+    Options = dict  # not a pydantic model
+
+
+def not_a_class(cfg):
+    return Echo(cfg)
+
+
+class DuckTyped:  # the interface before the base class: has everything but the base
+    Options = None
+
+    def __init__(self, cfg):
+        self.config = cfg
+
+    async def prepare(self):
+        pass
+
+    async def stream(self, request):
+        yield Completion(Usage())
+
+
+@pytest.mark.parametrize(
+    ("loaded", "reason"),
+    [
+        (DuckTyped, "plugin:odd is not a subclass of assistant_router.providers.base.Provider"),
+        (not_a_class, "plugin:odd is not a subclass of assistant_router.providers.base.Provider"),
+        (NoStream, "plugin:odd does not implement stream()"),
+        (OddOptions, "plugin:odd.Options is not a pydantic model"),
+    ],
+    ids=["duck-typed", "function", "abstract", "options"],
+)
+def test_a_plugin_that_is_not_a_provider_is_blocked_with_the_reason(monkeypatch, caplog, loaded, reason):
+    _plugins(monkeypatch, _FakeEntryPoint("odd", lambda: loaded))
+    registry = ProviderRegistry()
+    pool = ProviderPool(registry)
+
+    for _ in range(2):
+        with pytest.raises(FatalProviderError) as caught:
+            pool.get(config("odd"))
+        assert str(caught.value) == f"provider plugin 'odd' is disabled: {reason}" + (
+            ' (see docs/providers.md, "Writing an adapter")' if "subclass" in reason else ""
+        )
+    assert caplog.text.count("is disabled") == 1
+    assert "odd" not in registry.names()
+    # At policy load it is a warning on the alias's provider key, not a crash.
+    assert list(registry.check(config("odd"))) == [(("provider",), str(caught.value), "warning")]
+    assert isinstance(pool.get(config()), MockProvider)
+
+
+def test_register_refuses_what_is_not_a_provider():
+    registry = ProviderRegistry(entry_points=False)
+    with pytest.raises(TypeError, match="is not a subclass of"):
+        registry.register("duck", DuckTyped)
+    with pytest.raises(TypeError, match="does not implement stream"):
+        registry.register("half", NoStream)
+    registry.register("echo", Echo)
+    assert "echo" in registry.names() and "duck" not in registry.names()
+
+
+async def test_everything_the_pool_returns_has_prepare_and_stream():
+    """engine/calling.py awaits ``prepare()`` unconditionally: the default is a no-op."""
+    registry = ProviderRegistry(entry_points=False)
+    registry.register("echo", Echo)
+    pool = ProviderPool(registry)
+
+    for provider in (pool.get(config()), pool.get(config("echo"))):
+        assert isinstance(provider, Provider)
+        assert await provider.prepare() is None
+    echo = pool.get(config("echo"))
+    assert echo is pool.get(config("echo"))  # one instance per alias configuration
+    assert [e async for e in echo.stream(request())][0] == TextDelta("prompt")
+
+
+def test_a_provider_that_fails_to_start_fails_its_alias_only(caplog):
+    class Exploding(Echo):
+        def __init__(self, cfg):
+            raise KeyError("boom")
+
+    registry = ProviderRegistry(entry_points=False)
+    registry.register("exploding", Exploding)
+    pool = ProviderPool(registry)
+
+    with pytest.raises(FatalProviderError, match="provider 'exploding' failed to start for alias 'fast': KeyError"):
+        pool.get(config("exploding"))
+    assert isinstance(pool.get(config()), MockProvider)
+
+
+def test_a_provider_is_created_with_its_pools_context():
+    seen = []
+
+    class Sharing(Echo):
+        @classmethod
+        def create(cls, cfg, context):
+            seen.append(context)
+            return cls(cfg)
+
+    registry = ProviderRegistry(entry_points=False)
+    registry.register("sharing", Sharing)
+    first, second = ProviderPool(registry), ProviderPool(registry, ProviderContext())
+    first.get(config("sharing"))
+    first.get(ModelConfig(alias="other", provider="sharing", model="m-2"))
+    second.get(config("sharing"))
+
+    assert seen == [first.context, first.context, second.context]
+    assert first.context is not second.context
+
+
+def test_options_are_declared_not_probed():
+    class Opts(BaseModel):
+        size: int
+
+    class Sized(Echo):
+        Options = Opts
+
+    registry = ProviderRegistry(entry_points=False)
+    registry.register("sized", Sized)
+    assert list(registry.check(ModelConfig(alias="a", provider="sized", model="m", options={"size": "x"}))) == [
+        (("options", "size"), "Input should be a valid integer, unable to parse string as an integer", "error")
+    ]
+    assert list(registry.check(config("mock", fail="sometimes"))) == [
+        (("options", "fail"), "Input should be 'none', 'retryable', 'fatal' or 'midstream'", "error")
+    ]
+    registry.register("echo", Echo)
+    with pytest.raises(FatalProviderError, match="provider 'echo' takes no options"):
+        registry.create(config("echo", colour="red"))

@@ -20,33 +20,41 @@ import contextlib
 import math
 import shutil
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from assistant_router.providers.base import (
     STOP_END,
     Completion,
     FatalProviderError,
     ModelRequest,
+    Provider,
     RetryableProviderError,
     StreamEvent,
     TextDelta,
     Usage,
 )
+from assistant_router.routing.strict import StrictModel
+
+if TYPE_CHECKING:
+    from assistant_router.routing.policy import ModelConfig
 
 
-class CommandProvider:
-    class Options(BaseModel):
-        """Validated when the policy loads: a typo is reported on its line."""
+class CommandOptions(StrictModel):
+    """Validated when the policy loads: an unknown key or a bad value is
+    reported on its line of the policy file."""
 
-        model_config = ConfigDict(extra="forbid")
+    argv: list[str] = Field(min_length=1, description="the command; {model} is replaced by the model ID")
+    retry_exit_codes: list[int] = Field(default_factory=list, description="exit codes worth retrying")
 
-        argv: list[str] = Field(min_length=1, description="the command; {model} is replaced by the model ID")
-        retry_exit_codes: list[int] = Field(default_factory=list, description="exit codes worth retrying")
 
-    def __init__(self, config) -> None:  # config: the resolved model alias
-        self.config = config
-        self.options = self.Options.model_validate(config.options)
+class CommandProvider(Provider):
+    Options = CommandOptions
+
+    def __init__(self, config: ModelConfig) -> None:  # the resolved model alias
+        super().__init__(config)
+        self.options = CommandOptions.model_validate(config.options)
 
     async def prepare(self) -> None:
         """One-time checks, before the router starts the first-token clock."""
@@ -60,6 +68,7 @@ class CommandProvider:
         )
         received = 0
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # chunks may split a character
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None  # PIPEs
         try:
             process.stdin.write(f"{request.system}\n\n{request.prompt}".encode())
             await process.stdin.drain()

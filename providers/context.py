@@ -1,0 +1,113 @@
+"""What the providers of one pool share: key-command results and SDK imports.
+
+A :class:`ProviderContext` belongs to one :class:`~assistant_router.providers.registry.ProviderPool`
+and is handed to every provider the pool creates (:meth:`Provider.create`), so
+two pools (two servers in one process, two test cases) never share a cached
+key. Nothing here is module-global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from types import ModuleType
+
+from assistant_router.providers.base import FatalProviderError
+
+logger = logging.getLogger(__name__)
+
+KEY_COMMAND_TIMEOUT_S = 15
+
+
+class _LoopLocks:
+    """One :class:`asyncio.Lock` per name, for the running event loop (a lock
+    is bound to the loop it is first used in; tests run many loops)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._locks: dict[object, asyncio.Lock] = {}
+
+    def __call__(self, name: object) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._locks = loop, {}
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
+
+
+class ProviderContext:
+    """Key-command results and SDK modules for the providers of one pool."""
+
+    def __init__(self) -> None:
+        self._command_keys: dict[tuple[str, ...], str] = {}
+        self._imported: dict[str, ModuleType] = {}
+        self._locks = _LoopLocks()
+
+    async def command_key(self, command: tuple[str, ...], alias: str) -> str:
+        """The key ``command`` prints: run once, then cached until :meth:`forget_key`.
+
+        Concurrent first calls wait for the one run. Raises FatalProviderError
+        (naming ``alias``, never the output) when the command fails.
+        """
+        if (key := self._command_keys.get(command)) is not None:
+            return key
+        async with self._locks(("key", command)):
+            if (key := self._command_keys.get(command)) is None:
+                key = self._command_keys[command] = await _run_key_command(command, alias)
+        return key
+
+    def forget_key(self, command: tuple[str, ...], key: str) -> None:
+        """The service rejected ``key`` (401): the next :meth:`command_key` runs
+        the command again, so a rotated key works without a restart. A key
+        already replaced by a newer one stays."""
+        if self._command_keys.get(command) == key:
+            del self._command_keys[command]
+
+    async def import_sdk(self, name: str) -> ModuleType:
+        """Import a provider SDK in a worker thread, so the event loop keeps
+        answering code actions meanwhile (``anthropic`` takes about a second).
+        Concurrent first tasks wait for the one import."""
+        if (module := self._imported.get(name)) is not None:
+            return module
+        async with self._locks(("import", name)):
+            if (module := self._imported.get(name)) is None:
+                module = self._imported[name] = await asyncio.to_thread(importlib.import_module, name)
+                # The SDK raises its own and httpx2's log level from ANTHROPIC_LOG /
+                # OPENAI_LOG at import; their debug output can carry keys.
+                for logger_name in (name, "httpx2"):
+                    logging.getLogger(logger_name).setLevel(logging.WARNING)
+        return module
+
+
+async def _run_key_command(command: tuple[str, ...], alias: str) -> str:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        raise FatalProviderError(
+            f"the api_key_command of '{alias}' could not start ({command[0]}: {exc.strerror})"
+        ) from None
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), KEY_COMMAND_TIMEOUT_S)
+    except TimeoutError:
+        raise FatalProviderError(
+            f"the api_key_command of '{alias}' ({command[0]}) did not answer within {KEY_COMMAND_TIMEOUT_S} s"
+        ) from None
+    finally:  # timed out or cancelled: a password manager waiting for input is not left behind
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    key = out.decode(errors="replace").strip()
+    if process.returncode != 0 or not key:
+        raise FatalProviderError(
+            f"the api_key_command of '{alias}' ({command[0]}) "
+            + (f"failed with exit code {process.returncode}" if process.returncode else "printed no key")
+        )
+    return key
