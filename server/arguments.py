@@ -107,7 +107,7 @@ def parse_client_options(raw: Any) -> tuple[ClientOptions, str | None]:
         if key not in fields:
             continue
         if key == "tasks" and isinstance(value, list):
-            names = {t.value for t in Task}
+            names = [t.value for t in Task]  # in the table's order, for the message
             for number, item in enumerate(value, 1):
                 if item not in names:
                     problems.append(f"tasks[{number}]: {item!r} is not a task (tasks: {', '.join(names)})")

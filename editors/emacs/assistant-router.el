@@ -7,8 +7,10 @@
 ;;; Commentary:
 
 ;; assistant-router is a language server that offers AI coding tasks
-;; (scaffold, test, fix, refactor, debug, review, explain) as ordinary
-;; code actions and sends each task to the model that suits it.
+;; (writing code, tests, fixes, reviews, explanations...) as ordinary
+;; code actions and sends each task to the model that suits it.  The
+;; tasks are the server's: this package keeps no list of them, and
+;; reads the server's task table (see `assistant-router-task-table').
 ;;
 ;; Loading this file:
 ;;
@@ -45,10 +47,6 @@
   :group 'eglot
   :prefix "assistant-router-")
 
-(defconst assistant-router-tasks
-  '("scaffold" "test" "fix" "refactor" "debug" "review" "explain")
-  "The tasks the server knows.")
-
 (defcustom assistant-router-command '("assistant-router" "serve")
   "Program and arguments that start the server (speaking LSP on stdio)."
   :type '(repeat string))
@@ -77,8 +75,10 @@ from a listed mode are included.  Set it with `customize' or
 
 (defcustom assistant-router-initialization-options nil
   "`initializationOptions' sent to the server, as a plist; nil for its defaults.
-Keys: `:tasks', the tasks to offer as code actions (a list of names
-from `assistant-router-tasks'; default all); `:status_notifications',
+Keys: `:tasks', the tasks to offer as code actions (a list of the
+server's task names, see `assistant-router-task-names'; default all;
+the server ignores, with a warning, a name it does not have);
+`:status_notifications',
 whether the server sends `assistant/status' after each task (t or
 nil; default t).  Example:
 
@@ -173,7 +173,7 @@ Keys: :task :alias :provider :model :status :fallback :usage
   (let ((outcome (plist-get status :status)))
     (propertize (format " [AI %s:%s%s %s]" (plist-get status :task) (plist-get status :alias)
                         (if (eq (plist-get status :fallback) t) "↩" "") outcome)
-                'face (if (member outcome '("failed" "cancelled")) 'warning 'success)
+                'face (if (member outcome '("failed" "refused" "cancelled")) 'warning 'success)
                 'help-echo (assistant-router--describe-status status))))
 
 (cl-defmethod eglot-handle-notification (_server (_method (eql 'assistant/status)) &rest params)
@@ -275,7 +275,7 @@ Eglot 1.9 to 1.15 execute code actions' commands through this generic."
           (progn (assistant-router--execute server command (plist-get action :arguments)) nil)
         (cl-call-next-method)))))
 
-;;;; Interactive commands
+;;;; The server of this buffer
 
 (defun assistant-router--server ()
   "The assistant-router server managing this buffer, or a user error."
@@ -287,18 +287,75 @@ Eglot 1.9 to 1.15 execute code actions' commands through this generic."
       (user-error "No assistant-router server manages this buffer (start it with M-x eglot)"))
     server))
 
-(defun assistant-router--target ()
-  "URI and LSP range of the region, or of the current line."
-  (let ((beg (if (use-region-p) (region-beginning) (line-beginning-position)))
-        (end (if (use-region-p) (region-end) (line-beginning-position 2))))
+;;;; The server's task table
+
+(defvar assistant-router--task-tables (make-hash-table :test #'eq :weakness 'key)
+  "Server → its task table (a list of plists), once read.")
+
+(defun assistant-router--task-rows (raw)
+  "The rows with a name in RAW (a JSON array of task rows), or nil."
+  (when (sequencep raw)
+    (let ((rows nil))
+      (seq-doseq (row raw)
+        (let ((name (and (listp row) (plist-get row :name))))
+          (when (and (stringp name) (not (string-empty-p name))
+                     (not (seq-find (lambda (r) (equal (plist-get r :name) name)) rows)))
+            (push row rows))))
+      (nreverse rows))))
+
+(defun assistant-router-task-table (&optional server)
+  "The task table of SERVER (default: the current buffer's), in its order.
+A list of plists with the keys :name :title :verb :delivery :placement
+:result :codeActionKind :needsDiagnostics :emptySelection.  It comes
+from the server's initialize result (capabilities.experimental
+.assistantRouter.tasks) or, from a server that leaves it out there,
+its `assistant.tasks' command; it is read once per connection."
+  (let ((server (or server (assistant-router--server))))
+    (or (gethash server assistant-router--task-tables)
+        (let ((rows (or (assistant-router--task-rows
+                         (plist-get (plist-get (plist-get (eglot--capabilities server) :experimental)
+                                               :assistantRouter)
+                                    :tasks))
+                        (assistant-router--task-rows
+                         (plist-get (jsonrpc-request server :workspace/executeCommand
+                                                     '(:command "assistant.tasks"))
+                                    :tasks)))))
+          (unless rows
+            (user-error "The assistant-router server sent no task list; is it up to date?"))
+          (puthash server rows assistant-router--task-tables)))))
+
+(defun assistant-router-task-names (&optional server)
+  "The names of the tasks of SERVER (default: the current buffer's)."
+  (mapcar (lambda (row) (plist-get row :name)) (assistant-router-task-table server)))
+
+(defun assistant-router--task-row (task &optional server)
+  "The row of TASK in the task table of SERVER, or nil."
+  (seq-find (lambda (row) (equal (plist-get row :name) task)) (assistant-router-task-table server)))
+
+(defun assistant-router--read-task (prompt &optional server)
+  "Read one of the server's task names with PROMPT; the empty string is allowed.
+Candidates are annotated with the task's title and what it delivers."
+  (let* ((rows (assistant-router-task-table server))
+         (completion-extra-properties
+          (list :annotation-function
+                (lambda (name)
+                  (let ((row (seq-find (lambda (r) (equal (plist-get r :name) name)) rows)))
+                    (when row
+                      (format "  %s: %s" (plist-get row :title) (plist-get row :result))))))))
+    (completing-read prompt (mapcar (lambda (row) (plist-get row :name)) rows) nil t)))
+
+;;;; Interactive commands
+
+(defun assistant-router--target (&optional at-cursor)
+  "URI and LSP range of the region, or of the current line.
+With AT-CURSOR and no region, the empty range at point."
+  (let* ((region (use-region-p))
+         (beg (cond (region (region-beginning)) (at-cursor (point)) (t (line-beginning-position))))
+         (end (cond (region (region-end)) (at-cursor (point)) (t (line-beginning-position 2)))))
     (eglot--signal-textDocument/didChange) ; the server must see the text we point at
     (list :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
           :range (list :start (eglot--pos-to-lsp-position beg)
                        :end (eglot--pos-to-lsp-position end)))))
-
-(defun assistant-router--read-task (prompt)
-  "Read a task name with PROMPT."
-  (completing-read prompt assistant-router-tasks nil t))
 
 ;;;###autoload
 (defun assistant-router-ask (prompt)
@@ -313,13 +370,20 @@ diagnostics or an explanation."
 
 ;;;###autoload
 (defun assistant-router-run (task &optional prompt)
-  "Run TASK on the region (or the current line), with optional extra PROMPT."
-  (interactive (list (assistant-router--read-task "Task: ")
+  "Run TASK on the region (or the current line), with optional extra PROMPT.
+TASK is one of the server's task names; without a region, a task whose
+row says a bare cursor means \"insert here\" (scaffold) runs at point."
+  (interactive (list (let ((task (assistant-router--read-task "Task: ")))
+                       (if (string-empty-p task) (user-error "No task chosen") task))
                      (let ((extra (read-string "Extra instructions (optional): ")))
                        (unless (string-empty-p extra) extra))))
-  (let ((server (assistant-router--server)))
+  (let* ((server (assistant-router--server))
+         (row (or (assistant-router--task-row task server)
+                  (user-error "The server has no task %S (it has: %s)" task
+                              (string-join (assistant-router-task-names server) ", "))))
+         (at-cursor (equal (plist-get row :emptySelection) "cursor")))
     (assistant-router--execute server "assistant.run"
-                               (vector (append (list :task task) (assistant-router--target)
+                               (vector (append (list :task task) (assistant-router--target at-cursor)
                                                (when prompt (list :prompt prompt)))))))
 
 ;;;###autoload
@@ -328,7 +392,7 @@ diagnostics or an explanation."
 With TASK nil, classify PROMPT first.  Calls no model.
 Interactively, an empty task reads a prompt instead."
   (interactive
-   (let ((task (completing-read "Task (empty: classify a prompt): " assistant-router-tasks nil t)))
+   (let ((task (assistant-router--read-task "Task (empty: classify a prompt): ")))
      (if (string-empty-p task)
          (list nil (read-string "Prompt to classify: "))
        (list task nil))))

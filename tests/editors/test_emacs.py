@@ -24,8 +24,14 @@ EMACS_TIMEOUT_S = 60
 
 from support import MOCK_USER_CONFIG, SAMPLE  # noqa: E402  (tests/support.py)
 
-# The session: everything Emacs does, in order. Results go to $AR_RESULTS as JSON.
-DRIVER = r"""
+from assistant_router.routing.tasks import task_table  # noqa: E402  (the server's table: the one definition)
+
+FAKE_SERVER = Path(__file__).resolve().parent / "fake_server.py"
+# fake_server.py's tasks: not the real server's, so a package with a copied list cannot pass.
+FAKE_ROWS = json.loads((FAKE_SERVER.parent / "fake_tasks.json").read_text())
+
+# What both sessions below share: recording results, waiting, the task prompt.
+HELPERS = r"""
 ;;; -*- lexical-binding: t; -*-
 (require 'cl-lib)
 (require 'json)
@@ -55,6 +61,35 @@ DRIVER = r"""
         (with-current-buffer buffer (buffer-substring-no-properties (max (point-min) (- (point-max) 6000)) (point-max)))
       "")))
 
+(defun ar-record-tasks ()
+  "What the package knows of the tasks: their names, and what its task prompt offers."
+  (ar-put 'task_names (vconcat (assistant-router-task-names)))
+  (let ((offered nil) (annotations nil))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (let ((annotate (plist-get completion-extra-properties :annotation-function)))
+                   (setq offered collection
+                         annotations (mapcar annotate collection)))
+                 (car collection))))
+      (ar-put 'read_task (assistant-router--read-task "Task: ")))
+    (ar-put 'read_task_offered (vconcat offered))
+    (ar-put 'read_task_annotations (vconcat annotations))))
+
+(defun ar-main (session)
+  "Run SESSION; write the results to $AR_RESULTS and exit (1 on an error)."
+  (let ((failed nil))
+    (condition-case err
+        (funcall session)
+      (error (setq failed t)
+             (ar-put 'error (error-message-string err))
+             (ar-put 'events (ar-events-tail))))
+    (with-temp-file (getenv "AR_RESULTS")
+      (insert (let ((json-encoding-pretty-print nil)) (json-encode ar-results))))
+    (kill-emacs (if failed 1 0))))
+"""
+
+# The session: everything Emacs does, in order. Results go to $AR_RESULTS as JSON.
+DRIVER = HELPERS + r"""
 (defun ar-session ()
   (let* ((root (file-name-as-directory (getenv "AR_PROJECT")))
          (file (expand-file-name "geometry.py" root))
@@ -81,6 +116,7 @@ DRIVER = r"""
     (ar-put 'server_name (plist-get (eglot--server-info server) :name))
     (ar-put 'language_id (ignore-errors (eglot--language-id server)))
     (ar-put 'commands (plist-get (plist-get (eglot--capabilities server) :executeCommandProvider) :commands))
+    (ar-record-tasks)
     (flymake-start)
 
     ;; Code actions over `def area' (LSP lines 3-6).
@@ -156,15 +192,39 @@ DRIVER = r"""
     (eglot-shutdown server nil 5)
     (ar-put 'shutdown t)))
 
-(let ((failed nil))
-  (condition-case err
-      (ar-session)
-    (error (setq failed t)
-           (ar-put 'error (error-message-string err))
-           (ar-put 'events (ar-events-tail))))
-  (with-temp-file (getenv "AR_RESULTS")
-    (insert (let ((json-encoding-pretty-print nil)) (json-encode ar-results))))
-  (kill-emacs (if failed 1 0)))
+(ar-main #'ar-session)
+"""
+
+# Against tests/editors/fake_server.py ($AR_CMD), a server with tasks of its own.
+FAKE_DRIVER = HELPERS + r"""
+(defun ar-fake-session ()
+  (let* ((root (file-name-as-directory (getenv "AR_PROJECT")))
+         (file (expand-file-name "geometry.py" root))
+         (server nil) (ran nil))
+    (setq assistant-router-command (let ((json-array-type 'list)) (json-read-from-string (getenv "AR_CMD"))))
+    (setq project-find-functions (list (lambda (_dir) (cons 'transient root)))
+          eglot-sync-connect t)
+    (find-file file)
+    (apply #'eglot (eglot--guess-contact))
+    (setq server (ar-wait #'eglot-current-server 30))
+    (ar-put 'server_class (symbol-name (eieio-object-class server)))
+    (ar-record-tasks)
+    ;; Each task with point on line 3 (0-based), column 4, and no region.
+    (dolist (name (assistant-router-task-names))
+      (goto-char (point-min))
+      (forward-line 3)
+      (forward-char 4)
+      (setq assistant-router-last-result nil)
+      (assistant-router-run name)
+      (ar-wait (lambda () assistant-router-last-result) 10)
+      (push name ran))
+    (ar-put 'ran (vconcat (nreverse ran)))
+    (ar-put 'unknown_task
+            (condition-case err (progn (assistant-router-run "fix") nil)
+              (user-error (error-message-string err))))
+    (eglot-shutdown server nil 5)))
+
+(ar-main #'ar-fake-session)
 """
 
 
@@ -196,10 +256,8 @@ def emacs() -> str:
     return _emacs_or_skip()
 
 
-@pytest.fixture(scope="module")
-def session(emacs: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Run the whole Emacs session once; the tests below check what it recorded."""
-    tmp = tmp_path_factory.mktemp("emacs")
+def run_emacs(emacs: str, tmp: Path, driver_text: str, extra_env: dict[str, str] | None = None) -> dict:
+    """Runs a driver in batch Emacs with the package loaded, in a fresh project; returns what it recorded."""
     project = tmp / "project"
     project.mkdir()
     (project / "geometry.py").write_text(SAMPLE)
@@ -207,7 +265,7 @@ def session(emacs: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     config = tmp / "config.toml"
     config.write_text(MOCK_USER_CONFIG)
     driver = tmp / "driver.el"
-    driver.write_text(DRIVER)
+    driver.write_text(driver_text)
     results = tmp / "results.json"
     env = {
         **os.environ,
@@ -219,6 +277,7 @@ def session(emacs: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         "XDG_CONFIG_HOME": str(tmp / "xdg-config"),
         "AR_PROJECT": str(project),
         "AR_RESULTS": str(results),
+        **(extra_env or {}),
     }
     assert shutil.which("assistant-router", path=env["PATH"]), "the assistant-router console script is not installed"
     started = time.monotonic()
@@ -240,11 +299,18 @@ def session(emacs: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return recorded
 
 
+@pytest.fixture(scope="module")
+def session(emacs: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run the whole Emacs session once; the tests below check what it recorded."""
+    return run_emacs(emacs, tmp_path_factory.mktemp("emacs"), DRIVER)
+
+
 def test_the_package_byte_compiles_cleanly(emacs: str, tmp_path: Path):
     copy = tmp_path / PACKAGE.name
     shutil.copy(PACKAGE, copy)
     proc = subprocess.run(
-        [emacs, "--batch", "-q", "--eval", "(setq byte-compile-error-on-warn t)", "-f", "batch-byte-compile", str(copy)],
+        [emacs, "--batch", "-q", "--eval", "(setq byte-compile-error-on-warn t)",
+         "-f", "batch-byte-compile", str(copy)],
         env={**os.environ, "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=EMACS_TIMEOUT_S,
     )
     assert proc.returncode == 0 and copy.with_suffix(".elc").exists(), proc.stderr
@@ -334,3 +400,36 @@ def test_explanations_open_as_markdown_buffers(session):
     assert "# Explanation: `geometry.py` lines 4-4" in session["shown_text"]
     assert "Answered by mock opus (claude-opus-4-6)." in session["shown_text"]
     assert "Server reports (type=3)" not in session["messages"]  # not dumped in the echo area any more
+
+
+def test_the_task_prompt_offers_the_servers_tasks(session):
+    names = [row["name"] for row in task_table()]
+    assert session["task_names"] == names
+    assert session["read_task_offered"] == names
+    assert session["read_task_annotations"] == [f"  {row['title']}: {row['result']}" for row in task_table()]
+    assert session["read_task"] == names[0]
+
+
+@pytest.mark.parametrize("table_in", ["capabilities", "command"])
+def test_the_task_list_is_whatever_the_server_sends(emacs, tmp_path, table_in):
+    """A server with other tasks, sending its table in the initialize result or
+    only from assistant.tasks: the package offers and runs exactly those."""
+    log = tmp_path / "fake.jsonl"
+    recorded = run_emacs(emacs, tmp_path, FAKE_DRIVER, {
+        "AR_CMD": json.dumps([sys.executable, str(FAKE_SERVER)]),
+        "FAKE_TASKS": json.dumps(FAKE_ROWS), "FAKE_TABLE_IN": table_in, "FAKE_LOG": str(log),
+    })  # fmt: skip
+
+    assert recorded["server_class"] == "assistant-router-server"
+    assert recorded["task_names"] == recorded["read_task_offered"] == ["summarise", "review"]
+    assert recorded["read_task_annotations"] == ["  Summarise: a summary", "  Code review: diagnostics on the document"]
+    assert recorded["unknown_task"] == 'The server has no task "fix" (it has: summarise, review)'
+
+    received = [json.loads(line) for line in log.read_text().splitlines()]
+    commands = [m["params"] for m in received if m["method"] == "workspace/executeCommand"]
+    assert len([c for c in commands if c["command"] == "assistant.tasks"]) == (1 if table_in == "command" else 0)
+    runs = {c["arguments"][0]["task"]: c["arguments"][0]["range"] for c in commands if c["command"] == "assistant.run"}
+    assert recorded["ran"] == ["summarise", "review"] and list(runs) == ["summarise", "review"]
+    # emptySelection "cursor": the empty range at point; "line": the current line.
+    assert runs["summarise"] == {"start": {"line": 3, "character": 4}, "end": {"line": 3, "character": 4}}
+    assert runs["review"] == {"start": {"line": 3, "character": 0}, "end": {"line": 4, "character": 0}}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant_router.routing.tasks import task_table
 from assistant_router.server.arguments import parse_client_options
 
 SNIPPET = Path(__file__).resolve().parents[2] / "editors" / "helix" / "languages.toml"
@@ -37,7 +38,19 @@ def test_its_config_is_initialization_options_the_server_accepts(snippet):
     assert set(config) <= {"tasks", "status_notifications"}
     options, problem = parse_client_options(config)
     assert problem is None
-    assert [t.value for t in options.tasks] == config["tasks"]
+    assert options.status_notifications is config["status_notifications"]
+
+
+def test_it_copies_no_task_list_so_every_task_of_the_server_is_offered(snippet):
+    config = snippet["language-server"][SERVER]["config"]
+    assert "tasks" not in config
+    options, _ = parse_client_options(config)
+    assert [t.value for t in options.tasks] == [row["name"] for row in task_table()]
+    # The commented example, once uncommented, is a list the server accepts as it is.
+    example = next(line for line in SNIPPET.read_text().splitlines() if line.startswith("# tasks = "))
+    listed = tomllib.loads(example.removeprefix("# "))["tasks"]
+    options, problem = parse_client_options({**config, "tasks": listed})
+    assert problem is None and [t.value for t in options.tasks] == listed
 
 
 def test_every_language_lists_the_server_next_to_its_defaults(snippet):

@@ -27,14 +27,14 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
-from assistant_router.routing.tasks import Task
-from assistant_router.server.arguments import parse_client_options
-from assistant_router.cli.main import LANGUAGE_BY_SUFFIX
 from assistant_router.cli.demo import client_converter
+from assistant_router.cli.main import LANGUAGE_BY_SUFFIX
+from assistant_router.routing.tasks import task_table
+from assistant_router.server.arguments import parse_client_options
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "editors" / "jetbrains"
 FILES = ["template.json", "settings.json", "settings.schema.json", "initializationOptions.json", "installer.json"]
-TASKS = [t.value for t in Task]  # scaffold, test, fix, refactor, debug, review, explain
+TASKS = [row["name"] for row in task_table()]  # the server's, in its order
 OS_KEYS = {"default", "windows", "mac", "unix"}  # ServerTemplate.OS_KEY and DEFAULT_KEY
 VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
@@ -127,12 +127,18 @@ def test_settings_schema_is_valid_and_settings_conform():
 def test_initialization_options_are_what_the_server_accepts():
     options = load("initializationOptions.json")
     assert set(options) <= {"tasks", "status_notifications"}
-    assert isinstance(options["tasks"], list) and options["tasks"]
-    assert set(options["tasks"]) <= set(TASKS) and len(set(options["tasks"])) == len(options["tasks"])
     assert isinstance(options["status_notifications"], bool)
     parsed, problem = parse_client_options(options)
     assert problem is None
-    assert [t.value for t in parsed.tasks] == options["tasks"]
+    assert parsed.status_notifications is options["status_notifications"]
+
+
+def test_initialization_options_copy_no_task_list():
+    """Without `tasks`, the server offers every task it has (a newer server's too)."""
+    options = load("initializationOptions.json")
+    assert "tasks" not in options
+    parsed, _ = parse_client_options(options)
+    assert [t.value for t in parsed.tasks] == TASKS
 
 
 # --- the installer descriptor ------------------------------------------------
@@ -267,13 +273,18 @@ async def test_server_accepts_the_templates_initialization_options(start_server)
     options = load("initializationOptions.json")
     client, uri = await start_server(options)
     plain = await code_actions(client, uri)
-    problem = types.Diagnostic(types.Range(types.Position(4, 0), types.Position(4, 10)), "undefined name", source="lint")
+    problem = types.Diagnostic(
+        types.Range(types.Position(4, 0), types.Position(4, 10)), "undefined name", source="lint"
+    )
     with_problem = await code_actions(client, uri, [problem])
 
     assert client.messages == [], [m.message for m in client.messages]  # no "ignored part of initializationOptions"
-    # fix is offered only on diagnostics (the quick fix); the rest always (intentions).
-    assert [task_of(a) for a in plain] == [t for t in options["tasks"] if t != "fix"]
-    assert [task_of(a) for a in with_problem] == options["tasks"]
+    # Every task of the server's table; those that need diagnostics (fix, the quick fix) only on
+    # a problem, the rest always (intentions).
+    needs_diagnostics = {row["name"] for row in task_table() if row["needsDiagnostics"]}
+    assert needs_diagnostics
+    assert [task_of(a) for a in plain] == [t for t in TASKS if t not in needs_diagnostics]
+    assert [task_of(a) for a in with_problem] == TASKS
     for action in with_problem:
         assert action.command.command == "assistant.run"
         if task_of(action) == "fix":

@@ -32,6 +32,12 @@ NEOVIMS = {
 
 from support import SAMPLE  # noqa: E402  (tests/support.py)
 
+from assistant_router.routing.tasks import task_table  # noqa: E402  (the server's table: the one definition)
+
+FAKE_SERVER = Path(__file__).resolve().parent / "fake_server.py"
+# fake_server.py's tasks: not the real server's, so a client with a copied list cannot pass.
+FAKE_ROWS = json.loads((FAKE_SERVER.parent / "fake_tasks.json").read_text())
+
 # Both default aliases keep their names and model IDs but answer offline.
 USER_CONFIG = textwrap.dedent(
     """\
@@ -71,7 +77,10 @@ def nvim(request) -> Path:
     return binary
 
 
-def play(nvim: Path, tmp_path: Path, scenario: str, *, policy: str | None = None, slow: bool = False) -> dict:
+def play(
+    nvim: Path, tmp_path: Path, scenario: str, *, policy: str | None = None, slow: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> dict:
     """Runs one driver scenario; returns the JSON it wrote (asserting it finished cleanly)."""
     project = tmp_path / "project"
     (project / ".git").mkdir(parents=True)  # the root marker
@@ -94,6 +103,7 @@ def play(nvim: Path, tmp_path: Path, scenario: str, *, policy: str | None = None
             "AR_POLICY": str(policy_file),
             "AR_RESULT": str(result_file),
             "AR_TIMEOUT_MS": "20000",
+            **(extra_env or {}),
         }
     )
     for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
@@ -277,3 +287,47 @@ def test_a_missing_server_says_how_to_install_it(nvim, tmp_path):
     (error,) = messages(result, ERROR)
     assert "`assistant-router-not-installed` was not found on your PATH" in error
     assert "pipx install assistant-router" in error and "pipx install /path/to/assistant-router" in error
+
+
+def test_task_names_come_from_the_server(nvim, tmp_path):
+    result = play(nvim, tmp_path, "tasks")
+
+    names = [row["name"] for row in task_table()]
+    assert [row["name"] for row in result["table"]] == names
+    titles_and_results = [(row["title"], row["result"]) for row in task_table()]
+    assert [(row["title"], row["result"]) for row in result["table"]] == titles_and_results
+    assert result["complete_run"] == names
+    assert result["complete_route"] == names
+    assert result["complete_prefix"] == [name for name in names if name.startswith("re")]
+    (usage,) = messages(result, ERROR)
+    assert usage == "assistant-router: usage: :AssistantRun {" + "|".join(names) + "} [instructions]"
+
+
+@pytest.mark.parametrize("table_in", ["capabilities", "command"])
+def test_the_task_list_is_whatever_the_server_sends(nvim, tmp_path, table_in):
+    """A server with other tasks, sending its table in the initialize result or
+    only from assistant.tasks: the plugin lists, completes and runs exactly those."""
+    log = tmp_path / "fake.jsonl"
+    result = play(nvim, tmp_path, "fake_tasks", extra_env={
+        "AR_CMD": json.dumps([sys.executable, str(FAKE_SERVER)]),
+        "FAKE_TASKS": json.dumps(FAKE_ROWS), "FAKE_TABLE_IN": table_in, "FAKE_LOG": str(log),
+    })  # fmt: skip
+
+    names = ["summarise", "review"]
+    assert [row["name"] for row in result["table"]] == names
+    assert [row["title"] for row in result["table"]] == ["Summarise", "Code review"]
+    assert result["complete_at_once"] == names  # asked before initialize was answered: it waited
+    assert result["complete_run"] == result["complete_route"] == names
+    assert result["complete_prefix"] == ["review"]
+    (usage,) = messages(result, ERROR)
+    assert usage == "assistant-router: usage: :AssistantRun {summarise|review} [instructions]"
+
+    received = [json.loads(line) for line in log.read_text().splitlines()]
+    commands = [m["params"] for m in received if m["method"] == "workspace/executeCommand"]
+    asked_for_table = [c for c in commands if c["command"] == "assistant.tasks"]
+    assert len(asked_for_table) == (1 if table_in == "command" else 0)  # once, then kept
+    runs = {c["arguments"][0]["task"]: c["arguments"][0]["range"] for c in commands if c["command"] == "assistant.run"}
+    assert result["ran"] == names and list(runs) == names
+    # emptySelection "cursor": the bare cursor itself; "line": the cursor's whole line.
+    assert runs["summarise"] == {"start": {"line": 3, "character": 4}, "end": {"line": 3, "character": 4}}
+    assert runs["review"] == {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": 17}}

@@ -6,7 +6,8 @@
 --
 -- Environment: AR_SCENARIO (see SCENARIOS below), AR_FILE (the file to
 -- open), AR_RESULT (where to write the JSON), AR_POLICY (scenario "policy":
--- the policy file), AR_TIMEOUT_MS. Exits 0 after writing the result, or
+-- the policy file), AR_CMD (scenario "fake_tasks": the server command, as a
+-- JSON list), AR_TIMEOUT_MS. Exits 0 after writing the result, or
 -- writes {"error": ...} and exits with :cquit 1 (an error or a timeout).
 local scenario = assert(os.getenv("AR_SCENARIO"), "AR_SCENARIO")
 local result_path = assert(os.getenv("AR_RESULT"), "AR_RESULT")
@@ -342,6 +343,46 @@ function SCENARIOS.ask()
     return notified("you chose review") ~= nil
   end)
   out.diagnostics = our_diagnostics(bufnr)
+end
+
+--- What the plugin knows of the tasks: its table, the commands' completion
+--- of task names and :AssistantRun's usage message for a name it lacks.
+local function record_tasks()
+  out.table = ar.task_table()
+  out.complete_run = vim.fn.getcompletion("AssistantRun ", "cmdline")
+  out.complete_route = vim.fn.getcompletion("AssistantRoute ", "cmdline")
+  out.complete_prefix = vim.fn.getcompletion("AssistantRun re", "cmdline")
+  vim.cmd("AssistantRun no-such-task")
+end
+
+function SCENARIOS.tasks()
+  ar.setup({})
+  local bufnr = open(file)
+  attached(bufnr)
+  record_tasks()
+end
+
+--- Against tests/editors/fake_server.py ($AR_CMD): a server with tasks of its own.
+function SCENARIOS.fake_tasks()
+  ar.setup({ cmd = vim.json.decode((assert(os.getenv("AR_CMD"), "AR_CMD"))) })
+  local bufnr = open(file)
+  -- Straight away, before the server has answered initialize: completion waits for the table.
+  out.complete_at_once = vim.fn.getcompletion("AssistantRun ", "cmdline")
+  attached(bufnr)
+  record_tasks()
+  -- Each task on a bare cursor (line 4, column 5): the row's emptySelection decides the range.
+  out.ran = {}
+  for _, row in ipairs(out.table) do
+    vim.api.nvim_win_set_cursor(0, { 4, 4 })
+    local done = false
+    ar.run({ args = row.name, on_result = function()
+      done = true
+    end })
+    wait("the result of " .. row.name, function()
+      return done
+    end)
+    table.insert(out.ran, row.name)
+  end
 end
 
 function SCENARIOS.missing()

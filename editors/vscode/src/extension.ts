@@ -47,7 +47,7 @@ import {
   parseStatus,
   statusBarView,
 } from "./logic/status";
-import { TASKS, type Task, isTask, taskDelivery, taskTitle } from "./logic/tasks";
+import { type Task, TaskTable, taskPicks } from "./logic/tasks";
 
 const OPEN_SETTINGS = "Open Settings";
 const OPEN_LOG = "Open Log";
@@ -95,6 +95,10 @@ class AssistantRouter implements vscode.Disposable {
   private state: ServerState = "starting";
   private lastView: StatusBarView | undefined;
   private lastTask: Task | undefined;
+  /** The server's task table, asked for once per client (the extension has none of its own). */
+  private tableLoad: { client: LanguageClient; table: Promise<TaskTable | undefined> } | undefined;
+  /** The same table once it has arrived, for what cannot wait (the status bar). */
+  private tasks: TaskTable | undefined;
   private lastPrompt = "";
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly output: vscode.OutputChannel;
@@ -203,7 +207,53 @@ class AssistantRouter implements vscode.Disposable {
       }
       return undefined;
     }
+    void this.taskTable(client);
     return client;
+  }
+
+  /**
+   * The server's task table: from its initialize result, or (a server that
+   * leaves it out there) from its `assistant.tasks` command. Undefined, and
+   * logged, when the server has neither.
+   */
+  private taskTable(client: LanguageClient): Promise<TaskTable | undefined> {
+    if (this.tableLoad?.client !== client) {
+      this.tasks = undefined;
+      const table = this.loadTaskTable(client).then((loaded) => {
+        if (this.client === client) {
+          this.tasks = loaded;
+        }
+        return loaded;
+      });
+      this.tableLoad = { client, table };
+    }
+    return this.tableLoad.table;
+  }
+
+  private async loadTaskTable(client: LanguageClient): Promise<TaskTable | undefined> {
+    let table = TaskTable.fromCapabilities(client.initializeResult?.capabilities);
+    let source = "the initialize result";
+    if (table === undefined) {
+      source = SERVER_COMMANDS.tasks;
+      try {
+        table = TaskTable.fromCommandResult(
+          await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMANDS.tasks, arguments: [] }),
+        );
+      } catch (error) {
+        this.log(`${SERVER_COMMANDS.tasks} failed: ${errorText(error)}`);
+      }
+    }
+    if (table === undefined) {
+      this.log("the server sent no task table; is assistant-router up to date?");
+      return undefined;
+    }
+    this.log(`tasks (from ${source}): ${table.names.join(", ")}`);
+    const unknown = table.unknown(this.taskSetting());
+    if (unknown.length > 0) {
+      // The server ignores them too, and has said so in a warning.
+      this.log(`settings: ${SECTION}.tasks: the server has no task ${unknown.map((n) => JSON.stringify(n)).join(", ")}`);
+    }
+    return table;
   }
 
   async stop(): Promise<void> {
@@ -285,10 +335,10 @@ class AssistantRouter implements vscode.Disposable {
       this.log(`ignored a malformed ${STATUS_NOTIFICATION}: ${JSON.stringify(params)}`);
       return;
     }
-    if (isTask(status.task)) {
+    if (this.tasks?.has(status.task)) {
       this.lastTask = status.task;
     }
-    this.lastView = statusBarView(status);
+    this.lastView = statusBarView(status, this.tasks);
     this.render();
   }
 
@@ -379,26 +429,36 @@ class AssistantRouter implements vscode.Disposable {
     }
   }
 
-  private offeredTasks(): Task[] {
-    const tasks = buildInitializationOptions({
-      tasks: vscode.workspace.getConfiguration(SECTION).get("tasks"),
-    }).value.tasks;
-    return tasks.length > 0 ? tasks : [...TASKS];
+  /** The task names in the settings, as sent to the server (undefined: every task). */
+  private taskSetting(): string[] | undefined {
+    return buildInitializationOptions({ tasks: vscode.workspace.getConfiguration(SECTION).get("tasks") }).value.tasks;
   }
 
-  /** A task from a quick pick; with `describe`, the user may write a request for the server to classify instead. */
-  private async pickTask(title: string, describe: boolean): Promise<{ task?: Task; prompt?: string } | undefined> {
-    type Item = vscode.QuickPickItem & { task?: Task; describe?: true };
-    const tasks = this.offeredTasks();
-    if (this.lastTask && tasks.includes(this.lastTask)) {
-      tasks.splice(tasks.indexOf(this.lastTask), 1);
-      tasks.unshift(this.lastTask);
+  /** The server's task table, or undefined (and the user told why). */
+  private async requireTasks(client: LanguageClient): Promise<TaskTable | undefined> {
+    const table = await this.taskTable(client);
+    if (table === undefined) {
+      const choice = await vscode.window.showErrorMessage(
+        "assistant-router: the server sent no list of tasks. Is assistant-router up to date?",
+        OPEN_LOG,
+      );
+      this.onButton(choice);
     }
-    const items: Item[] = tasks.map((task) => ({
-      label: taskTitle(task),
-      description: task === this.lastTask ? `${taskDelivery(task)} · last used` : taskDelivery(task),
-      task,
-    }));
+    return table;
+  }
+
+  /**
+   * A task from a quick pick of the server's tasks (those offered in the
+   * settings); with `describe`, the user may write a request for the server
+   * to classify instead.
+   */
+  private async pickTask(
+    table: TaskTable,
+    title: string,
+    describe: boolean,
+  ): Promise<{ task?: Task; prompt?: string } | undefined> {
+    type Item = vscode.QuickPickItem & { task?: Task; describe?: true };
+    const items: Item[] = taskPicks(table, this.taskSetting(), this.lastTask);
     if (describe) {
       items.push({ label: "", kind: vscode.QuickPickItemKind.Separator });
       items.push({ label: "$(comment) Describe it in words…", description: "the server picks the task", describe: true });
@@ -451,7 +511,8 @@ class AssistantRouter implements vscode.Disposable {
         buildRouteArgs({ uri: target.uri, range, prompt }),
       );
       const likely = (routed as { task?: unknown } | undefined)?.task;
-      range = askRange(range, target.lineText, isTask(likely) ? likely : undefined);
+      const tasks = await this.taskTable(target.client);
+      range = askRange(range, target.lineText, tasks?.get(likely));
     }
     const args = buildAskArgs({ uri: target.uri, range, prompt, diagnostics: this.diagnostics(target, range) });
     if (args === undefined) {
@@ -460,7 +521,7 @@ class AssistantRouter implements vscode.Disposable {
     this.lastPrompt = args.prompt;
     const result = await this.execute(target.client, SERVER_COMMANDS.ask, args);
     if (result !== undefined) {
-      this.notify(formatRunResult(result, args.prompt));
+      this.notify(formatRunResult(result, args.prompt, await this.taskTable(target.client)));
     }
   }
 
@@ -469,34 +530,38 @@ class AssistantRouter implements vscode.Disposable {
     if (target === undefined) {
       return;
     }
-    let task = isTask(arg?.task) ? arg.task : undefined;
+    const tasks = await this.requireTasks(target.client);
+    if (tasks === undefined) {
+      return;
+    }
+    let task = tasks.has(arg?.task) ? arg.task : undefined;
     let prompt: string | undefined;
     if (task === undefined) {
-      const picked = await this.pickTask("assistant-router: Show route for selection", true);
+      const picked = await this.pickTask(tasks, "assistant-router: Show route for selection", true);
       if (picked === undefined) {
         return;
       }
       ({ task, prompt } = picked);
     }
-    const range = taskRange(task, target.selection, target.lineText);
+    const range = taskRange(tasks.get(task), target.selection, target.lineText);
     const result = await this.execute(target.client, SERVER_COMMANDS.route, buildRouteArgs({ task, uri: target.uri, range, prompt }));
     if (result === undefined) {
       return;
     }
-    const text = formatRoute(result, prompt);
+    const text = formatRoute(result, prompt, tasks);
     this.log(`route: ${text}`);
     const routed = (result as { task?: unknown }).task;
-    const runTask = isTask(routed) ? routed : task;
+    const runTask = tasks.has(routed) ? routed : task;
     const choice = await vscode.window.showInformationMessage(`assistant-router: ${text}`, "Run", "Preview");
     if (runTask === undefined || choice === undefined) {
       return;
     }
-    const runRange = taskRange(runTask, target.selection, target.lineText);
+    const runRange = taskRange(tasks.get(runTask), target.selection, target.lineText);
     const args = buildTaskArgs({ task: runTask, uri: target.uri, range: runRange, prompt, diagnostics: this.diagnostics(target, runRange) });
     if (choice === "Run") {
       const outcome = await this.execute(target.client, SERVER_COMMANDS.run, args);
       if (outcome !== undefined) {
-        this.notify(formatRunResult(outcome));
+        this.notify(formatRunResult(outcome, undefined, tasks));
       }
     } else {
       await this.showPreview(target, args);
@@ -508,11 +573,15 @@ class AssistantRouter implements vscode.Disposable {
     if (target === undefined) {
       return;
     }
-    const picked = await this.pickTask("assistant-router: Preview request (nothing is sent)", false);
+    const tasks = await this.requireTasks(target.client);
+    if (tasks === undefined) {
+      return;
+    }
+    const picked = await this.pickTask(tasks, "assistant-router: Preview request (nothing is sent)", false);
     if (picked?.task === undefined) {
       return;
     }
-    const range = taskRange(picked.task, target.selection, target.lineText);
+    const range = taskRange(tasks.get(picked.task), target.selection, target.lineText);
     await this.showPreview(
       target,
       buildTaskArgs({ task: picked.task, uri: target.uri, range, diagnostics: this.diagnostics(target, range) }),

@@ -12,6 +12,10 @@ import {
   taskRange,
   toRange,
 } from "../src/logic/args";
+import { TABLE } from "./fixtures";
+
+// A task is known by its row in the server's table.
+const task = (name: string) => TABLE.get(name);
 
 const pos = (line: number, character: number) => ({ line, character });
 const range = (sl: number, sc: number, el: number, ec: number) => ({ start: pos(sl, sc), end: pos(el, ec) });
@@ -38,19 +42,19 @@ describe("toRange", () => {
 
 describe("taskRange", () => {
   it("keeps a real selection for every task", () => {
-    for (const task of ["scaffold", "review", "explain"] as const) {
-      assert.deepEqual(taskRange(task, range(1, 0, 4, 3), "ignored"), range(1, 0, 4, 3));
+    for (const name of ["scaffold", "review", "explain"]) {
+      assert.deepEqual(taskRange(task(name), range(1, 0, 4, 3), "ignored"), range(1, 0, 4, 3));
     }
   });
   it("takes the cursor line for a bare cursor, as the server's code actions do", () => {
-    assert.deepEqual(taskRange("review", range(7, 3, 7, 3), "    return x + 1"), range(7, 0, 7, 16));
+    assert.deepEqual(taskRange(task("review"), range(7, 3, 7, 3), "    return x + 1"), range(7, 0, 7, 16));
     assert.deepEqual(taskRange(undefined, range(7, 3, 7, 3), "abc"), range(7, 0, 7, 3));
   });
-  it("keeps the bare cursor for scaffold, which inserts there", () => {
-    assert.deepEqual(taskRange("scaffold", range(7, 3, 7, 3), "abc"), range(7, 3, 7, 3));
+  it("keeps the bare cursor for a task that inserts there (scaffold's row says so)", () => {
+    assert.deepEqual(taskRange(task("scaffold"), range(7, 3, 7, 3), "abc"), range(7, 3, 7, 3));
   });
   it("handles an empty line", () => {
-    assert.deepEqual(taskRange("explain", range(0, 0, 0, 0), ""), range(0, 0, 0, 0));
+    assert.deepEqual(taskRange(task("explain"), range(0, 0, 0, 0), ""), range(0, 0, 0, 0));
   });
 });
 
@@ -167,17 +171,17 @@ describe("askRange", () => {
   const cursor = range(8, 4, 8, 4);
   const line = "def mean(items):";
   it("keeps a real selection whatever the request", () => {
-    assert.deepEqual(askRange(range(1, 0, 5, 0), line, "explain"), range(1, 0, 5, 0));
-    assert.deepEqual(askRange(range(1, 0, 5, 0), line, "scaffold"), range(1, 0, 5, 0));
+    assert.deepEqual(askRange(range(1, 0, 5, 0), line, task("explain")), range(1, 0, 5, 0));
+    assert.deepEqual(askRange(range(1, 0, 5, 0), line, task("scaffold")), range(1, 0, 5, 0));
   });
   it("takes the cursor line for a request about code there", () => {
-    assert.deepEqual(askRange(cursor, line, "explain"), range(8, 0, 8, 16));
-    assert.deepEqual(askRange(cursor, line, "review"), range(8, 0, 8, 16));
+    assert.deepEqual(askRange(cursor, line, task("explain")), range(8, 0, 8, 16));
+    assert.deepEqual(askRange(cursor, line, task("review")), range(8, 0, 8, 16));
   });
   it("keeps the bare cursor for scaffold (write code here), on a blank line, and when unsure", () => {
-    assert.deepEqual(askRange(cursor, line, "scaffold"), cursor);
-    assert.deepEqual(askRange(range(3, 0, 3, 0), "", "explain"), range(3, 0, 3, 0));
-    assert.deepEqual(askRange(range(3, 4, 3, 4), "    ", "test"), range(3, 4, 3, 4));
+    assert.deepEqual(askRange(cursor, line, task("scaffold")), cursor);
+    assert.deepEqual(askRange(range(3, 0, 3, 0), "", task("explain")), range(3, 0, 3, 0));
+    assert.deepEqual(askRange(range(3, 4, 3, 4), "    ", task("test")), range(3, 4, 3, 4));
     assert.deepEqual(askRange(cursor, line, undefined), cursor);
   });
 });

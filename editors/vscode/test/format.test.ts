@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { escapeMarkdown, formatCount, formatElapsed, modelLabel } from "../src/logic/format";
-import { TASKS, isTask, taskDelivery, taskTitle, taskVerb } from "../src/logic/tasks";
 
 describe("formatCount", () => {
   it("groups thousands", () => {
@@ -50,26 +49,5 @@ describe("modelLabel", () => {
     assert.equal(modelLabel("opus", undefined, undefined), "opus");
     assert.equal(modelLabel(undefined, "openai", "gpt-5.3-codex"), "openai gpt-5.3-codex");
     assert.equal(modelLabel(undefined, undefined, undefined), "an unknown model");
-  });
-});
-
-describe("tasks", () => {
-  it("are the server's seven, in its order", () => {
-    assert.deepEqual([...TASKS], ["scaffold", "test", "fix", "refactor", "debug", "review", "explain"]);
-  });
-  it("are recognised exactly", () => {
-    assert.ok(isTask("review"));
-    assert.ok(!isTask("Review"));
-    assert.ok(!isTask(undefined));
-    assert.ok(!isTask("toString"));
-  });
-  it("have titles, the server's verbs and a delivery", () => {
-    assert.equal(taskTitle("test"), "Test");
-    assert.equal(taskTitle(""), "");
-    assert.equal(taskVerb("test"), "Write tests for");
-    assert.equal(taskVerb("scaffold"), "Scaffold code for");
-    for (const task of TASKS) {
-      assert.ok(taskDelivery(task).length > 0);
-    }
   });
 });

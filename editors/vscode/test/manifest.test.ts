@@ -6,8 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { COMMANDS, LANGUAGES, POLICY_FILE_PATTERN, documentSelector } from "../src/logic/contributions";
-import { DEFAULT_ARGS, DEFAULT_COMMAND, SECTION } from "../src/logic/settings";
-import { TASKS } from "../src/logic/tasks";
+import { DEFAULT_ARGS, DEFAULT_COMMAND, SECTION, buildInitializationOptions } from "../src/logic/settings";
 
 const root = join(__dirname, "..");
 
@@ -75,10 +74,19 @@ describe("package.json", () => {
   it("has the same defaults as the code", () => {
     assert.equal(settings["assistantRouter.server.command"]?.default, DEFAULT_COMMAND);
     assert.deepEqual(settings["assistantRouter.server.args"]?.default, DEFAULT_ARGS);
-    assert.deepEqual(settings["assistantRouter.tasks"]?.default, [...TASKS]);
-    assert.deepEqual(settings["assistantRouter.tasks"]?.items?.enum, [...TASKS]);
     assert.equal(settings["assistantRouter.statusBar"]?.default, true);
     assert.deepEqual(settings["assistantRouter.trace.server"]?.enum, ["off", "messages", "verbose"]);
+  });
+  it("copies no task list: the tasks setting takes any name, and defaults to every task the server has", () => {
+    const tasks = settings["assistantRouter.tasks"];
+    assert.deepEqual(tasks?.default, []);
+    assert.deepEqual(tasks?.items, { type: "string" });
+    assert.equal(buildInitializationOptions({ tasks: tasks?.default }).value.tasks, undefined);
+    // No setting's enum or description spells out the server's tasks.
+    const text = JSON.stringify(manifest.contributes);
+    for (const name of ["scaffold", "refactor", "explain"]) {
+      assert.ok(!text.includes(name), name);
+    }
   });
   it("loads the bundle, on VS Code versions vscode-languageclient 9 supports", () => {
     assert.equal(manifest.main, "./dist/extension.js");

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { formatClassification, formatPreviewResult, formatRoute, formatRunResult } from "../src/logic/messages";
+import { formatClassification, formatPreviewResult, formatRoute as formatRouteWith, formatRunResult as formatRunResultWith } from "../src/logic/messages";
+import { TABLE } from "./fixtures";
+
+// Tasks go by their titles in the server's table.
+const formatRoute = (raw: unknown, prompt?: string) => formatRouteWith(raw, prompt, TABLE);
+const formatRunResult = (raw: unknown, prompt?: string) => formatRunResultWith(raw, prompt, TABLE);
 
 // The README's examples of the server's results.
 const route = {
@@ -101,6 +106,14 @@ describe("formatRunResult", () => {
     assert.deepEqual(notice, {
       level: "error",
       text: "Review failed with codex (openai gpt-5.3-codex): invalid API key for openai (40 ms).",
+      notify: false,
+    });
+  });
+  it("says a refused task was not sent, and why, without a second notification", () => {
+    const notice = formatRunResult({ ...run, status: "refused", message: "nothing was sent: legacy/old.py is excluded." });
+    assert.deepEqual(notice, {
+      level: "warning",
+      text: "Review not sent: nothing was sent: legacy/old.py is excluded.",
       notify: false,
     });
   });

@@ -14,12 +14,11 @@ import {
   type LookupContext,
   type Resolution,
 } from "../src/logic/settings";
-import { TASKS } from "../src/logic/tasks";
 
 describe("buildInitializationOptions", () => {
-  it("offers every task and asks for status notifications by default", () => {
+  it("leaves the tasks to the server and asks for status notifications by default", () => {
     const { value, warnings } = buildInitializationOptions({});
-    assert.deepEqual(value, { tasks: [...TASKS], status_notifications: true });
+    assert.deepEqual(value, { status_notifications: true });
     assert.deepEqual(warnings, []);
   });
   it("sends exactly the two keys the server accepts", () => {
@@ -28,22 +27,28 @@ describe("buildInitializationOptions", () => {
     assert.deepEqual(value, { tasks: ["review"], status_notifications: false });
   });
   it("keeps the user's order and drops duplicates", () => {
-    const { value, warnings } = buildInitializationOptions({ tasks: ["review", "explain", "review", "fix"] });
+    const { value, warnings } = buildInitializationOptions({ tasks: ["review", "explain", "review", " fix "] });
     assert.deepEqual(value.tasks, ["review", "explain", "fix"]);
     assert.deepEqual(warnings, []);
   });
-  it("drops unknown tasks with a warning instead of losing the whole list", () => {
-    const { value, warnings } = buildInitializationOptions({ tasks: ["review", "Reveiw", 3, null] });
+  it("passes names it cannot know through: the server has the list, and warns about a name it lacks", () => {
+    const { value, warnings } = buildInitializationOptions({ tasks: ["review", "Reveiw", "summarise"] });
+    assert.deepEqual(value.tasks, ["review", "Reveiw", "summarise"]);
+    assert.deepEqual(warnings, []);
+  });
+  it("drops what is not a name at all, with a warning, instead of losing the whole list", () => {
+    const { value, warnings } = buildInitializationOptions({ tasks: ["review", 3, null, "  "] });
     assert.deepEqual(value.tasks, ["review"]);
     assert.equal(warnings.length, 3);
-    assert.match(warnings[0]!, /assistantRouter\.tasks: ignored "Reveiw", not a task \(one of scaffold, test, fix/);
+    assert.match(warnings[0]!, /assistantRouter\.tasks: ignored 3, not a task name/);
   });
-  it("allows an empty list (no code actions)", () => {
-    assert.deepEqual(buildInitializationOptions({ tasks: [] }).value.tasks, []);
+  it("sends no task list for an empty one: the server then offers all its tasks", () => {
+    assert.deepEqual(buildInitializationOptions({ tasks: [] }).value, { status_notifications: true });
+    assert.deepEqual(buildInitializationOptions({ tasks: [7] }).value, { status_notifications: true });
   });
-  it("falls back to every task when tasks is not a list", () => {
+  it("offers every task when tasks is not a list", () => {
     const { value, warnings } = buildInitializationOptions({ tasks: "review" });
-    assert.deepEqual(value.tasks, [...TASKS]);
+    assert.equal(value.tasks, undefined);
     assert.match(warnings[0]!, /expected a list of task names/);
   });
   it("uses true for a statusBar that is not a boolean", () => {

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { idleStatusBarView, parseStatus, statusBarView, type ServerState } from "../src/logic/status";
+import { type StatusPayload, idleStatusBarView, parseStatus, statusBarView as statusBarViewWith, type ServerState } from "../src/logic/status";
+import { TABLE } from "./fixtures";
+
+// Tasks go by their titles in the server's table.
+const statusBarView = (s: StatusPayload) => statusBarViewWith(s, TABLE);
 
 // What the server sends (server/runner.py, _notify_status).
 const applied = {
@@ -106,6 +110,12 @@ describe("statusBarView", () => {
     assert.equal(view.text, "$(circle-slash) claude-opus-4-6 · cancelled");
     assert.equal(view.severity, "normal");
     assert.match(view.tooltip, /Message: cancelled; nothing was applied/);
+  });
+  it("shows a refusal as a warning: nothing was sent", () => {
+    const view = statusBarView(parseStatus({ ...applied, status: "refused", message: "not sent: budget today" })!);
+    assert.equal(view.text, "$(circle-slash) claude-opus-4-6 · refused");
+    assert.equal(view.severity, "warning");
+    assert.match(view.tooltip, /refused: nothing was sent/);
   });
   it("falls back to the alias, then the product name, when the model is unknown", () => {
     assert.equal(statusBarView(parseStatus({ task: "fix", status: "failed", alias: "codex" })!).text, "$(error) codex · failed");

@@ -4,6 +4,8 @@
 -- assistant.route, assistant.run: all advertised in executeCommandProvider,
 -- which Neovim 0.11+ requires) and reports through vim.notify. The AI tasks
 -- themselves are also in the ordinary code-action menu (vim.lsp.buf.code_action()).
+-- Task names, their completion and what a bare cursor means for each come
+-- from the server's task table (config.task_table), never from a list here.
 local compat = require("assistant_router.compat")
 local config = require("assistant_router.config")
 local state = require("assistant_router.state")
@@ -15,8 +17,15 @@ local function notify(message, level)
 end
 
 --- The attached assistant-router client of `bufnr`, or nil (with a message).
+--- Waits for a client that is still starting (right after the file opened).
 function M.client(bufnr, quiet)
   local client = compat.get_clients(config.NAME, bufnr)[1]
+  if not client and config.expects_client(bufnr) then
+    vim.wait(config.WAIT_MS, function()
+      client = compat.get_clients(config.NAME, bufnr)[1]
+      return client ~= nil
+    end, 10)
+  end
   if not client and not quiet then
     notify(
       "no assistant-router client is attached to this buffer (see :help lsp, and require('assistant_router').setup())",
@@ -133,8 +142,13 @@ function M.execute(bufnr, command, argument, on_result)
   return id
 end
 
-local function is_task(word)
-  return vim.tbl_contains(config.TASKS, word)
+--- The server's task table for `client`, or nil (after telling the user).
+local function task_table(client)
+  local rows = config.task_table(client)
+  if not rows then
+    notify("the server sent no task list; is assistant-router up to date?", vim.log.levels.ERROR)
+  end
+  return rows
 end
 
 -- --------------------------------------------------------------------- route
@@ -163,10 +177,13 @@ function M.route(opts)
   if not bufnr then
     return
   end
+  if not task_table(client) then
+    return
+  end
   local args = vim.trim(opts.args or "")
   if args ~= "" then
     local argument = { uri = uri, range = range }
-    if is_task(args) then
+    if config.task(client, args) then
       argument.task = args
     else
       argument.prompt = args
@@ -231,7 +248,7 @@ function M.ask(opts)
     M.execute(bufnr, "assistant.ask", argument, function(result)
       local classification = compat.value(result.classification) or {}
       local status = compat.value(result.status) or "?"
-      local level = status == "failed" and vim.log.levels.WARN or vim.log.levels.INFO
+      local level = (status == "failed" or status == "refused") and vim.log.levels.WARN or vim.log.levels.INFO
       local how = compat.value(classification.chosen_by) == "user" and "you chose" or "read as"
       local text
       if compat.value(result.task) then
@@ -263,19 +280,27 @@ end
 -- ----------------------------------------------------------------------- run
 
 --- :AssistantRun {task} [instructions]: runs a task on the selection (or the
---- line; scaffold: at the cursor) without going through the code-action menu.
+--- line; at the cursor for a task whose row says so: scaffold) without going
+--- through the code-action menu.
 function M.run(opts)
   opts = opts or {}
   local words = vim.split(vim.trim(opts.args or ""), "%s+")
   local task = words[1]
-  if not is_task(task) then
-    notify("usage: :AssistantRun {" .. table.concat(config.TASKS, "|") .. "} [instructions]", vim.log.levels.ERROR)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  if not client or not task_table(client) then
     return
   end
-  local bufnr, client, range, uri = current(opts, task == "scaffold")
-  if not bufnr then
+  local row = config.task(client, task)
+  if not row then
+    notify(
+      "usage: :AssistantRun {" .. table.concat(config.task_names(client), "|") .. "} [instructions]",
+      vim.log.levels.ERROR
+    )
     return
   end
+  local range = M.target_range(bufnr, opts, client, row.emptySelection == "cursor")
+  local uri = vim.uri_from_bufnr(bufnr)
   local argument = { task = task, uri = uri, range = range }
   local prompt = table.concat(words, " ", 2)
   if prompt ~= "" then
@@ -318,10 +343,12 @@ end
 
 -- ------------------------------------------------------------------ commands
 
+--- Completion of task names: the server's, for the current buffer's client.
 local function complete_tasks(lead)
+  local client = M.client(vim.api.nvim_get_current_buf(), true)
   return vim.tbl_filter(function(task)
     return task:sub(1, #lead) == lead
-  end, config.TASKS)
+  end, config.task_names(client))
 end
 
 function M.create()

@@ -60,6 +60,14 @@ function M.request(client, method, params, handler, bufnr)
   return client.request(method, params, handler, bufnr)
 end
 
+--- Returns the response ({err=, result=}) or nil (a timeout or a stopped client).
+function M.request_sync(client, method, params, timeout_ms, bufnr)
+  if M.nvim_0_11 then
+    return client:request_sync(method, params, timeout_ms, bufnr)
+  end
+  return client.request_sync(method, params, timeout_ms, bufnr)
+end
+
 function M.notify(client, method, params)
   if M.nvim_0_11 then
     return client:notify(method, params)

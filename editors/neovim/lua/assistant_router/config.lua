@@ -7,7 +7,17 @@ local M = {}
 
 M.NAME = "assistant_router"
 
-M.TASKS = { "scaffold", "test", "fix", "refactor", "debug", "review", "explain" }
+--- The server's command that answers with its task table.
+M.TASKS_COMMAND = "assistant.tasks"
+
+--- How long a command (or a completion) waits for a client that is still
+--- starting, and for the server's task table.
+M.WAIT_MS = 5000
+
+--- Set once a client configuration has been made (setup(), or vim.lsp.config
+--- reading lsp/assistant_router.lua): from then on, a buffer of our file
+--- types without a client is one whose client is on its way.
+M.configured = false
 
 M.defaults = {
   cmd = { "assistant-router", "serve" },
@@ -138,6 +148,7 @@ end
 --- filetypes and root_markers), for vim.lsp.start_client() before.
 function M.client_config(options)
   options = options or M.options
+  M.configured = true
   local user_on_attach = options.on_attach
   return {
     name = M.NAME,
@@ -154,19 +165,140 @@ function M.client_config(options)
       end
     end,
     on_exit = function(_, _, client_id)
+      M.forget_task_table(client_id)
       state.forget_client(client_id)
     end,
   }
 end
 
---- The tasks the server offers (init_options.tasks, or all).
-function M.tasks(client)
-  local init = client and client.config and compat.value(client.config.init_options)
-  local tasks = type(init) == "table" and compat.value(init.tasks)
-  if type(tasks) == "table" and #tasks > 0 then
-    return tasks
+-- ------------------------------------------------------------ the tasks
+--
+-- The plugin has no list of tasks: the server sends its table in the
+-- initialize result (capabilities.experimental.assistantRouter.tasks) and
+-- answers assistant.tasks with it. Each row: name, title, verb, delivery,
+-- placement, result, codeActionKind, needsDiagnostics, emptySelection.
+
+local task_tables = {} -- client id → rows
+
+local function clean_rows(raw)
+  raw = compat.value(raw)
+  if type(raw) ~= "table" then
+    return nil
   end
-  return M.TASKS
+  local rows, seen = {}, {}
+  for _, item in ipairs(raw) do
+    item = compat.value(item)
+    local name = type(item) == "table" and compat.value(item.name) or nil
+    if type(name) == "string" and name ~= "" and not seen[name] then
+      seen[name] = true
+      local row = {}
+      for key, value in pairs(item) do
+        row[key] = compat.value(value)
+      end
+      row.title = type(row.title) == "string" and row.title ~= "" and row.title or name
+      table.insert(rows, row)
+    end
+  end
+  return #rows > 0 and rows or nil
+end
+
+local function from_capabilities(client)
+  local caps = compat.value(client.server_capabilities)
+  local experimental = type(caps) == "table" and compat.value(caps.experimental) or nil
+  local ours = type(experimental) == "table" and compat.value(experimental.assistantRouter) or nil
+  return type(ours) == "table" and clean_rows(ours.tasks) or nil
+end
+
+--- Whether a client is expected for `bufnr`: a file of the configured file types.
+function M.expects_client(bufnr)
+  if not M.configured or vim.api.nvim_buf_get_name(bufnr) == "" or vim.bo[bufnr].buftype ~= "" then
+    return false
+  end
+  local filetypes = M.options.filetypes
+  if compat.nvim_0_11 then
+    local ok, resolved = pcall(function()
+      return vim.lsp.config[M.NAME]
+    end)
+    if ok and type(resolved) == "table" and type(resolved.filetypes) == "table" then
+      filetypes = resolved.filetypes
+    end
+  end
+  return vim.tbl_contains(filetypes or {}, vim.bo[bufnr].filetype)
+end
+
+local function initialized(client)
+  return client.initialized == true and client.server_capabilities ~= nil
+end
+
+--- The server's task table for `client`, in the server's order: from its
+--- initialize result, else from its assistant.tasks command. Waits (up to
+--- `timeout_ms`, default M.WAIT_MS) for a client that has not finished
+--- initializing. nil when the server sends none.
+function M.task_table(client, timeout_ms)
+  if not client then
+    return nil
+  end
+  if task_tables[client.id] then
+    return task_tables[client.id]
+  end
+  local timeout = timeout_ms or M.WAIT_MS
+  if not initialized(client) then
+    vim.wait(timeout, function()
+      return initialized(client) or compat.is_stopped(client)
+    end, 10)
+    if not initialized(client) then
+      return nil
+    end
+  end
+  local rows = from_capabilities(client)
+  if not rows then
+    local response = compat.request_sync(client, "workspace/executeCommand", { command = M.TASKS_COMMAND }, timeout)
+    local result = response and compat.value(response.result)
+    rows = type(result) == "table" and clean_rows(result.tasks) or nil
+  end
+  task_tables[client.id] = rows
+  return rows
+end
+
+function M.forget_task_table(client_id)
+  task_tables[client_id] = nil
+end
+
+--- The row of task `name` in the server's table, or nil.
+function M.task(client, name)
+  for _, row in ipairs(M.task_table(client) or {}) do
+    if row.name == name then
+      return row
+    end
+  end
+  return nil
+end
+
+--- Every task name of the server's table.
+function M.task_names(client)
+  local names = {}
+  for _, row in ipairs(M.task_table(client) or {}) do
+    table.insert(names, row.name)
+  end
+  return names
+end
+
+--- The tasks the server offers as code actions: those in init_options.tasks
+--- that it has (in that order), or every task of its table.
+function M.tasks(client)
+  local all = M.task_names(client)
+  local init = client and client.config and compat.value(client.config.init_options)
+  local wanted = type(init) == "table" and compat.value(init.tasks)
+  if type(wanted) ~= "table" or #wanted == 0 then
+    return all
+  end
+  local offered = {}
+  for _, name in ipairs(wanted) do
+    if vim.tbl_contains(all, name) and not vim.tbl_contains(offered, name) then
+      table.insert(offered, name)
+    end
+  end
+  return #offered > 0 and offered or all -- nothing it has: the server offers every task
 end
 
 return M

@@ -189,6 +189,16 @@ function M.running()
   return list
 end
 
+--- The server's task table, for the client of `bufnr` (default: the current
+--- buffer): rows {name, title, verb, delivery, placement, result,
+--- codeActionKind, needsDiagnostics, emptySelection} in the server's order.
+--- nil without a client, or from a server that sends no table.
+function M.task_table(bufnr)
+  local client = commands.client(bufnr or vim.api.nvim_get_current_buf(), true)
+  local rows = client and config.task_table(client)
+  return rows and vim.deepcopy(rows) or nil
+end
+
 --- The assistant-router clients (of `bufnr`, if given).
 function M.clients(bufnr)
   return compat.get_clients(config.NAME, bufnr)

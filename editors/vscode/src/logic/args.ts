@@ -3,7 +3,7 @@
 // keys, so only the keys it knows are ever set, and optional ones only when
 // they carry something.
 
-import type { Task } from "./tasks";
+import { type Task, type TaskRow, insertsAtCursor } from "./tasks";
 
 export interface Position {
   line: number;
@@ -71,14 +71,18 @@ export function isEmptyRange(range: Range): boolean {
   return comparePositions(range.start, range.end) === 0;
 }
 
+/** What the ranges below need to know about a task: its row in the server's table. */
+export type TaskShape = Pick<TaskRow, "emptySelection">;
+
 /**
  * The range a task works on, as the server's own code actions choose it: the
- * selection; with a bare cursor, the whole line under it, except for scaffold,
- * which inserts at the cursor. `lineText` is the cursor line without its end
- * of line.
+ * selection; with a bare cursor, the whole line under it, except for a task
+ * whose row says a bare cursor means "insert here" (`emptySelection:
+ * "cursor"`, scaffold's). `lineText` is the cursor line without its end of
+ * line.
  */
-export function taskRange(task: Task | undefined, selection: Range, lineText: string): Range {
-  if (!isEmptyRange(selection) || task === "scaffold") {
+export function taskRange(task: TaskShape | undefined, selection: Range, lineText: string): Range {
+  if (!isEmptyRange(selection) || insertsAtCursor(task)) {
     return selection;
   }
   const line = selection.start.line;
@@ -88,12 +92,13 @@ export function taskRange(task: Task | undefined, selection: Range, lineText: st
 /**
  * The range for `assistant.ask`. The server runs the task it classifies on
  * exactly this range, and reads an empty one as "write code here". So a bare
- * cursor stays bare on a blank line, or when the request reads as scaffold
- * (`likely`: the server's classification of the prompt, from assistant.route);
- * on a line of code, any other task takes that line, as the code actions do.
+ * cursor stays bare on a blank line, when unsure, or when the request reads
+ * as a task that inserts at the cursor (`likely`: the row of the server's
+ * classification of the prompt, from assistant.route); on a line of code,
+ * any other task takes that line, as the code actions do.
  */
-export function askRange(selection: Range, lineText: string, likely: Task | undefined): Range {
-  if (!isEmptyRange(selection) || lineText.trim() === "" || likely === undefined || likely === "scaffold") {
+export function askRange(selection: Range, lineText: string, likely: TaskShape | undefined): Range {
+  if (!isEmptyRange(selection) || lineText.trim() === "" || likely === undefined || insertsAtCursor(likely)) {
     return selection;
   }
   return taskRange(likely, selection, lineText);

@@ -19,6 +19,8 @@ export const SERVER_COMMANDS = {
   route: "assistant.route",
   preview: "assistant.preview",
   ask: "assistant.ask",
+  /** The task table (also in the initialize result's `capabilities.experimental.assistantRouter`). */
+  tasks: "assistant.tasks",
 } as const;
 
 /**

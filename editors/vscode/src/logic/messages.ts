@@ -3,7 +3,7 @@
 // that could not be opened. Pure, for the unit tests.
 
 import { formatCount, formatElapsed, modelLabel, num, str } from "./format";
-import { taskTitle } from "./tasks";
+import { type TaskTable, taskTitle } from "./tasks";
 
 export type Level = "info" | "warning" | "error";
 
@@ -57,15 +57,16 @@ export function formatClassification(raw: unknown, prompt?: string): string | un
 
 /**
  * The route notification: `Review → opus (anthropic claude-opus-4-6), then
- * codex (openai gpt-5.3-codex). Reason: built-in default route: …`.
+ * codex (openai gpt-5.3-codex). Reason: built-in default route: …`. Tasks go
+ * by their titles in the server's `tasks`.
  */
-export function formatRoute(raw: unknown, prompt?: string): string {
+export function formatRoute(raw: unknown, prompt?: string, tasks?: TaskTable): string {
   const r = record(raw);
   const task = str(r.task) ?? "?";
   const primary = modelRef(r);
   const chain = Array.isArray(r.chain) ? r.chain.map(modelRef) : [];
   const fallbacks = chain.slice(1).filter((m) => m.alias !== undefined || m.model !== undefined);
-  let text = `${taskTitle(task)} → ${label(primary)}`;
+  let text = `${taskTitle(tasks, task)} → ${label(primary)}`;
   if (fallbacks.length > 0) {
     text += `, then ${fallbacks.map(label).join(", then ")}`;
   }
@@ -82,7 +83,7 @@ export function formatRoute(raw: unknown, prompt?: string): string {
 }
 
 /** After assistant.ask / assistant.run: what happened, with the model, as one notification. */
-export function formatRunResult(raw: unknown, prompt?: string): Notice {
+export function formatRunResult(raw: unknown, prompt?: string, tasks?: TaskTable): Notice {
   const r = record(raw);
   const status = str(r.status) ?? "unknown";
   const task = str(r.task);
@@ -112,7 +113,7 @@ export function formatRunResult(raw: unknown, prompt?: string): Notice {
     details.push("after a fallback");
   }
   const tail = details.length ? ` (${details.join(", ")})` : "";
-  const title = taskTitle(task);
+  const title = taskTitle(tasks, task);
 
   switch (status) {
     case "applied":
@@ -125,6 +126,9 @@ export function formatRunResult(raw: unknown, prompt?: string): Notice {
     }
     case "cancelled":
       return { level: "info", text: `${prefix}${title} cancelled${message ? `: ${message}` : ""}.`, notify: false };
+    case "refused":
+      // Nothing was sent (an excluded file, a budget, a selection too large): the server says why.
+      return { level: "warning", text: `${prefix}${title} not sent${message ? `: ${message}` : ""}.`, notify: false };
     case "failed":
       return {
         level: "error",

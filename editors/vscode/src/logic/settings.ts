@@ -4,8 +4,6 @@
 
 import * as path from "node:path";
 
-import { TASKS, isTask, type Task } from "./tasks";
-
 export const SECTION = "assistantRouter";
 export const DEFAULT_COMMAND = "assistant-router";
 export const DEFAULT_ARGS: readonly string[] = ["serve"];
@@ -21,7 +19,8 @@ export interface RawSettings {
 }
 
 export interface InitializationOptions {
-  tasks: Task[];
+  /** The task names to offer, as the user wrote them; left out for every task the server has. */
+  tasks?: string[];
   status_notifications: boolean;
 }
 
@@ -32,20 +31,21 @@ export interface Built<T> {
 }
 
 /**
- * `initializationOptions` for the server. Only keys it knows are sent (it
- * rejects the whole object on an unknown key or task), so bad entries are
- * dropped here, each with a warning, rather than losing every setting.
+ * `initializationOptions` for the server. The task names go as written: the
+ * extension has no list of tasks to check them against, and the server
+ * ignores a name it does not have (saying so in a warning) and applies the
+ * rest. What is not a name at all is dropped here, with a warning.
  */
 export function buildInitializationOptions(settings: Pick<RawSettings, "tasks" | "statusBar">): Built<InitializationOptions> {
   const warnings: string[] = [];
-  let tasks: Task[] = [...TASKS];
+  const tasks: string[] = [];
   if (Array.isArray(settings.tasks)) {
-    tasks = [];
     for (const item of settings.tasks as unknown[]) {
-      if (!isTask(item)) {
-        warnings.push(`${SECTION}.tasks: ignored ${JSON.stringify(item)}, not a task (one of ${TASKS.join(", ")})`);
-      } else if (!tasks.includes(item)) {
-        tasks.push(item);
+      const name = typeof item === "string" ? item.trim() : "";
+      if (name === "") {
+        warnings.push(`${SECTION}.tasks: ignored ${JSON.stringify(item)}, not a task name`);
+      } else if (!tasks.includes(name)) {
+        tasks.push(name);
       }
     }
   } else if (settings.tasks !== undefined && settings.tasks !== null) {
@@ -57,7 +57,9 @@ export function buildInitializationOptions(settings: Pick<RawSettings, "tasks" |
   } else if (settings.statusBar !== undefined && settings.statusBar !== null) {
     warnings.push(`${SECTION}.statusBar: expected true or false; using true`);
   }
-  return { value: { tasks, status_notifications: statusNotifications }, warnings };
+  const value: InitializationOptions =
+    tasks.length > 0 ? { tasks, status_notifications: statusNotifications } : { status_notifications: statusNotifications };
+  return { value, warnings };
 }
 
 export interface Variables {

@@ -3,11 +3,11 @@
 
 import { COMMANDS, OPEN_SETTINGS_COMMAND } from "./contributions";
 import { escapeMarkdown, formatCount, formatElapsed, modelLabel, num, str } from "./format";
-import { taskTitle } from "./tasks";
+import { type TaskTable, taskTitle } from "./tasks";
 
 export const STATUS_NOTIFICATION = "assistant/status";
 
-export type Outcome = "applied" | "shown" | "cancelled" | "failed";
+export type Outcome = "applied" | "shown" | "refused" | "cancelled" | "failed";
 
 /** `assistant/status` params, checked: the server sends null for what it does not know. */
 export interface StatusPayload {
@@ -67,6 +67,7 @@ const ICONS: Record<string, string> = {
   applied: "$(check)",
   shown: "$(eye)",
   cancelled: "$(circle-slash)",
+  refused: "$(circle-slash)",
   failed: "$(error)",
 };
 
@@ -74,18 +75,22 @@ const OUTCOME_WORDS: Record<string, string> = {
   applied: "edit applied",
   shown: "result shown",
   cancelled: "cancelled",
+  refused: "refused: nothing was sent",
   failed: "failed",
 };
 
-/** The status bar after a task: `$(check) claude-opus-4-6 · applied`, and a tooltip with the details. */
-export function statusBarView(s: StatusPayload): StatusBarView {
+/**
+ * The status bar after a task: `$(check) claude-opus-4-6 · applied`, and a
+ * tooltip with the details (the task by its title in the server's `tasks`).
+ */
+export function statusBarView(s: StatusPayload, tasks?: TaskTable): StatusBarView {
   const icon = ICONS[s.status] ?? "$(info)";
   const who = s.model ?? s.alias ?? "assistant-router";
   const text = `${icon} ${who} · ${s.status}${s.fallback ? " (fallback)" : ""}`;
 
   const lines: string[] = [];
   lines.push(
-    `**${escapeMarkdown(taskTitle(s.task))}** · ${escapeMarkdown(modelLabel(s.alias, s.provider, s.model))}: ` +
+    `**${escapeMarkdown(taskTitle(tasks, s.task))}** · ${escapeMarkdown(modelLabel(s.alias, s.provider, s.model))}: ` +
       escapeMarkdown(OUTCOME_WORDS[s.status] ?? s.status),
   );
   if (s.fallback) {
@@ -106,7 +111,8 @@ export function statusBarView(s: StatusPayload): StatusBarView {
   }
   lines.push(`_Click to show the route for ${escapeMarkdown(s.task)}_`);
 
-  const severity: Severity = s.status === "failed" ? "error" : s.fallback ? "warning" : "normal";
+  const severity: Severity =
+    s.status === "failed" ? "error" : s.status === "refused" || s.fallback ? "warning" : "normal";
   return { text, tooltip: lines.join("  \n"), severity, click: { command: SHOW_ROUTE_COMMAND, args: [{ task: s.task }] } };
 }
 
