@@ -242,7 +242,7 @@ class RpcClient:
                     process.stdin.close()
                 try:
                     await asyncio.wait_for(process.wait(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     process.kill()
                     await process.wait()
         finally:

@@ -415,7 +415,9 @@ async def measure_streaming(setup: Setup, client: RpcClient, samples: int, task_
             "uri": setup.uri,
             "range": {"start": {"line": line, "character": 0}, "end": {"line": line + TASK_SPAN, "character": 0}},
         }
-        futures.append(client.send_request("workspace/executeCommand", {"command": "assistant.run", "arguments": [argument]}))
+        futures.append(
+            client.send_request("workspace/executeCommand", {"command": "assistant.run", "arguments": [argument]})
+        )
     finished_at: list[float | None] = [None] * STREAMING_TASKS
     for index, future in enumerate(futures):
         future.add_done_callback(lambda _f, index=index: finished_at.__setitem__(index, time.perf_counter()))
@@ -426,7 +428,7 @@ async def measure_streaming(setup: Setup, client: RpcClient, samples: int, task_
 
     try:
         await asyncio.wait_for(watch.all_begun.wait(), 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise RuntimeError(f"only {len(watch.begun)} of {STREAMING_TASKS} tasks began progress within 30 s") from None
     all_begun_ms = (time.perf_counter() - launched) * 1000
 
@@ -687,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         figures = asyncio.run(guarded())
-    except (Exception, asyncio.TimeoutError) as exc:
+    except (TimeoutError, Exception) as exc:
         if isinstance(exc, asyncio.TimeoutError):
             log(f"benchmark failed: it did not finish within --timeout {args.timeout:g} s")
         else:
@@ -708,7 +710,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = evaluate(figures)
     figures["goals"] = [
-        {"metric": r["metric"], "goal": r["goal"], "pass": r["pass"], "ratio": r["ratio"]} for r in rows if r["pass"] is not None
+        {"metric": r["metric"], "goal": r["goal"], "pass": r["pass"], "ratio": r["ratio"]}
+        for r in rows
+        if r["pass"] is not None
     ]
     if args.json:
         print(json.dumps(figures, indent=2))

@@ -87,7 +87,9 @@ class DemoEditor:
                     [types.TextDocumentContentChangeWholeDocument(self.text)],
                 )
             )
-            diff = difflib.unified_diff(before.splitlines(), self.text.splitlines(), "before", "after", lineterm="", n=1)
+            diff = difflib.unified_diff(
+                before.splitlines(), self.text.splitlines(), "before", "after", lineterm="", n=1
+            )
             print(_style(f"  workspace/applyEdit: {params.label}", "32"))
             for line in list(diff)[2:]:
                 color = "32" if line.startswith("+") else "31" if line.startswith("-") else "2"
@@ -170,7 +172,8 @@ def client_converter():
         return converter.structure(value, types.CodeAction)
 
     converter.register_structure_hook(types.Command | types.CodeAction, command_or_code_action)
-    converter.register_structure_hook(Union[types.Command, types.CodeAction], command_or_code_action)
+    # cattrs looks the hook up by the exact annotation: lsprotocol spells it both ways.
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], command_or_code_action)  # noqa: UP007
     return converter
 
 
@@ -297,7 +300,13 @@ async def _demo(delay_ms: float, live: bool) -> int:
             decision = await client.workspace_execute_command_async(
                 types.ExecuteCommandParams(
                     "assistant.route",
-                    [{"task": "refactor", "uri": legacy, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}}}],
+                    [
+                        {
+                            "task": "refactor",
+                            "uri": legacy,
+                            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}},
+                        }
+                    ],
                 )
             )
             field("legacy/", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")

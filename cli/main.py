@@ -144,7 +144,10 @@ def _route(args: argparse.Namespace) -> int:
     try:
         task = Task(args.task)
     except ValueError:
-        print(f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})", file=sys.stderr)
+        print(
+            f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})",
+            file=sys.stderr,
+        )
         return 2
     file, start, end = _split_file_arg(args.file)
     file = file.resolve()
@@ -178,13 +181,16 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from assistant_router.routing.tasks import Task
     from assistant_router.cli.terminal import EXIT_USAGE, main_run
+    from assistant_router.routing.tasks import Task
 
     try:
         args.task = Task(args.task)
     except ValueError:
-        print(f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})", file=sys.stderr)
+        print(
+            f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     args.file, args.first, args.last = _split_file_arg(args.file)
     args.language = args.language or LANGUAGE_BY_SUFFIX.get(args.file.suffix.lower())
@@ -194,9 +200,9 @@ def _run(args: argparse.Namespace) -> int:
 def _usage(args: argparse.Namespace) -> int:
     import time
 
-    from assistant_router.routing.config import load_policy
     from assistant_router.engine.usage.ledger import open_ledger
     from assistant_router.engine.usage.report import render_html, render_text, summarize
+    from assistant_router.routing.config import load_policy
 
     load = load_policy(None)
     ledger = open_ledger(load.policy.ledger_url if load.policy else None)
@@ -226,7 +232,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{errors} error{'s' if errors != 1 else ''}; the server would keep its previous policy.")
         return 1
     if not checked:
-        print(f"no policy files found (looked for {project_policy_path(root)} and {load.user_config}); built-in defaults apply.")
+        print(
+            f"no policy files found (looked for {project_policy_path(root)} and {load.user_config});"
+            " built-in defaults apply."
+        )
     else:
         print(f"OK: {', '.join(checked)}")
     return 0

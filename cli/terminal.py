@@ -173,7 +173,8 @@ def _dry_run(request: TaskRequest, as_json: bool) -> int:
 
 
 async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
-    from assistant_router.engine.pipeline import Engine, run_task as pipeline_run
+    from assistant_router.engine.pipeline import Engine
+    from assistant_router.engine.pipeline import run_task as pipeline_run
     from assistant_router.engine.usage.service import UsageService
     from assistant_router.providers.registry import ProviderPool
 

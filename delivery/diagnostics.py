@@ -27,7 +27,9 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
     line_count = len(split_lines(current.text if current is not None else document.text))
     inside = [f for f in findings if f.line <= line_count]
     if outside := len(findings) - len(inside):
-        notes.append(f"{outside} finding{'s' if outside > 1 else ''} pointed past the end of the file and were left out")
+        notes.append(
+            f"{outside} finding{'s' if outside > 1 else ''} pointed past the end of the file and were left out"
+        )
     details = target.show_findings(answer, inside)
     return Delivered(Status.SHOWN, details, "; ".join(notes) or None)
 

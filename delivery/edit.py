@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant_router.delivery import document
+from assistant_router.delivery.target import FileEdit
 from assistant_router.delivery.text_edits import (
     EditConflict,
     OutsideSelection,
@@ -16,7 +17,6 @@ from assistant_router.delivery.text_edits import (
     extract_code,
     test_file_for,
 )
-from assistant_router.delivery.target import FileEdit
 from assistant_router.engine.results import Delivered, Failed, Status
 from assistant_router.engine.text import Pos, Span, split_lines
 from assistant_router.routing.tasks import EditPlacement
@@ -53,7 +53,12 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
         ) from None
     version = current.version if current is not None else None
     await target.apply(answer, [FileEdit(source.uri, change.range, change.new_text, version)])
-    edit = {"uri": source.uri, "range": change.range.to_json(), "new_text": change.new_text, "rebased": now != source.text}
+    edit = {
+        "uri": source.uri,
+        "range": change.range.to_json(),
+        "new_text": change.new_text,
+        "rebased": now != source.text,
+    }
     return Delivered(Status.APPLIED, {"edit": edit})
 
 

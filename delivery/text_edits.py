@@ -118,7 +118,9 @@ def check_confined(answer: str, document: str, target: RangeLike, file_name: str
         raise OutsideSelection("the answer is a patch, which may touch other code or files")
     blocks = _FENCE.findall(answer)
     if len(blocks) > 1:
-        raise OutsideSelection(f"the answer holds {len(blocks)} code blocks; only one replacement for the selection is accepted")
+        raise OutsideSelection(
+            f"the answer holds {len(blocks)} code blocks; only one replacement for the selection is accepted"
+        )
     opening = _FENCE_INFO.search(answer)
     info = opening.group(1) if opening else ""
     code = extract_code(answer)
@@ -136,7 +138,11 @@ def check_confined(answer: str, document: str, target: RangeLike, file_name: str
     outside: dict[str, int] = {}
     for number, line in enumerate(lines):
         stripped = line.strip()
-        if (number < target.start.line or number > last) and len(stripped) >= MIN_COPIED_LINE and stripped not in inside:
+        if (
+            (number < target.start.line or number > last)
+            and len(stripped) >= MIN_COPIED_LINE
+            and stripped not in inside
+        ):
             outside.setdefault(stripped, number)
     copied = sorted({outside[s] + 1 for s in (line.strip() for line in code.splitlines()) if s in outside})
     if len(copied) > MAX_COPIED_LINES:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant_router.routing.tasks import Task
 from assistant_router.engine import context as context_module
 from assistant_router.engine.context import Neighbour, Piece
 from assistant_router.engine.privacy import Redactions, is_env_like
@@ -17,6 +16,7 @@ from assistant_router.engine.prompts import PromptSection, build_prompt, task_pr
 from assistant_router.engine.text import Span, split_lines, text_in
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
 from assistant_router.engine.usage.prices import estimated_cost
+from assistant_router.routing.tasks import Task
 
 if TYPE_CHECKING:
     from assistant_router.routing.policy import ModelConfig
@@ -190,7 +190,8 @@ def preview_markdown(data: dict[str, Any]) -> str:
     money = (
         "unknown price"
         if cost["input"] is None
-        else f"${cost['input']:.4f} input" + (f" + up to ${cost['output_up_to']:.4f} output" if cost["output_up_to"] is not None else "")
+        else f"${cost['input']:.4f} input"
+        + (f" + up to ${cost['output_up_to']:.4f} output" if cost["output_up_to"] is not None else "")
     )
     lines = [
         f"# Preview: {data['task']} → {data['alias']} ({data['provider']} {data['model']})",
@@ -205,7 +206,12 @@ def preview_markdown(data: dict[str, Any]) -> str:
     if data["dropped"]:
         lines.append("- Left out to fit the budget: " + ", ".join(c["title"] for c in data["dropped"]))
     if data["redactions"]:
-        lines.append("- Secrets replaced by placeholders: " + ", ".join(f"{n} {k}" for k, n in data["redactions"].items()))
+        lines.append(
+            "- Secrets replaced by placeholders: " + ", ".join(f"{n} {k}" for k, n in data["redactions"].items())
+        )
     fence = "`" * 4  # the prompt itself contains ``` fences
-    lines += ["", "## System prompt", "", fence, data["system"], fence, "", "## Prompt", "", fence, data["prompt"], fence, ""]
+    lines += [
+        "", "## System prompt", "", fence, data["system"], fence,
+        "", "## Prompt", "", fence, data["prompt"], fence, "",
+    ]
     return "\n".join(lines)

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant_router.engine.privacy import ExclusionRules
 from assistant_router.providers.registry import ProviderRegistry
 from assistant_router.routing.config import PolicyLoad, load_policy, user_config_path
 from assistant_router.routing.policy import Policy, PolicyIssue
 from assistant_router.routing.router import Router
-from assistant_router.engine.privacy import ExclusionRules
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ class PolicyStore:
         if load.policy is not None:
             self._routers[root] = Router(load.policy)
             self.generation += 1
-            logger.info("routing policy for %s loaded from %s", root or "(no workspace)", ", ".join(load.policy.sources))
+            logger.info(
+                "routing policy for %s loaded from %s", root or "(no workspace)", ", ".join(load.policy.sources)
+            )
         else:
             count = len(load.errors)
             bad = sorted({i.source for i in load.errors})

@@ -113,7 +113,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str], int]] = [
         r"(?i)(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)"
         r"[A-Za-z0-9_]*['\"]?\s*(?::=|=|:)\s*(['\"])([^'\"\n]{6,})\1"), 2),
 ]
-_ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*[=:]\s*['\"]?([^\s'\"#]{16,})['\"]?\s*$", re.MULTILINE)
+_ENV_LINE = re.compile(
+    r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*[=:]\s*['\"]?([^\s'\"#]{16,})['\"]?\s*$", re.MULTILINE
+)
 _ENV_NAMES = re.compile(r"(^|/)(\.env(\..*)?|.*\.env|\.envrc|.*\.(properties|ini|cfg|conf))$")
 _PLACEHOLDER = "REDACTED_SECRET_{}"
 

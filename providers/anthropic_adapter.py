@@ -82,4 +82,6 @@ class AnthropicProvider(SdkProvider):
                 raise self._map(exc, client) from None
             if not finished:
                 raise StreamInterruptedError("the stream ended without message_stop (truncated)")
-            yield Completion(Usage(input_tokens, output_tokens, cached), _STOP_REASONS.get(stop_reason or "", stop_reason))
+            yield Completion(
+                Usage(input_tokens, output_tokens, cached), _STOP_REASONS.get(stop_reason or "", stop_reason)
+            )

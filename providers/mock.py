@@ -49,7 +49,9 @@ _LINE_COMMENT = {
 def _stub(description: str, language: str, comment: str, signature: str) -> str:
     """A placeholder definition named after the words of the selection."""
     words = re.findall(r"[a-z]+", description.lower().split(":", 1)[-1])
-    meaningful = [w for w in words if w not in {"a", "an", "the", "that", "which", "whose", "is", "are", "of", "to", "function"}]
+    meaningful = [
+        w for w in words if w not in {"a", "an", "the", "that", "which", "whose", "is", "are", "of", "to", "function"}
+    ]
     name = "_".join(meaningful[:5]) or "generated"
     if language == "python":
         return f'def {name}(*args, **kwargs):\n    """Scaffolded by {signature}."""\n    raise NotImplementedError\n'

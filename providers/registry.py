@@ -60,7 +60,9 @@ class _NotAProvider(Exception):
 def _provider_class(value: object, label: str) -> Factory:
     """``value`` (loaded from ``label``) as a provider class; raises _NotAProvider."""
     if not (isinstance(value, type) and issubclass(value, Provider)):
-        raise _NotAProvider(f"{label} is not a subclass of {_INTERFACE} (see docs/providers.md, \"Writing an adapter\")")
+        raise _NotAProvider(
+            f"{label} is not a subclass of {_INTERFACE} (see docs/providers.md, \"Writing an adapter\")"
+        )
     if inspect.isabstract(value):
         raise _NotAProvider(f"{label} does not implement {', '.join(sorted(value.__abstractmethods__))}()")
     if value.Options is not None:
@@ -78,7 +80,8 @@ class ProviderRegistry:
     def __init__(self, builtins: dict[str, str] | None = None, *, entry_points: bool = True) -> None:
         # name → (where it comes from, how to load it): loaded on first use.
         self._targets: dict[str, tuple[str, Callable[[], object]]] = {
-            name: (target, functools.partial(_import, target)) for name, target in (builtins or BUILTIN_PROVIDERS).items()
+            name: (target, functools.partial(_import, target))
+            for name, target in (builtins or BUILTIN_PROVIDERS).items()
         }
         self._factories: dict[str, Factory] = {}
         self._blocked: dict[str, str] = {}

@@ -128,7 +128,9 @@ def map_sdk_error(exc: Exception, config: ModelConfig, key_name: str, redact: Re
     if not {"APIError", "TransportError", "HTTPError"} & names:
         # Not the SDK's nor the HTTP layer's: a bug (ours or the SDK's), never retried.
         logger.error("unexpected error in the %s adapter", config.provider, exc_info=exc)
-        return FatalProviderError(f"unexpected {type(exc).__name__} in the {config.provider} adapter: {redact(str(exc))}")
+        return FatalProviderError(
+            f"unexpected {type(exc).__name__} in the {config.provider} adapter: {redact(str(exc))}"
+        )
     status = getattr(exc, "status_code", None)
     kind, body_message = _body_error(exc)
     detail = redact(str(body_message or getattr(exc, "message", None) or exc))
@@ -145,14 +147,19 @@ def map_sdk_error(exc: Exception, config: ModelConfig, key_name: str, redact: Re
         return FatalProviderError(f"error event in the stream: {kind}: {detail}", status=status)
     retry_after = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
     if status in RETRYABLE_STATUS or status >= 500:
-        label = {429: "rate limited", 529: "overloaded", 503: "unavailable", 408: "request timeout"}.get(status, "server error")
+        label = {429: "rate limited", 529: "overloaded", 503: "unavailable", 408: "request timeout"}.get(
+            status, "server error"
+        )
         return RetryableProviderError(f"{label} ({status})", status=status, retry_after=retry_after)
     if status == 401:
         return FatalProviderError(f"the API key was rejected (401); check {key_name}", status=status)
     if status == 403:
         return FatalProviderError(f"this key may not use the model (403): {detail}", status=status)
     if status == 404:
-        return FatalProviderError(f"the model {config.model} was not found for this key (404); check 'model' of alias '{config.alias}'", status=status)
+        return FatalProviderError(
+            f"the model {config.model} was not found for this key (404); check 'model' of alias '{config.alias}'",
+            status=status,
+        )
     if status == 413:
         return FatalProviderError("the request is too large (413); select less code", status=status)
     if any(marker in (kind or "") + detail.lower() for marker in CONTENT_POLICY_MARKERS):

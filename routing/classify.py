@@ -131,6 +131,8 @@ def classify(text: str, *, has_selection: bool = True, has_diagnostics: bool = F
     best = ranked[0]
     confidence = weights[best] / total if scores[best] > 0 else 0.0
     evidence = ", ".join(f"'{h}'" for h in hits[best][:3])
-    reason = "; ".join(filter(None, [", ".join(structure), f"words {evidence}" if evidence else ""])) or "no clear signal"
+    reason = (
+        "; ".join(filter(None, [", ".join(structure), f"words {evidence}" if evidence else ""])) or "no clear signal"
+    )
     likely = tuple(t for t in ranked[:3] if scores[t] > 0) or tuple(Task)  # no signal: every task is a candidate
     return Classification(best, confidence, likely, reason)

@@ -6,10 +6,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
-from assistant_router.routing.policy import Layer, ModelCheck, Policy, PolicyIssue, build_policy, builtin_layer, file_layer
-
-from assistant_router.routing.constants import CONFIG_ENV
+from assistant_router.routing.constants import CONFIG_ENV, PROJECT_POLICY_FILENAME
+from assistant_router.routing.policy import (
+    Layer,
+    ModelCheck,
+    Policy,
+    PolicyIssue,
+    build_policy,
+    builtin_layer,
+    file_layer,
+)
 
 
 def user_config_path() -> Path:

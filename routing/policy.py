@@ -399,7 +399,9 @@ def _is_trusted(layer: Layer, trusted: set[Path]) -> bool:
     return layer.path is not None and layer.path.parent.resolve() in trusted
 
 
-def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None) -> tuple[Policy | None, list[PolicyIssue]]:
+def build_policy(
+    layers: Iterable[Layer], check_model: ModelCheck | None = None
+) -> tuple[Policy | None, list[PolicyIssue]]:
     """Merge the layers (lowest precedence first) into one policy.
 
     Returns the policy (None if any layer has an error) and every issue found,
@@ -464,7 +466,12 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
         missing = [k for k in ("provider", "model") if k not in fields]
         if missing:
             issues.append(
-                PolicyIssue(parsed.layer.label, f"model alias '{alias}' needs {' and '.join(missing)}", origin.line, f"models.{alias}")
+                PolicyIssue(
+                    parsed.layer.label,
+                    f"model alias '{alias}' needs {' and '.join(missing)}",
+                    origin.line,
+                    f"models.{alias}",
+                )
             )
             continue
         command = fields.get("api_key_command")
@@ -495,7 +502,11 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
                 path = ("models", alias, *subkey)
                 # Point at the layer that set the key, if it is not the last one.
                 owner = next(
-                    (p for p in reversed(parsed_layers) if p.locations.line_of(path) is not None and alias in p.file.models),
+                    (
+                        p
+                        for p in reversed(parsed_layers)
+                        if p.locations.line_of(path) is not None and alias in p.file.models
+                    ),
                     parsed,
                 )
                 line = owner.locations.line_of(path) if owner.layer.path is not None else None
@@ -507,7 +518,12 @@ def build_policy(layers: Iterable[Layer], check_model: ModelCheck | None = None)
                 hint = difflib.get_close_matches(alias, list(merged), n=1)
                 suffix = f"; did you mean '{hint[0]}'?" if hint else f" (defined: {', '.join(sorted(merged))})"
                 issues.append(
-                    PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'{suffix}", parsed.locations.line_of(path), key_text(path))
+                    PolicyIssue(
+                        parsed.layer.label,
+                        f"unknown model alias '{alias}'{suffix}",
+                        parsed.locations.line_of(path),
+                        key_text(path),
+                    )
                 )
 
     routes: dict[Task, Route] = {}
@@ -645,7 +661,9 @@ def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[
                           values.get("on_exceed", "refuse"), tuple(values.get("downgrade_to", ())), origin)
 
 
-def _privacy_and_instructions(parsed_layers: list[_Parsed], issues: list[PolicyIssue]) -> tuple[PrivacySettings, Path | None]:
+def _privacy_and_instructions(
+    parsed_layers: list[_Parsed], issues: list[PolicyIssue]
+) -> tuple[PrivacySettings, Path | None]:
     """Excludes add up across layers; a project may switch protections on but
     only the user config may switch them off. The instructions file of the
     highest layer wins; a project's must lie inside the project."""
@@ -683,5 +701,7 @@ def _privacy_and_instructions(parsed_layers: list[_Parsed], issues: list[PolicyI
     try:
         compile_paths(exclude)
     except Exception as exc:
-        issues.append(PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude"))
+        issues.append(
+            PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude")
+        )
     return PrivacySettings(tuple(exclude), **switches), instructions

@@ -48,5 +48,9 @@ class Router:
                 return Decision(request.task, chain, f"{rule.describe()} at {rule.origin}")
         route = self.policy.routes[request.task]
         chain = tuple(models[a] for a in route.chain)
-        where = "built-in default route" if route.origin.line is None else f"[routes] {request.task.value} at {route.origin}"
+        where = (
+            "built-in default route"
+            if route.origin.line is None
+            else f"[routes] {request.task.value} at {route.origin}"
+        )
         return Decision(request.task, chain, f"{where}: {request.task.value} → {', '.join(route.chain)}")

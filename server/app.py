@@ -19,19 +19,19 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from assistant_router.delivery.diagnostics import ReviewFixes
-from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.engine import __version__
-from assistant_router.routing.tasks import task_table
-from assistant_router.server.protocol import RouterProtocol, RunningTasks
-from assistant_router.server.diagnostics import DiagnosticsHub
 from assistant_router.engine.resilience import CircuitBreaker
+from assistant_router.providers.registry import ProviderPool, ProviderRegistry
+from assistant_router.routing.tasks import task_table
+from assistant_router.server.diagnostics import DiagnosticsHub
+from assistant_router.server.protocol import RouterProtocol, RunningTasks
 from assistant_router.server.workspace import WorkspaceRoots
 
 if TYPE_CHECKING:
     from assistant_router.engine.pipeline import Engine
     from assistant_router.engine.policies import PolicyReport, PolicyStore
-    from assistant_router.server.runner import TaskRunner
     from assistant_router.engine.usage.service import UsageService
+    from assistant_router.server.runner import TaskRunner
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ class Services:
     def usage(self) -> UsageService:
         from assistant_router.engine.usage.service import UsageService
 
-        return UsageService(lambda: self.policies.router(self.roots.roots[0] if self.roots.roots else None).policy.ledger_url)
+        return UsageService(
+            lambda: self.policies.router(self.roots.roots[0] if self.roots.roots else None).policy.ledger_url
+        )
 
     def project_key(self, uri: str) -> str:
         """How the ledger names the project a document belongs to."""
@@ -133,7 +135,10 @@ class Services:
         cached = self._exclusions.get(uri)
         if cached is None or cached[0] != generation:
             location = self.roots.locate(uri)
-            cached = self._exclusions[uri] = (generation, self.policies.exclusions(location.root).reason(location.relative))
+            cached = self._exclusions[uri] = (
+                generation,
+                self.policies.exclusions(location.root).reason(location.relative),
+            )
         return cached[1]
 
     def forget_exclusions(self) -> None:

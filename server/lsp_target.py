@@ -128,7 +128,9 @@ class LspTarget:
             server_range = diagnostic.range
             diagnostic.range = document.range_to_client_units(server_range)
             if diagnostic.data is not None:
-                fixes.append(ReviewFix(diagnostic, server_range, diagnostic.data["original"], diagnostic.data["replacement"]))
+                fixes.append(
+                    ReviewFix(diagnostic, server_range, diagnostic.data["original"], diagnostic.data["replacement"])
+                )
         self._services.reviews.set(uri, fixes)
         self._services.diagnostics.set(uri, REVIEW_CHANNEL, diagnostics)
         return {"diagnostics": len(diagnostics), "fixes": len(fixes)}

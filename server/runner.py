@@ -184,7 +184,11 @@ class TaskRunner:
                 )
             )
             if chosen is None:
-                result = {"status": "cancelled", "message": "no task chosen", "classification": classification.to_json()}
+                result = {
+                    "status": "cancelled",
+                    "message": "no task chosen",
+                    "classification": classification.to_json(),
+                }
                 self._notify_status(result)
                 return result
             task = Task(chosen.title.lower())

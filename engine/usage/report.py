@@ -110,7 +110,11 @@ def suggestions(summary: dict[str, Any]) -> list[str]:
     advice = []
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in summary["by_task"]:
-        if row["acceptance"] is not None and row["kept"] + row["undone"] >= MIN_JUDGED and row["avg_cost_usd"] is not None:
+        if (
+            row["acceptance"] is not None
+            and row["kept"] + row["undone"] >= MIN_JUDGED
+            and row["avg_cost_usd"] is not None
+        ):
             by_task[row["task"]].append(row)
     for task, candidates in sorted(by_task.items()):
         for cheap in candidates:
@@ -242,10 +246,13 @@ def _grouped_acceptance(acceptance: dict[str, dict[str, float]]) -> str:
                 h = value * (height - 20)
                 colour = _COLOURS[index % len(_COLOURS)]
                 parts.append(f'<rect x="{x + index * 26}" y="{height - h:.1f}" width="22" height="{h:.1f}" '
-                             f'fill="{colour}"><title>{html.escape(task)} · {html.escape(name)}: {value:.0%}</title></rect>')
-        parts.append(f'<text x="{x + len(names) * 13}" y="{height + 14}" text-anchor="middle">{html.escape(task)}</text>')
+                             f'fill="{colour}"><title>{html.escape(task)} · {html.escape(name)}: {value:.0%}'
+                             '</title></rect>')
+        parts.append(f'<text x="{x + len(names) * 13}" y="{height + 14}" text-anchor="middle">'
+                     f'{html.escape(task)}</text>')
         x += len(names) * 26 + 30
-    parts.append(f'<text x="4" y="14">100%</text><line x1="56" y1="{height}" x2="{width}" y2="{height}" stroke="#888"/>')
+    parts.append(f'<text x="4" y="14">100%</text>'
+                 f'<line x1="56" y1="{height}" x2="{width}" y2="{height}" stroke="#888"/>')
     for index, name in enumerate(names):
         colour = _COLOURS[index % len(_COLOURS)]
         parts.append(f'<rect x="{60 + index * 150}" y="{height + 28}" width="10" height="10" fill="{colour}"/>'

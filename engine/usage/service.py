@@ -21,8 +21,8 @@ from assistant_router.engine.usage.ledger import AttemptRow, LedgerWorker, open_
 from assistant_router.engine.usage.prices import cost_usd
 
 if TYPE_CHECKING:
-    from assistant_router.routing.policy import Policy
     from assistant_router.engine.results import TaskResult
+    from assistant_router.routing.policy import Policy
 
 logger = logging.getLogger(__name__)
 

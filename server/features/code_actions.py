@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
+from assistant_router.engine.text import last_selected_line, overlaps, range_json
+from assistant_router.engine.usage.budgets import exhausted
 from assistant_router.routing.matching import RouteRequest
 from assistant_router.routing.tasks import ADVERTISED_KINDS, EmptySelection, Task
-from assistant_router.engine.usage.budgets import exhausted
-from assistant_router.engine.text import last_selected_line, overlaps, range_json
 from assistant_router.server.features.commands import RUN_COMMAND
 
 if TYPE_CHECKING:
@@ -114,7 +114,11 @@ def setup(server: LanguageServer, services: Services) -> None:
                     model = router.policy.models[judged.downgrade_to[0]]
                     note = " (budget: downgraded)"
             title = f"{spec.verb} {target} · {model.alias} ({model.model}){note}"
-            argument = {"task": task.value, "uri": uri, "range": selection_range if spec.empty_selection is EmptySelection.CURSOR else line_range}
+            argument = {
+                "task": task.value,
+                "uri": uri,
+                "range": selection_range if spec.empty_selection is EmptySelection.CURSOR else line_range,
+            }
             if diagnostics:  # the problems in range are context for every task, and the point of a fix
                 argument["diagnostics"] = [
                     {"message": d.message, "line": d.range.start.line, "source": d.source} for d in diagnostics

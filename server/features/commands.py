@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 if TYPE_CHECKING:
     from assistant_router.server.app import Services

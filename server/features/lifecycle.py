@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls import uris
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 from assistant_router.server.logs import attach_client_log
 

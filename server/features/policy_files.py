@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 from pygls import uris
+from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 from assistant_router.engine.text import line_length
 from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
 
 if TYPE_CHECKING:
-    from assistant_router.server.app import Services
     from assistant_router.engine.policies import PolicyReport
+    from assistant_router.server.app import Services
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 def ask_argument(session, uri, start, end, prompt, **extra):
     return {"uri": uri, "prompt": prompt,
             "range": {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}}, **extra}
@@ -62,7 +61,9 @@ async def test_diagnostics_in_range_make_a_vague_request_a_fix(start_session):
     uri = session.open("geometry.py")
     diagnostics = [{"message": "undefined name 'math'", "line": 5, "source": "pyflakes"}]
 
-    result = await session.execute("assistant.ask", ask_argument(session, uri, 3, 6, "handle this", diagnostics=diagnostics))
+    result = await session.execute(
+        "assistant.ask", ask_argument(session, uri, 3, 6, "handle this", diagnostics=diagnostics)
+    )
 
     assert result["task"] == "fix" and result["status"] == "applied"
     assert "diagnostics in the range" in result["classification"]["reason"]

@@ -21,7 +21,9 @@ async def test_a_status_notification_follows_each_task(start_session):
 
 
 async def test_initialization_options_choose_the_offered_tasks(start_session):
-    session = await start_session("vscode", init_options={"tasks": ["review", "explain"], "status_notifications": False})
+    session = await start_session(
+        "vscode", init_options={"tasks": ["review", "explain"], "status_notifications": False}
+    )
     statuses = []
     session.client.feature("assistant/status")(lambda params: statuses.append(params))
     uri = session.open("geometry.py")

@@ -131,9 +131,13 @@ async def test_cursor_without_selection_targets_the_line(start_session):
 
 async def test_project_policy_changes_the_titles(start_session):
     session = await start_session("vscode")
-    session.write_policy('[routes]\nreview = "codex"\n\n[[rules]]\nwhen = { task = "refactor", paths = ["legacy/**"] }\nuse = "codex"\n')
+    session.write_policy(
+        '[routes]\nreview = "codex"\n\n[[rules]]\nwhen = { task = "refactor", paths = ["legacy/**"] }\nuse = "codex"\n'
+    )
     session.client.workspace_did_change_watched_files(
-        types.DidChangeWatchedFilesParams([types.FileEvent(session.uri(".assistant-router.toml"), types.FileChangeType.Created)])
+        types.DidChangeWatchedFilesParams(
+            [types.FileEvent(session.uri(".assistant-router.toml"), types.FileChangeType.Created)]
+        )
     )
     legacy = session.open("legacy/old.py")
     other = session.open("geometry.py")

@@ -55,9 +55,13 @@ async def test_broken_policy_keeps_the_previous_one_and_says_where(start_session
     notify_saved(session, path)
     await session.wait_for(lambda: session.logs().count("loaded from") >= 2)
 
-    path.write_text('[routes]\nreview = "codex"\n\n[[rules]]\nwhen = { task = "refactor", pathz = ["legacy/**"] }\nuse = "codex"\n')
+    path.write_text(
+        '[routes]\nreview = "codex"\n\n[[rules]]\nwhen = { task = "refactor", pathz = ["legacy/**"] }\nuse = "codex"\n'
+    )
     notify_saved(session, path)
-    await session.wait_for(lambda: path.as_uri() in session.client.diagnostics and session.client.diagnostics[path.as_uri()])
+    await session.wait_for(
+        lambda: path.as_uri() in session.client.diagnostics and session.client.diagnostics[path.as_uri()]
+    )
 
     (diagnostic,) = session.client.diagnostics[path.as_uri()]
     assert diagnostic.range.start.line == 4
@@ -133,7 +137,9 @@ async def test_workspace_folders_each_keep_their_own_policy(start_session, tmp_p
     )
     await session.wait_for(lambda: f"routing policy for {other} loaded" in session.logs())
     here = await session.execute("assistant.route", session.task_argument("explain", session.open("geometry.py"), 0, 3))
-    there = await session.execute("assistant.route", session.task_argument("explain", other.joinpath("main.py").as_uri(), 0, 3))
+    there = await session.execute(
+        "assistant.route", session.task_argument("explain", other.joinpath("main.py").as_uri(), 0, 3)
+    )
 
     assert here["alias"] == "opus"
     assert there["alias"] == "codex" and str(other / ".assistant-router.toml") in there["reason"]

@@ -113,7 +113,9 @@ async def test_preview_shows_exactly_what_would_be_sent_and_sends_nothing(start_
 async def test_preview_of_an_excluded_file_says_why(start_session, workspace):
     (workspace / ".assistant-router.toml").write_text('[privacy]\nexclude = ["*.py"]\n')
     session = await start_session("vscode")
-    preview = await session.execute("assistant.preview", session.task_argument("explain", session.open("geometry.py"), 0, 3))
+    preview = await session.execute(
+        "assistant.preview", session.task_argument("explain", session.open("geometry.py"), 0, 3)
+    )
     assert preview["status"] == "refused" and "excluded by privacy.exclude" in preview["message"]
     assert not session.client.shown_documents
 

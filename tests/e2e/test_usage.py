@@ -23,7 +23,9 @@ def ledger_of(tmp_path: Path):
 
 
 async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace, tmp_path):
-    (workspace / ".assistant-router.toml").write_text(PRICED + '\n[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n')
+    (workspace / ".assistant-router.toml").write_text(
+        PRICED + '\n[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n'
+    )
     session = await start_session("vscode")
     statuses = []
     session.client.feature("assistant/status")(lambda params: statuses.append(params))
@@ -33,7 +35,12 @@ async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace,
 
     assert result["alias"] == "opus" and result["fallback"] is True
     failed, answered = ledger_of(tmp_path).rows()
-    assert (failed.alias, failed.status, failed.error_type, failed.cost_usd) == ("codex", "failed", "RetryableProviderError", None)
+    assert (failed.alias, failed.status, failed.error_type, failed.cost_usd) == (
+        "codex",
+        "failed",
+        "RetryableProviderError",
+        None,
+    )
     assert (answered.alias, answered.status, answered.fallback, answered.applied) == ("opus", "ok", True, True)
     assert answered.project == str(workspace) and answered.task == "scaffold" and answered.run_id == failed.run_id
     assert answered.cost_usd == pytest.approx(answered.output_tokens * 0.01)

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from assistant_router.engine.prompts import build_prompt
 from assistant_router.providers.anthropic_adapter import AnthropicProvider
 from assistant_router.providers.base import (
     STOP_END,
@@ -25,11 +26,10 @@ from assistant_router.providers.base import (
     StreamInterruptedError,
     TextDelta,
 )
-from assistant_router.testing.loopback import Fault, LoopbackProviders, reply_to_prompt
 from assistant_router.providers.openai_adapter import OpenAIProvider
 from assistant_router.routing.policy import ModelConfig
 from assistant_router.routing.tasks import Task
-from assistant_router.engine.prompts import build_prompt
+from assistant_router.testing.loopback import Fault, LoopbackProviders, reply_to_prompt
 
 KEY = "sk-test-0123456789abcdef"
 APIS = ["anthropic", "responses", "chat"]
@@ -113,7 +113,9 @@ async def test_streams_the_answer_with_usage(fake, api):
         (Fault("malformed", after=1), StreamInterruptedError, "malformed stream event", None),
         (Fault("no_final"), StreamInterruptedError, "(truncated)", None),
     ],
-    ids=lambda value: value.kind + (str(value.status) if value.kind == "status" else "") if isinstance(value, Fault) else None,
+    ids=lambda value: (
+        value.kind + (str(value.status) if value.kind == "status" else "") if isinstance(value, Fault) else None
+    ),
 )
 async def test_faults_map_to_retryable_or_fatal(fake, api, fault, error, message, status):
     fake.fail_next(api, fault)
@@ -178,7 +180,9 @@ async def test_the_sdks_own_environment_keeps_working(fake, api, variable, monke
     object.__setattr__(adapter.config, "base_url", None)
 
     text, _ = await run(adapter)
-    assert text and fake.requests[0].headers.get("x-api-key", fake.requests[0].headers.get("authorization", "")).endswith(KEY)
+    assert text and fake.requests[0].headers.get(
+        "x-api-key", fake.requests[0].headers.get("authorization", "")
+    ).endswith(KEY)
 
 
 @pytest.mark.parametrize("api", APIS)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.routing.policy import ModelConfig
-from assistant_router.routing.tasks import Task
 from assistant_router.engine.assembly import RequestTooLarge, TaskSource, assemble
 from assistant_router.engine.assembly import preview_data as preview
-from assistant_router.engine.usage.prices import estimated_cost
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
+from assistant_router.engine.usage.prices import estimated_cost
+from assistant_router.routing.policy import ModelConfig
+from assistant_router.routing.tasks import Task
 
 SAMPLE = (Path(__file__).parents[1] / "data" / "context" / "inventory.py").read_text()
 
@@ -62,7 +62,9 @@ def test_the_window_is_never_exceeded():
 
 def test_secrets_are_replaced_everywhere_and_counted():
     text = SAMPLE.replace('TAX_RATE = 0.2', 'TAX_RATE = 0.2\nAPI_KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"')
-    assembled = assemble(source(text=text, start=(9, 0), end=(11, 0), user_prompt="my token is ghp_" + "a" * 36), config())
+    assembled = assemble(
+        source(text=text, start=(9, 0), end=(11, 0), user_prompt="my token is ghp_" + "a" * 36), config()
+    )
     assert "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789" not in assembled.prompt
     assert "ghp_" not in assembled.prompt
     assert assembled.redactions.summary() == {"OpenAI key": 1, "GitHub token": 1}

@@ -39,11 +39,16 @@ def test_route_prints_the_decision_and_its_reason(project):
     assert result.returncode == 0, result.stderr
     assert "model:    codex → mock gpt-5.3-codex" in out
     assert "file:     legacy/old.py (python, 7 lines)" in out
-    assert f'reason:   rule #1 "legacy" (task=refactor; paths=legacy/**) at {project["root"] / ".assistant-router.toml"}:1' in out
+    assert (
+        f'reason:   rule #1 "legacy" (task=refactor; paths=legacy/**) at {project["root"] / ".assistant-router.toml"}:1'
+        in out
+    )
 
 
 def test_route_json_matches_the_server_command(project):
-    result = run("route", "--task", "review", "--file", str(project["root"] / "geometry.py"), "--json", env=project["env"])
+    result = run(
+        "route", "--task", "review", "--file", str(project["root"] / "geometry.py"), "--json", env=project["env"]
+    )
     decision = json.loads(result.stdout)
     assert decision["task"] == "review" and decision["alias"] == "opus"
     assert [m["alias"] for m in decision["chain"]] == ["opus", "codex"]
@@ -101,7 +106,9 @@ def test_serve_writes_only_json_rpc_to_stdout(project, tmp_path):
             {"jsonrpc": "2.0", "method": "exit"},
         ]
     )
-    result = run("serve", input=session, env={**project["env"], "XDG_CACHE_HOME": str(tmp_path), "ASSISTANT_ROUTER_LOG": "info"})
+    result = run(
+        "serve", input=session, env={**project["env"], "XDG_CACHE_HOME": str(tmp_path), "ASSISTANT_ROUTER_LOG": "info"}
+    )
 
     messages = _messages(result.stdout)
     assert messages[0]["id"] == 1 and messages[0]["result"]["serverInfo"]["name"] == "assistant-router"
@@ -128,7 +135,9 @@ def test_serve_over_tcp(project, tmp_path):
                     raise
                 time.sleep(0.05)
         with connection:
-            connection.sendall(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}))
+            connection.sendall(
+                _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+            )
             data = b""
             while b"serverInfo" not in data:
                 chunk = connection.recv(65536)

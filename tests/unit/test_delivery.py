@@ -5,13 +5,13 @@ import re
 import pytest
 from lsprotocol import types
 
-from assistant_router.routing.tasks import EditPlacement
 from assistant_router.delivery.text_edits import (
     EditConflict,
     build_text_edit,
     extract_code,
     rebase_range,
 )
+from assistant_router.routing.tasks import EditPlacement
 
 TEXT = "a\nb\nc\nd\ne\n"
 
@@ -113,7 +113,8 @@ SAVE = rng(8, 0, 11, 0)
 @pytest.mark.parametrize(
     "answer",
     [
-        "```python\ndef save(path, text):\n    with open(path, 'w', encoding='utf-8') as handle:\n        handle.write(text)\n```",
+        "```python\ndef save(path, text):\n    with open(path, 'w', encoding='utf-8') as handle:\n"
+        "        handle.write(text)\n```",
         "```python\n# save.py is fine as it is\ndef save(path, text):\n    pass\n```",
         "def save(path, text):\n    pass\n",  # no fence at all
     ],
@@ -141,7 +142,10 @@ def test_answers_reaching_outside_are_refused(answer, reason):
 
 
 def test_a_test_module_may_name_its_own_file_and_repeat_the_code():
-    answer = "```python\n# test_store.py\nfrom store import load\n\n\ndef test_load(tmp_path):\n    with open(path) as handle:\n        pass\n```"
+    answer = (
+        "```python\n# test_store.py\nfrom store import load\n\n\n"
+        "def test_load(tmp_path):\n    with open(path) as handle:\n        pass\n```"
+    )
     check_confined(answer, DOCUMENT, SAVE, "test_store.py", new_module=True)
 
 

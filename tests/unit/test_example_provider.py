@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.providers.base import FatalProviderError, ModelRequest, Provider, RetryableProviderError, TextDelta
+from assistant_router.providers.base import (
+    FatalProviderError,
+    ModelRequest,
+    Provider,
+    RetryableProviderError,
+    TextDelta,
+)
 from assistant_router.providers.registry import ProviderRegistry
 from assistant_router.routing.config import load_policy
 from assistant_router.routing.policy import ModelConfig
@@ -75,7 +81,11 @@ def test_options_are_validated_at_policy_load(registry, tmp_path):
     policy.write_text('[models.local]\nprovider = "command"\nmodel = "m"\noptions = { argv = ["ok", 3] }\n')
     load = load_policy(policy.parent, registry.check, user_config=tmp_path / "none.toml")
     (issue,) = load.errors
-    assert (issue.line, issue.key, issue.message) == (4, "models.local.options.argv[2]", "Input should be a valid string")
+    assert (issue.line, issue.key, issue.message) == (
+        4,
+        "models.local.options.argv[2]",
+        "Input should be a valid string",
+    )
 
 
 def test_the_example_subclasses_the_provider_base(example):

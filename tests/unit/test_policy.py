@@ -161,7 +161,12 @@ def test_paths_are_gitignore_globs(root, user, patterns, path, expected):
 
 @pytest.mark.parametrize(
     ("when", "lines", "expected"),
-    [("min_lines = 10", 10, True), ("min_lines = 10", 9, False), ("max_lines = 10", 10, True), ("max_lines = 10", 11, False)],
+    [
+        ("min_lines = 10", 10, True),
+        ("min_lines = 10", 9, False),
+        ("max_lines = 10", 10, True),
+        ("max_lines = 10", 11, False),
+    ],
 )
 def test_selection_size(root, user, when, lines, expected):
     write(root / ".assistant-router.toml", f"[[rules]]\nwhen = {{ {when} }}\nuse = \"codex\"\n")
@@ -185,7 +190,9 @@ def test_languages_match_case_insensitively(root, user):
         ("[models.opus]\ntemperature = 7\n", 2, "models.opus.temperature", "less than or equal to 2"),
         ("[[rules]]\nwhen = { min_lines = 9, max_lines = 3 }\nuse = \"codex\"\n", 2, "rules[1].when",
          "min_lines is greater than max_lines"),
-        ("colour = 1\n", 1, "colour", "unknown key 'colour' (allowed: budget, instructions, ledger_url, models, privacy, routes, rules, trusted_projects)"),
+        ("colour = 1\n", 1, "colour",
+         "unknown key 'colour' (allowed: budget, instructions, ledger_url, models, privacy, routes, rules, "
+         "trusted_projects)"),
         ("[routes]\nreview = [\n]\n", 2, "routes.review", "at least 1 item"),
         ("[routes\n", 1, None, "invalid TOML"),
         ("[models.opus]\noptions = { delay_ms = -1 }\n[models.opus.timeouts]\ntotal = 5\n", None, None, None),
@@ -348,7 +355,11 @@ def test_the_instructions_file_must_be_inside_the_project(root, user, tmp_path):
     load = load_policy(root, user_config=user)
     assert load.policy is None
     (error,) = load.errors
-    assert (error.source, error.line, error.message) == (str(policy), 1, "the instructions file must be inside the project")
+    assert (error.source, error.line, error.message) == (
+        str(policy),
+        1,
+        "the instructions file must be inside the project",
+    )
 
 
 def test_a_missing_instructions_file_is_a_warning(root, user):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.routing.policy import PrivacySettings
 from assistant_router.engine.privacy import ExclusionRules, Redactions
+from assistant_router.routing.policy import PrivacySettings
 
 
 @pytest.fixture
@@ -61,7 +61,8 @@ def test_gitignore_can_be_switched_off_and_is_reread_when_it_changes(root):
 
 
 SECRETS = [
-    ("private key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----"),
+    ("private key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAABG5vbmUAAAAEbm9uZQ==\n"
+                    "-----END OPENSSH PRIVATE KEY-----"),
     ("AWS access key", "AKIAIOSFODNN7EXAMPLE"),
     ("GitHub token", "ghp_" + "A1b2C3d4" * 5),
     ("Anthropic key", "sk-ant-api03-" + "x" * 40),
@@ -102,7 +103,9 @@ def test_passwords_in_assignments_and_urls(text, kind, secret):
 def test_high_entropy_values_only_in_env_like_files():
     text = "SESSION_SECRET=q8Zt3LmX9vWc2RpN7yKd\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
     env = Redactions()
-    assert env.redact(text, env_like=True) == "SESSION_SECRET=REDACTED_SECRET_1\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
+    assert (
+        env.redact(text, env_like=True) == "SESSION_SECRET=REDACTED_SECRET_1\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
+    )
     assert Redactions().redact(text) == text  # in code, such strings are usually not secrets
 
 

@@ -59,7 +59,9 @@ class CommandProvider(Provider):
     async def prepare(self) -> None:
         """One-time checks, before the router starts the first-token clock."""
         if shutil.which(self.options.argv[0]) is None:
-            raise FatalProviderError(f"command not found: {self.options.argv[0]} (options.argv of '{self.config.alias}')")
+            raise FatalProviderError(
+                f"command not found: {self.options.argv[0]} (options.argv of '{self.config.alias}')"
+            )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         argv = [part.replace("{model}", request.model) for part in self.options.argv]
