@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from support import MOCK_USER_CONFIG, SAMPLE  # noqa: E402,F401  (shared with the editor suites)
 
 

@@ -7,7 +7,6 @@ import json
 from importlib import metadata
 
 import pytest
-
 from pydantic import BaseModel
 
 from assistant_router.providers.base import (

@@ -7,14 +7,22 @@ import time
 
 import pytest
 
-from assistant_router.providers.base import Usage
-from assistant_router.routing.policy import BudgetSettings, Prices, PriceTier, TaskBudget, build_policy, builtin_layer
-from assistant_router.routing.tasks import Task
 from assistant_router.engine.usage.acceptance import AcceptanceTracker
-from assistant_router.engine.usage.budgets import BudgetExceeded, Spend, day_start, exhausted, month_start, verdict, within_budget
+from assistant_router.engine.usage.budgets import (
+    BudgetExceeded,
+    Spend,
+    day_start,
+    exhausted,
+    month_start,
+    verdict,
+    within_budget,
+)
 from assistant_router.engine.usage.ledger import AttemptRow
 from assistant_router.engine.usage.prices import cost_usd
 from assistant_router.engine.usage.report import render_html, render_text, summarize
+from assistant_router.providers.base import Usage
+from assistant_router.routing.policy import BudgetSettings, Prices, PriceTier, TaskBudget, build_policy, builtin_layer
+from assistant_router.routing.tasks import Task
 
 
 @pytest.mark.parametrize(
