@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from assistant_router.delivery.diagnostics import ReviewFixes
 from assistant_router.engine import __version__
 from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.providers.registry import ProviderPool, ProviderRegistry
@@ -28,6 +27,7 @@ from assistant_router.server.protocol import RouterProtocol, RunningTasks
 from assistant_router.server.workspace import WorkspaceRoots
 
 if TYPE_CHECKING:
+    from assistant_router.delivery.diagnostics import ReviewFixes
     from assistant_router.engine.pipeline import Engine
     from assistant_router.engine.policies import PolicyReport, PolicyStore
     from assistant_router.engine.usage.service import UsageService
@@ -86,7 +86,6 @@ class Services:
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
         self._exclusions: dict[str, tuple[int, str | None]] = {}
-        self.reviews = ReviewFixes()  # the last review's suggested replacements, per document
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`
 
@@ -114,6 +113,13 @@ class Services:
             return self.ls.workspace.get_text_document(uri).source
         except OSError:
             return None
+
+    @cached_property
+    def reviews(self) -> ReviewFixes:
+        """The last review's suggested replacements, per document."""
+        from assistant_router.delivery.diagnostics import ReviewFixes
+
+        return ReviewFixes()
 
     @cached_property
     def engine(self) -> Engine:

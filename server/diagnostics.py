@@ -11,6 +11,9 @@ from collections.abc import Callable, Sequence
 
 from lsprotocol import types
 
+# The channel review findings are published on (policy problems have their own).
+REVIEW_CHANNEL = "review"
+
 
 class DiagnosticsHub:
     def __init__(self, publish: Callable[[types.PublishDiagnosticsParams], None]) -> None:

@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 
 from assistant_router.delivery.target import CurrentText, FileEdit
 from assistant_router.engine.results import Declined, Failed
+from assistant_router.server.diagnostics import REVIEW_CHANNEL
 
 if TYPE_CHECKING:
     from assistant_router.delivery.review import Finding
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ANNOTATION_ID = "assistant-router"
-REVIEW_CHANNEL = "review"
 
 
 def client_range(ls: LanguageServer, uri: str, span: Any) -> types.Range:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
+from assistant_router.server.diagnostics import REVIEW_CHANNEL
 from assistant_router.server.features.policy_files import policy_file_edited, policy_file_saved
-from assistant_router.server.lsp_target import REVIEW_CHANNEL
 
 if TYPE_CHECKING:
     from assistant_router.server.app import Services
