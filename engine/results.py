@@ -108,7 +108,7 @@ class TaskResult:
     usage: Usage = Usage()
     context: Mapping[str, Any] | None = None  # what was sent, summarised
     details: Mapping[str, Any] = field(default_factory=dict)  # from the delivery
-    cost_usd: float | None = None  # known prices only; set once the ledger has the run
+    cost_usd: float = 0.0  # known prices only; set once the ledger has the run
 
     @property
     def model(self) -> ModelConfig | None:
@@ -143,6 +143,5 @@ class TaskResult:
         if self.context is not None:
             data["context"] = dict(self.context)
         data.update(self.details)
-        if self.cost_usd is not None:
-            data["cost_usd"] = self.cost_usd
+        data["cost_usd"] = self.cost_usd
         return data
