@@ -14,7 +14,9 @@ against them). Answers are derived from the prompt the router sent (task,
 lines, selection), like the mock provider's. Faults are injected per request
 with :meth:`LoopbackProviders.fail_next`, and every request is recorded,
 including when the client went away, so tests can prove that cancelling a
-task closes the HTTP stream.
+task closes the HTTP stream. :meth:`LoopbackProviders.hold` keeps streams
+open (a barrier) until enough have arrived or the test releases them, so a
+test proves concurrency by construction instead of by measuring time.
 """
 
 from __future__ import annotations
@@ -246,7 +248,8 @@ class _Stream:
     def error_event(self, fault: Fault) -> bytes:
         message = fault.message or "the service is overloaded"
         if self.api == "anthropic":
-            return _sse("error", {"type": "error", "error": {"type": fault.error_type or "overloaded_error", "message": message}})
+            error = {"type": fault.error_type or "overloaded_error", "message": message}
+            return _sse("error", {"type": "error", "error": error})
         if self.api == "responses":
             if fault.error_type == "response.failed":
                 response = self._response("failed", error={"code": "server_error", "message": message})
@@ -257,6 +260,65 @@ class _Stream:
     def malformed(self) -> bytes:
         event = {"anthropic": "content_block_delta", "responses": "response.output_text.delta", "chat": None}[self.api]
         return (f"event: {event}\n" if event else "").encode() + b'data: {"type": "content_block_delta", "delta": \n\n'
+
+
+# --------------------------------------------------------------------------- #
+# Holding streams open
+
+class Hold:
+    """A barrier for streams: each stream that reaches it (its whole text sent,
+    the final event not yet) stays open until the hold is released, by
+    :meth:`release` or, with ``n``, as soon as ``n`` streams have arrived.
+
+    With ``trickle_s``, a held stream keeps sending a one-space text delta
+    every ``trickle_s`` seconds, so the client keeps receiving output while it
+    waits (the spaces are part of the answer and of its final event).
+    """
+
+    def __init__(self, n: int | None = None, *, trickle_s: float | None = None) -> None:
+        self.n = n
+        self.trickle_s = trickle_s
+        self.arrived = 0  # streams that reached the hold before its release
+        self.waiting = 0  # streams held right now
+        self.peak = 0  # the most streams held at once
+        self.released = asyncio.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+    async def wait_until_arrived(self, count: int, timeout: float = 30.0) -> None:
+        """Until ``count`` streams have arrived (a test's positive signal)."""
+        deadline = time.monotonic() + timeout
+        while self.arrived < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {self.arrived} of {count} streams reached the hold")
+            await asyncio.sleep(0.005)
+
+    async def _wait(self, send: Callable[[bytes], Any], delta: Callable[[str], bytes],
+                    record: RecordedRequest) -> str:
+        """Hold one stream; returns the filler text it trickled meanwhile."""
+        if self.released.is_set():
+            return ""
+        self.arrived += 1
+        self.waiting += 1
+        self.peak = max(self.peak, self.waiting)
+        if self.n is not None and self.arrived >= self.n:
+            self.release()
+        filler = ""
+        try:
+            while not self.released.is_set():
+                if self.trickle_s is None:
+                    await self.released.wait()
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.released.wait(), self.trickle_s)
+                if not self.released.is_set():
+                    await send(delta(" "))
+                    record.chunks_sent += 1
+                    filler += " "
+        finally:
+            self.waiting -= 1
+        return filler
 
 
 # --------------------------------------------------------------------------- #
@@ -283,6 +345,9 @@ class LoopbackProviders:
         self._server: asyncio.AbstractServer | None = None
         self._ids = itertools.count(1).__next__
         self._connections: set[asyncio.Task] = set()
+        self._hold: Hold | None = None
+        self.open_streams = 0  # 200 streams in progress now
+        self.peak_open_streams = 0  # the most at once
         self.port = 0
 
     @property
@@ -296,6 +361,13 @@ class LoopbackProviders:
     def fail_next(self, api: Api, *faults: Fault) -> None:
         """The next requests to ``api`` get these faults, in order."""
         self._faults[api].extend(faults)
+
+    def hold(self, n: int | None = None, *, trickle_s: float | None = None) -> Hold:
+        """From now on, streams (every API) stay open once their text is sent,
+        until ``n`` of them have arrived or the returned :class:`Hold` is
+        released; see :class:`Hold`. Replaces an earlier hold."""
+        self._hold = Hold(n, trickle_s=trickle_s)
+        return self._hold
 
     async def start(self) -> LoopbackProviders:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -371,7 +443,9 @@ class LoopbackProviders:
         bearer = record.headers.get("authorization", "")
         return bearer == f"Bearer {self.key}" or record.headers.get("x-api-key") == self.key
 
-    async def _handle(self, record: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(
+        self, record: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         api = record.api
         if not self._authorised(record):
             given = record.headers.get("x-api-key") or record.headers.get("authorization", "").removeprefix("Bearer ")
@@ -382,8 +456,10 @@ class LoopbackProviders:
         if fault is not None and fault.kind == "status":
             extra = {} if fault.retry_after is None else {"retry-after": f"{fault.retry_after:g}"}
             default_type = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
-                            404: "not_found_error"}.get(fault.status, "invalid_request_error" if fault.status < 500 else "api_error")
-            body = _error_body(api, fault.status, fault.error_type or default_type, fault.message or _REASONS.get(fault.status, "error"))
+                            404: "not_found_error"}.get(
+                fault.status, "invalid_request_error" if fault.status < 500 else "api_error")
+            body = _error_body(api, fault.status, fault.error_type or default_type,
+                               fault.message or _REASONS.get(fault.status, "error"))
             await self._respond_json(writer, fault.status, body, extra)
             return
 
@@ -395,11 +471,14 @@ class LoopbackProviders:
         writer.write(self._status_line(200, {"content-type": "text/event-stream", "cache-control": "no-cache",
                                               "transfer-encoding": "chunked", "connection": "close"}))
         watcher = asyncio.create_task(self._watch_disconnect(record, reader))
+        self.open_streams += 1
+        self.peak_open_streams = max(self.peak_open_streams, self.open_streams)
         try:
             await self._send_events(record, writer, stream, text, fault)
         except ConnectionError:
             record.disconnected = record.disconnected or time.monotonic()
         finally:
+            self.open_streams -= 1
             watcher.cancel()
 
     async def _watch_disconnect(self, record: RecordedRequest, reader: asyncio.StreamReader) -> None:
@@ -430,7 +509,8 @@ class LoopbackProviders:
             pieces = pieces[: fault.cut_at]
             text = "".join(pieces)
         for index, piece in enumerate(pieces):
-            if fault is not None and index == fault.after and kind in {"disconnect", "hang", "malformed", "error_event"}:
+            breaks_here = kind in {"disconnect", "hang", "malformed", "error_event"}
+            if fault is not None and index == fault.after and breaks_here:
                 if kind == "disconnect":
                     writer.transport.abort()
                     return
@@ -445,6 +525,8 @@ class LoopbackProviders:
                 await asyncio.sleep(self.delay_s)
             await send(stream.delta(piece))
             record.chunks_sent += 1
+        if self._hold is not None:
+            text += await self._hold._wait(send, stream.delta, record)
         if kind != "no_final":
             await send(*stream.end(text, "max_tokens" if kind == "max_tokens" else "end_turn"))
         await end_body()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from assistant_router.server.app import Services
 
 logger = logging.getLogger(__name__)
+
+# How long shutdown waits for the cancelled tasks to record their run.
+SHUTDOWN_WAIT_S = 5.0
 
 
 def _workspace_roots(ls: LanguageServer) -> list[Path]:
@@ -70,7 +74,9 @@ def setup(server: LanguageServer, services: Services) -> None:
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: LanguageServer, params: None) -> None:
-        services.running.cancel_all("server shutting down")
+        cancelled = services.running.cancel_all("server shutting down")
+        if cancelled:  # let them answer and record their run before `exit` closes stdout
+            await asyncio.wait(cancelled, timeout=SHUTDOWN_WAIT_S)
         if "usage" in vars(services):  # only if this session used it
             await services.usage.judge(services.read_text, everything=True)
             await services.usage.stop()

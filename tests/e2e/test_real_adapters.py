@@ -3,17 +3,29 @@
 What a user with OPENAI_API_KEY and ANTHROPIC_API_KEY sees: scaffolds from
 Codex, reviews from Opus, retries and fallbacks that say so, clear errors,
 cancellation that closes the upstream request.
+
+One test per behaviour at the wire level; their variants (every fault, every
+timeout, backoff and cooldown arithmetic) are unit tests: tests/unit/test_calling.py
+for the calling core, tests/unit/test_adapters.py for each fault's mapping.
+Cancellation closing the HTTP stream: tests/e2e/test_cancellation.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import re
 
 import pytest
 from lsprotocol import types
 
 from assistant_router.testing.loopback import Fault
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(loopback, user_config):
+    """Retries wait 5-10 ms here instead of 0.25-1 s: each alias's retry_backoff, set in the user config."""
+    text = user_config.read_text()
+    user_config.write_text(re.sub(r"^(base_url = .*)$", r"\1\nretry_backoff = 0.01", text, flags=re.MULTILINE))
 
 
 async def start(start_session, loopback, client="vscode", **env):
@@ -48,35 +60,23 @@ async def test_overloaded_model_is_retried_then_falls_back_visibly(start_session
     assert [(a["alias"], a["status"], a["error_type"]) for a in failed] == [("opus", 529, "RetryableProviderError")] * 3
     assert result["attempts"][3]["alias"] == "codex" and "error" not in result["attempts"][3]
     assert [r.api for r in loopback.requests] == ["anthropic"] * 3 + ["responses"]
+    first, second = loopback.requests[:2]
+    assert second.started - first.started >= 0.05  # the retry-after header, not the 10 ms backoff
+    assert "gpt-5.3-codex (loopback responses)" in session.client.diagnostics[uri][0].message
+    # The retries and the fallback are visible in the progress and in a message, not only in the result.
+    ((_, reports),) = session.client.progress_reports.items()
+    messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
+    assert any("retrying in" in m and "(2/3)" in m for m in messages)
+    assert any(m.startswith("opus unavailable") and m.endswith("trying codex") for m in messages)
     (warning,) = session.messages(types.MessageType.Warning)
-    assert "review was answered by codex (gpt-5.3-codex) because opus (claude-opus-4-6) failed: overloaded (529)" in warning
+    assert ("review was answered by codex (gpt-5.3-codex) because opus (claude-opus-4-6) failed: "
+            "overloaded (529)") in warning
 
 
-async def test_rate_limit_retry_after_is_honoured_on_the_same_model(start_session, loopback):
+async def test_a_fatal_error_is_clear_and_never_falls_back(start_session, loopback):
+    expected = "codex (gpt-5.3-codex): the API key was rejected (401); check OPENAI_API_KEY"
     session = await start(start_session, loopback)
-    loopback.fail_next("responses", Fault("status", 429, retry_after=0.3))
-    uri = session.open("geometry.py")
-
-    result = await session.execute("assistant.run", session.task_argument("test", uri, 3, 6))
-
-    assert result["status"] == "applied" and result["alias"] == "codex" and result["fallback"] is False
-    first, second = loopback.requests
-    assert second.started - first.started >= 0.3
-    assert result["attempts"][0]["status"] == 429
-
-
-@pytest.mark.parametrize(
-    ("fault", "expected"),
-    [
-        (Fault("status", 401), "codex (gpt-5.3-codex): the API key was rejected (401); check OPENAI_API_KEY"),
-        (Fault("status", 404), "the model gpt-5.3-codex was not found for this key (404)"),
-        (Fault("status", 400, message="input too long"), "request rejected (400): input too long"),
-    ],
-    ids=["401", "404", "400"],
-)
-async def test_fatal_errors_are_clear_and_never_fall_back(start_session, loopback, fault, expected):
-    session = await start(start_session, loopback)
-    loopback.fail_next("responses", fault)
+    loopback.fail_next("responses", Fault("status", 401))
     uri = session.open("geometry.py")
 
     result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))
@@ -87,11 +87,9 @@ async def test_fatal_errors_are_clear_and_never_fall_back(start_session, loopbac
     assert not session.applied_edits
 
 
-@pytest.mark.parametrize("fault", [Fault("disconnect", after=2), Fault("malformed", after=2), Fault("no_final")],
-                         ids=["disconnect", "malformed", "no_final"])
-async def test_a_broken_stream_after_output_fails_without_fallback(start_session, loopback, fault):
+async def test_a_broken_stream_after_output_fails_without_fallback(start_session, loopback):
     session = await start(start_session, loopback)
-    loopback.fail_next("anthropic", fault)
+    loopback.fail_next("anthropic", Fault("disconnect", after=2))
     uri = session.open("geometry.py")
 
     result = await session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6))
@@ -126,7 +124,8 @@ async def test_a_truncated_edit_is_not_applied(start_session, loopback):
 
 
 async def test_a_hanging_model_times_out_and_falls_back(start_session, loopback, workspace):
-    (workspace / ".assistant-router.toml").write_text("[models.opus]\nretries = 0\ntimeouts = { first_token = 0.5 }\n")
+    # The fake never sends a token: the 50 ms timeout always fires, however busy the machine.
+    (workspace / ".assistant-router.toml").write_text("[models.opus]\nretries = 0\ntimeouts = { first_token = 0.05 }\n")
     session = await start(start_session, loopback)
     loopback.fail_next("anthropic", Fault("hang"))
     uri = session.open("geometry.py")
@@ -134,26 +133,8 @@ async def test_a_hanging_model_times_out_and_falls_back(start_session, loopback,
     result = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
 
     assert result["status"] == "shown" and result["alias"] == "codex"
-    assert result["attempts"][0]["error"] == "timed out: no first token within 0.5 s"
+    assert result["attempts"][0]["error"] == "timed out: no first token within 0.05 s"
     await loopback.wait_for_disconnect(loopback.requests[0])  # the hung request was closed, not leaked
-
-
-async def test_cancelling_closes_the_upstream_request_within_100_ms(start_session, loopback):
-    loopback.chunk_chars, loopback.delay_s = 2, 0.03
-    session = await start(start_session, loopback)
-    uri = session.open("geometry.py")
-    run = asyncio.ensure_future(session.execute("assistant.run", session.task_argument("refactor", uri, 3, 6)))
-    await session.wait_for(lambda: loopback.requests and loopback.requests[0].chunks_sent >= 3)
-    (token,) = session.client.progress_reports
-
-    cancelled_at = time.monotonic()
-    session.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token))
-    disconnected = await loopback.wait_for_disconnect(loopback.requests[0])
-    result = await run
-
-    assert disconnected - cancelled_at < 0.1
-    assert result["status"] == "cancelled" and not session.applied_edits
-    assert loopback.requests[0].finished is None
 
 
 async def test_keys_never_reach_logs_messages_or_results(start_session, loopback, capfd):
@@ -179,19 +160,22 @@ async def test_keys_never_reach_logs_messages_or_results(start_session, loopback
 
 
 async def test_fifty_concurrent_streams(start_session, loopback):
-    loopback.delay_s = 0.01
+    # A barrier in the fake: no stream may finish before all fifty are open. Were the
+    # server to run them one at a time, the first would never finish (and the test fails).
+    everyone = loopback.hold(50)
     session = await start(start_session, loopback)
     uri = session.open("geometry.py")
     tasks = ["explain", "review"] * 25
 
-    results = await asyncio.gather(
-        *(session.execute("assistant.run", session.task_argument(t, uri, i % 8, i % 8 + 2)) for i, t in enumerate(tasks))
-    )
+    results = await asyncio.wait_for(asyncio.gather(
+        *(session.execute("assistant.run", session.task_argument(t, uri, i % 8, i % 8 + 2))
+          for i, t in enumerate(tasks))
+    ), timeout=120)
 
     assert [r["status"] for r in results] == ["shown"] * 50
     assert len(loopback.requests) == 50
-    overlap = max(sum(1 for r in loopback.requests if r.started <= q.started < (r.finished or 0)) for q in loopback.requests)
-    assert overlap >= 10  # they really streamed at the same time
+    assert everyone.released.is_set() and everyone.peak == 50  # fifty streams were open at once
+    assert loopback.peak_open_streams == 50
 
 
 async def test_a_model_that_keeps_failing_cools_down(start_session, loopback):
@@ -223,17 +207,3 @@ async def test_a_project_cannot_send_code_elsewhere(start_session, loopback, wor
     assert "'base_url' is ignored" in warning.message
     assert result["status"] == "shown" and result["provider"] == "anthropic"
     assert loopback.requests[0].api == "anthropic"  # the user's endpoint, not the project's
-
-
-async def test_a_stream_that_stalls_mid_answer_fails_and_is_closed(start_session, loopback, workspace):
-    (workspace / ".assistant-router.toml").write_text("[models.codex]\ntimeouts = { idle = 0.4 }\n")
-    session = await start(start_session, loopback)
-    loopback.fail_next("responses", Fault("hang", after=2))
-    uri = session.open("geometry.py")
-
-    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 3, 6))
-
-    assert result["status"] == "failed"
-    assert "stopped mid-answer (timed out: no new output within 0.4 s)" in result["message"]
-    assert len(loopback.requests) == 1 and not session.applied_edits
-    await loopback.wait_for_disconnect(loopback.requests[0])
