@@ -174,6 +174,17 @@ def render_text(summary: dict[str, Any]) -> str:
 _COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"]
 
 
+def _legend(names: list[str], height: int) -> list[str]:
+    """A colour swatch and name per series below the chart, and the end of the SVG."""
+    parts = []
+    for index, name in enumerate(names):
+        colour = _COLOURS[index % len(_COLOURS)]
+        parts.append(f'<rect x="{60 + index * 150}" y="{height + 28}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{74 + index * 150}" y="{height + 37}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return parts
+
+
 def _bar_chart(series: dict[str, dict[str, float]], title: str, fmt: Callable[[float], str]) -> str:
     """Stacked bars, one per key of ``series`` (e.g. a day), a colour per inner key."""
     keys = list(series)
@@ -199,11 +210,7 @@ def _bar_chart(series: dict[str, dict[str, float]], title: str, fmt: Callable[[f
         parts.append(f'<text x="{x + bar / 2}" y="{height + 14}" text-anchor="middle">{html.escape(key[-5:])}</text>')
     parts.append(f'<text x="4" y="14">{html.escape(fmt(top))}</text><line x1="56" y1="{height}" x2="{width}" '
                  f'y2="{height}" stroke="#888"/>')
-    for index, name in enumerate(names):
-        colour = _COLOURS[index % len(_COLOURS)]
-        parts.append(f'<rect x="{60 + index * 150}" y="{height + 28}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{74 + index * 150}" y="{height + 37}">{html.escape(name)}</text>')
-    parts.append("</svg>")
+    parts.extend(_legend(names, height))
     return "".join(parts)
 
 
@@ -253,9 +260,5 @@ def _grouped_acceptance(acceptance: dict[str, dict[str, float]]) -> str:
         x += len(names) * 26 + 30
     parts.append(f'<text x="4" y="14">100%</text>'
                  f'<line x1="56" y1="{height}" x2="{width}" y2="{height}" stroke="#888"/>')
-    for index, name in enumerate(names):
-        colour = _COLOURS[index % len(_COLOURS)]
-        parts.append(f'<rect x="{60 + index * 150}" y="{height + 28}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{74 + index * 150}" y="{height + 37}">{html.escape(name)}</text>')
-    parts.append("</svg>")
+    parts.extend(_legend(names, height))
     return "".join(parts)
