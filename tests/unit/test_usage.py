@@ -48,6 +48,22 @@ def test_cached_input_and_long_context_tiers():
     assert cost_usd(prices, Usage(300_000, 1000)) == pytest.approx((300_000 * 6.0 + 1000 * 22.5) / 1e6)
 
 
+@pytest.mark.parametrize("input_tokens", [100_000, 300_000])  # below and above the long-context tier
+def test_the_preview_and_the_budget_price_a_request_as_the_ledger_will(input_tokens):
+    """One cost rule: the preview's estimate, the budget's and the ledger's cost agree, tiers included."""
+    from assistant_router.engine.usage.prices import ASSUMED_OUTPUT_TOKENS, budget_estimate_usd, estimated_cost
+    from assistant_router.routing.policy import ModelConfig
+
+    prices = Prices(input=3.0, output=15.0,
+                    tiers=[PriceTier(above_input_tokens=200_000, input=6.0, output=22.5)])
+    config = ModelConfig(alias="m", provider="mock", model="m", max_output_tokens=8000, prices=prices)
+    preview = estimated_cost(config, input_tokens, ASSUMED_OUTPUT_TOKENS)
+    charged = cost_usd(prices, Usage(input_tokens, ASSUMED_OUTPUT_TOKENS))
+
+    assert preview["input"] + preview["output_up_to"] == pytest.approx(charged)
+    assert budget_estimate_usd(config, input_tokens) == pytest.approx(charged)
+
+
 def test_an_unknown_price_is_unknown_not_zero():
     assert cost_usd(Prices(), Usage(10, 10)) is None
     assert cost_usd(Prices(input=1.0), Usage(10, 10)) is None
