@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The project's instructions file is sent with every task: a larger one is
+# left out (and said so in the log) rather than filling every prompt.
+MAX_INSTRUCTIONS_BYTES = 64 * 1024
+
 
 class Policies(Protocol):
     """The active routing policy and exclusions per workspace root."""
@@ -50,6 +54,7 @@ class Document:
     relative: str | None  # POSIX path below ``root``; None outside every root
     path: Path | None = None  # on disk, when it is a file
     version: int | None = None  # the editor's version of an open document
+    open: bool = False  # open in the editor (its text came from there, not from a file)
 
     @property
     def name(self) -> str:
@@ -104,6 +109,8 @@ def build_request(
     open_documents: Iterable[Document] = (),
 ) -> TaskRequest:
     """The request for one run. Raises Refused when nothing may be sent."""
+    if document.root is None and not document.open:
+        raise Refused(f"nothing was sent: {document.name} is outside the workspace folders and not open in the editor")
     lines = split_lines(document.text)
     span = Span(clamp(lines, span.start.line, span.start.character), clamp(lines, span.end.line, span.end.character))
     if document.text and span.start.line >= len(document.text.splitlines()):
@@ -127,18 +134,47 @@ def build_request(
         diagnostics=tuple(diagnostics),
         user_prompt=prompt,
         neighbours=neighbours,
-        instructions=_instructions(policy),
+        instructions=_instructions(policy, document.root),
         redact_secrets=policy.privacy.redact_secrets,
     )
     return TaskRequest(task.spec, document, span, policy, decide(task, document, span, policies), source)
 
 
-def _instructions(policy: Policy) -> str | None:
-    """The project's instructions file, read for this run."""
-    if policy.instructions is None:
+def real_path_inside(path: Path, root: Path) -> Path | None:
+    """``path`` with every symlink followed, if it is still inside ``root``; None
+    when it leads elsewhere (or does not exist). Checked when a file is read,
+    not when the policy loaded: a ``git pull`` can replace a file by a link."""
+    try:
+        real = path.resolve(strict=True)
+        return real if real.is_relative_to(root.resolve()) else None
+    except (OSError, RuntimeError):  # a loop of links, a name too long
+        return None
+
+
+def _instructions(policy: Policy, root: Path | None) -> str | None:
+    """The project's instructions file, read for this run: it must still lie
+    inside the project when it does at load (a project's always does; a user
+    config may name a file elsewhere), and be of a reasonable size."""
+    path = policy.instructions
+    if path is None:
+        return None
+    if root is not None and (path.is_relative_to(root) or path.is_relative_to(root.resolve())):
+        real = real_path_inside(path, root)
+        if real is None:
+            logger.warning("the instructions file %s now leads outside the project; it was not sent", path)
+            return None
+        path = real
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_INSTRUCTIONS_BYTES + 1)
+    except OSError as exc:
+        logger.warning("cannot read the instructions file %s: %s", path, exc)
+        return None
+    if len(data) > MAX_INSTRUCTIONS_BYTES:
+        logger.warning("the instructions file %s is over %d kB; it was not sent", path, MAX_INSTRUCTIONS_BYTES // 1024)
         return None
     try:
-        return policy.instructions.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        logger.warning("cannot read the instructions file %s: %s", policy.instructions, exc)
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        logger.warning("the instructions file %s is not UTF-8 text; it was not sent", path)
         return None

@@ -20,8 +20,15 @@ from lsprotocol import types
 
 from assistant_router import delivery
 from assistant_router.engine.pipeline import CANCELLED_MESSAGE, Run, estimate, preview, run_task
-from assistant_router.engine.request import Document, TaskRequest, build_request, decide, describe_diagnostic
-from assistant_router.engine.results import Status, TaskError, TaskResult, model_label
+from assistant_router.engine.request import (
+    Document,
+    TaskRequest,
+    build_request,
+    decide,
+    describe_diagnostic,
+    real_path_inside,
+)
+from assistant_router.engine.results import Refused, Status, TaskError, TaskResult, model_label
 from assistant_router.engine.text import Span
 from assistant_router.routing.tasks import EmptySelection, Task
 from assistant_router.server.lsp_target import LspTarget, save_markdown
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from assistant_router.routing.classify import Classification
     from assistant_router.server.app import Services
     from assistant_router.server.arguments import AskArgs, RangeArg, RouteArgs, TaskArgs
+    from assistant_router.server.workspace import Location
 
 logger = logging.getLogger(__name__)
 
@@ -54,22 +62,39 @@ class TaskRunner:
         """The document as pygls has it, and as the engine sees it (``must_read``
         false: an unreadable file is an empty one, for routing alone)."""
         text_document = self._ls.workspace.get_text_document(uri)
+        location = self._services.roots.locate(uri)
+        is_open = uri in self._ls.workspace.text_documents
+        if not is_open and must_read:
+            self._check_readable(uri, location)
         try:
             text = text_document.source  # read from disk when the document is not open
         except (OSError, UnicodeDecodeError) as exc:
             if must_read:
                 raise TaskError(f"cannot read {uri}: {getattr(exc, 'strerror', None) or exc}") from None
             text = ""
-        location = self._services.roots.locate(uri)
-        is_open = uri in self._ls.workspace.text_documents
         return text_document, Document(uri, text, text_document.language_id or "", location.root, location.relative,
-                                       location.path, text_document.version if is_open else None)
+                                       location.path, text_document.version if is_open else None, open=is_open)
+
+    def _check_readable(self, uri: str, location: Location) -> None:
+        """A document the editor has not opened is read from disk only inside
+        a workspace folder, where it really is (a link that leads out, or to
+        an excluded file, is refused), and only if it may be sent."""
+        if location.root is None or location.path is None:
+            raise Refused(f"nothing was sent: {uri} is outside the workspace folders and not open in the editor")
+        real = real_path_inside(location.path, location.root)
+        if real is None:
+            if not location.path.exists():
+                return  # reading it says that it is missing
+            raise Refused(f"nothing was sent: {location.relative} leads outside the workspace folder")
+        relative = real.relative_to(location.root.resolve()).as_posix()
+        if (reason := self._services.policies.exclusions(location.root).reason(relative)) is not None:
+            raise Refused(f"nothing was sent: {location.relative} is a link to {relative}, which is {reason}")
 
     def _open_documents(self) -> Iterator[Document]:
         for uri, other in self._ls.workspace.text_documents.items():
             location = self._services.roots.locate(uri)
             yield Document(uri, other.source, other.language_id or "", location.root, location.relative, location.path,
-                           other.version)
+                           other.version, open=True)
 
     def request(self, args: TaskArgs) -> TaskRequest:
         """One request context for ``args``. Raises TaskError (Refused: nothing may be sent)."""

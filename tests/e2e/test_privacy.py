@@ -145,3 +145,67 @@ async def test_project_instructions_are_sent_with_every_task(start_session, loop
 
     assert len(loopback.requests) == 2
     assert all("Project instructions:\nAlways use British spelling." in r.prompt for r in loopback.requests)
+
+
+# ---------------------------------------------------------------------------- files are checked when read
+
+OUTSIDE_SECRET = "PRIVATE = 'from outside the workspace'\n"
+
+
+async def test_a_file_outside_the_workspace_is_sent_only_when_open_in_the_editor(start_session, loopback, tmp_path):
+    outside = tmp_path / "elsewhere" / "notes.py"
+    outside.parent.mkdir()
+    outside.write_text(OUTSIDE_SECRET)
+    session = await start_session("vscode", env=loopback.env)
+
+    unopened = await session.execute("assistant.run", session.task_argument("explain", outside.as_uri(), 0, 1))
+    assert unopened["status"] == "refused"
+    assert "outside the workspace folders and not open in the editor" in unopened["message"]
+    preview = await session.execute("assistant.preview", session.task_argument("explain", outside.as_uri(), 0, 1))
+    assert preview["status"] == "refused" and preview["sent"] is False
+    assert loopback.requests == []
+
+    session.client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(outside.as_uri(), "python", 1, OUTSIDE_SECRET)))
+    opened = await session.execute("assistant.run", session.task_argument("explain", outside.as_uri(), 0, 1))
+    assert opened["status"] == "shown"  # the user opened it: their choice
+    assert len(loopback.requests) == 1
+
+
+async def test_a_link_that_leads_out_of_the_workspace_is_not_followed(start_session, loopback, workspace, tmp_path):
+    outside = tmp_path / "elsewhere" / "secret.py"
+    outside.parent.mkdir()
+    outside.write_text(OUTSIDE_SECRET)
+    (workspace / "innocent.py").symlink_to(outside)
+    (workspace / ".assistant-router.toml").write_text('[privacy]\nexclude = ["legacy/**"]\n')
+    (workspace / "alias.py").symlink_to(workspace / "legacy" / "old.py")  # a way around the exclusion
+    session = await start_session("vscode", env=loopback.env)
+
+    out = await session.execute("assistant.run", session.task_argument("explain", session.uri("innocent.py"), 0, 1))
+    around = await session.execute("assistant.run", session.task_argument("explain", session.uri("alias.py"), 0, 1))
+
+    assert out["status"] == "refused" and "innocent.py leads outside the workspace folder" in out["message"]
+    assert around["status"] == "refused"
+    assert "alias.py is a link to legacy/old.py, which is excluded by privacy.exclude" in around["message"]
+    assert loopback.requests == []
+
+
+async def test_an_instructions_file_replaced_by_a_link_is_not_sent(start_session, loopback, workspace, tmp_path):
+    (workspace / "AGENTS.md").write_text("Use short names.\n")
+    (workspace / ".assistant-router.toml").write_text('instructions = "AGENTS.md"\n')
+    outside = tmp_path / "elsewhere" / "credentials.txt"
+    outside.parent.mkdir()
+    outside.write_text("TOP SECRET FROM OUTSIDE\n")
+    session = await start_session("vscode", env=loopback.env)
+    uri = session.open("geometry.py")
+    first = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    assert first["status"] == "shown" and "Use short names." in loopback.requests[0].prompt
+
+    # After the policy loaded (a `git pull` can do this): the file becomes a link out of the project.
+    (workspace / "AGENTS.md").unlink()
+    (workspace / "AGENTS.md").symlink_to(outside)
+    second = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert second["status"] == "shown"
+    assert "TOP SECRET FROM OUTSIDE" not in loopback.requests[1].prompt
+    await session.wait_for(lambda: "now leads outside the project; it was not sent" in session.logs())
