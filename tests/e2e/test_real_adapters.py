@@ -207,3 +207,28 @@ async def test_a_project_cannot_send_code_elsewhere(start_session, loopback, wor
     assert "'base_url' is ignored" in warning.message
     assert result["status"] == "shown" and result["provider"] == "anthropic"
     assert loopback.requests[0].api == "anthropic"  # the user's endpoint, not the project's
+
+
+async def test_anthropic_input_tokens_sent_in_message_delta_are_counted(start_session, loopback):
+    """A LiteLLM proxy reports Anthropic's input tokens in message_delta, not message_start."""
+    session = await start(start_session, loopback)
+    loopback.usage = "delta_only"
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert (result["status"], result["provider"]) == ("shown", "anthropic")
+    assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
+    assert "estimated" not in result["usage"]
+
+
+async def test_an_empty_key_variable_with_a_base_url_is_an_error_naming_it(start_session, loopback):
+    session = await start(start_session, loopback, ANTHROPIC_API_KEY="")
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == "failed" and result["fallback"] is False
+    assert result["message"].startswith("opus (claude-opus-4-6): ANTHROPIC_API_KEY is empty: export it")
+    assert 'api_key_env = ""' in result["message"]
+    assert not loopback.requests  # no placeholder key was sent to the proxy
