@@ -113,7 +113,7 @@ def _class_names(exc: BaseException) -> set[str]:
     return names
 
 
-def _body_error(exc: Any) -> tuple[str | None, str | None]:
+def body_error(exc: Any) -> tuple[str | None, str | None]:
     """(error type or code, message) from an SDK error's body."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -139,7 +139,7 @@ def map_sdk_error(exc: Exception, config: ModelConfig, key_name: str, redact: Re
             f"unexpected {type(exc).__name__} in the {config.provider} adapter: {redact(str(exc))}"
         )
     status = getattr(exc, "status_code", None)
-    kind, body_message = _body_error(exc)
+    kind, body_message = body_error(exc)
     detail = redact(str(body_message or getattr(exc, "message", None) or exc))
     if "APITimeoutError" in names or "TimeoutException" in names:
         return RetryableProviderError("the request timed out")

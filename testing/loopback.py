@@ -354,6 +354,7 @@ class LoopbackProviders:
     ) -> None:
         self.key = key
         self.usage: UsageMode = usage  # where streams report usage; a test may change it between requests
+        self.unserved: set[Api] = set()  # APIs this server lacks (404, like llama.cpp's for /v1/responses)
         self.chunk_chars = chunk_chars
         self.delay_s = delay_s
         self.signature = signature
@@ -429,8 +430,9 @@ class LoopbackProviders:
             body = await reader.readexactly(int(headers.get("content-length", 0)))
             path = path.split("?", 1)[0]
             api = _PATHS.get(path)
-            if method != "POST" or api is None:
-                await self._respond_json(writer, 404, {"error": {"message": f"no route {method} {path}"}})
+            if method != "POST" or api is None or api in self.unserved:
+                await self._respond_json(writer, 404, {"error": {"code": 404, "message": "File Not Found",
+                                                                 "type": "not_found_error"}})
                 return
             record = RecordedRequest(api, path, headers, json.loads(body or b"{}"))
             self.requests.append(record)

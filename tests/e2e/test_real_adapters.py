@@ -232,3 +232,17 @@ async def test_an_empty_key_variable_with_a_base_url_is_an_error_naming_it(start
     assert result["message"].startswith("opus (claude-opus-4-6): ANTHROPIC_API_KEY is empty: export it")
     assert 'api_key_env = ""' in result["message"]
     assert not loopback.requests  # no placeholder key was sent to the proxy
+
+
+async def test_a_server_without_the_responses_api_says_to_use_api_chat(start_session, loopback):
+    """llama.cpp's server has no /v1/responses: its 404 is not "model not found"."""
+    session = await start(start_session, loopback)
+    loopback.unserved.add("responses")
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 8, 10))
+
+    assert result["status"] == "failed" and result["attempts"][0]["status"] == 404
+    assert "the Responses API was not found at " + loopback.openai_url in result["message"]
+    assert "set api = \"chat\" for model alias 'codex'" in result["message"]
+    assert "not found for this key" not in result["message"]

@@ -105,7 +105,8 @@ async def test_streams_the_answer_with_usage(fake, api):
         (Fault("status", 400, message="messages: field required"), FatalProviderError,
          "request rejected (400): messages: field required", 400),
         (Fault("status", 403, message="no access"), FatalProviderError, "this key may not use the model (403)", 403),
-        (Fault("status", 404), FatalProviderError, "was not found for this key (404)", 404),
+        (Fault("status", 404, message="The model `gpt-x` does not exist"), FatalProviderError,
+         "was not found for this key (404)", 404),
         (Fault("status", 413), FatalProviderError, "the request is too large (413)", 413),
         (Fault("status", 400, error_type="invalid_request_error", message="output blocked by content_filter"),
          FatalProviderError, "refused by content policy", 400),
@@ -129,6 +130,32 @@ async def test_faults_map_to_retryable_or_fatal(fake, api, fault, error, message
     if fault.retry_after is not None:
         assert caught.value.retry_after == fault.retry_after
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("base_url", [True, False], ids=["base_url", "default_url"])
+async def test_a_server_without_the_responses_api_suggests_api_chat(fake, base_url, monkeypatch):
+    """llama.cpp's server answers /v1/responses with a 404 that is not about the model."""
+    fake.unserved.add("responses")
+    adapter = provider("responses", fake)
+    if not base_url:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+        object.__setattr__(adapter.config, "base_url", None)
+
+    with pytest.raises(FatalProviderError) as caught:
+        await run(adapter)
+
+    message = str(caught.value)
+    assert caught.value.status == 404 and "the Responses API was not found" in message
+    assert "set api = \"chat\" for model alias 'codex'" in message and "not found for this key" not in message
+    assert (fake.openai_url in message) is base_url
+    chat = provider("chat", fake)
+    assert (await run(chat))[0]  # the advice works
+
+
+async def test_a_missing_model_on_a_custom_server_also_mentions_api_chat(fake):
+    fake.fail_next("responses", Fault("status", 404, message="model 'gpt-x' not found"))
+    with pytest.raises(FatalProviderError, match=r"not found for this key \(404\).*set api = \"chat\""):
+        await run(provider("responses", fake))
 
 
 @pytest.mark.parametrize("api", ["responses"])
