@@ -246,3 +246,25 @@ async def test_a_server_without_the_responses_api_says_to_use_api_chat(start_ses
     assert "the Responses API was not found at " + loopback.openai_url in result["message"]
     assert "set api = \"chat\" for model alias 'codex'" in result["message"]
     assert "not found for this key" not in result["message"]
+
+
+async def test_a_server_that_reports_no_usage_is_priced_on_an_estimate(start_session, loopback, tmp_path):
+    """llama.cpp's server reports no usage: the answer is estimated, marked so, and priced, never free."""
+    from assistant_router.engine.usage.ledger import open_ledger
+
+    session = await start(start_session, loopback)
+    loopback.usage = "none"
+    uri = session.open("geometry.py")
+
+    results = [await session.execute("assistant.run", session.task_argument(task, uri, 3, 6))
+               for task in ("review", "scaffold")]
+
+    rows = open_ledger(f"sqlite://{tmp_path / 'data' / 'assistant-router' / 'ledger.sqlite3'}").rows()
+    assert [(r["provider"], r["status"]) for r in results] == [("anthropic", "shown"), ("openai", "applied")]
+    for result, row in zip(results, rows, strict=True):
+        usage = result["usage"]
+        assert usage["estimated"] is True and usage["input_tokens"] > 50 and usage["output_tokens"] > 0
+        assert result["cost_usd"] > 0
+        assert (row.status, row.estimated, row.input_tokens, row.output_tokens) == (
+            "ok", True, usage["input_tokens"], usage["output_tokens"])
+        assert row.cost_usd == pytest.approx(result["cost_usd"])
