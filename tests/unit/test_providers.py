@@ -306,3 +306,19 @@ async def test_no_key_sends_the_placeholder_and_an_unset_variable_is_fatal(monke
     assert await resolve_api_key(local, "OPENAI_API_KEY", ProviderContext()) == PLACEHOLDER_KEY
     with pytest.raises(FatalProviderError, match="NOPE_KEY is not set.*model alias 'proxy'"):
         await resolve_api_key(proxy, "OPENAI_API_KEY", ProviderContext())
+
+
+def test_a_project_may_not_declare_that_an_endpoint_takes_no_key(tmp_path):
+    """``api_key_env = ""`` is a user-config-only setting like any other value of it."""
+    from assistant_router.routing.config import load_policy
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".assistant-router.toml").write_text('[models.codex]\napi_key_env = ""\n')
+    user = tmp_path / "config.toml"
+    user.write_text("")
+
+    load = load_policy(project, user_config=user)
+
+    assert load.policy.models["codex"].api_key_env is None
+    assert [(i.key, i.severity) for i in load.issues] == [("models.codex.api_key_env", "warning")]
