@@ -21,7 +21,10 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
     try:
         findings, notes = parse_review(answer.text)
     except InvalidReview as exc:
-        raise Failed(f"{answer.label} answered the review in the wrong shape: {exc}") from None
+        # A failed review, not a clean one: the document's earlier findings stay.
+        raise Failed(
+            f"{answer.label} answered the review in the wrong shape: {exc}; the earlier review diagnostics were kept"
+        ) from None
     document = answer.request.document
     current = target.read(document.uri)
     line_count = len(split_lines(current.text if current is not None else document.text))

@@ -58,7 +58,11 @@ class InvalidReview(ValueError):
 
 
 def parse_review(answer: str) -> tuple[list[Finding], list[str]]:
-    """The findings, and notes about what had to be repaired or left out."""
+    """The findings, and notes about what had to be repaired or left out.
+
+    An empty ``findings`` list is a clean review; a non-empty one of which no
+    finding can be read raises InvalidReview (a failed review must not wipe
+    the document's earlier findings as a clean one would)."""
     notes: list[str] = []
     text = extract_code(answer).strip()
     if not text.startswith(("{", "[")):
@@ -82,6 +86,14 @@ def parse_review(answer: str) -> tuple[list[Finding], list[str]]:
             findings.append(Finding.model_validate(item))
         except ValidationError:
             continue
+    if items and not findings:
+        # Not a clean review: the model reported findings and none could be read.
+        raise InvalidReview(
+            f"none of its {len(items)} finding{'s' if len(items) > 1 else ''} could be read (all malformed)"
+        )
+    if not findings and notes:
+        # Repaired into an empty list (a cut-off answer, say): not a reliable "no findings".
+        raise InvalidReview("its JSON was malformed, and the repaired review holds no finding")
     if (dropped := len(items) - len(findings)) > 0:
         notes.append(f"{dropped} malformed finding{'s were' if dropped > 1 else ' was'} left out")
     return findings, notes

@@ -14,12 +14,13 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from assistant_router.engine.assembly import Assembled, RequestTooLarge, TaskSource, assemble
 from assistant_router.engine.resilience import CircuitBreaker, retry_delay
 from assistant_router.engine.results import Attempt, Failed, Refused, model_label
+from assistant_router.engine.tokens import estimate_tokens
 from assistant_router.providers.base import (
     STOP_MAX_TOKENS,
     STOP_REFUSAL,
@@ -110,6 +111,17 @@ class Answered:
     config: ModelConfig  # the model that answered
     completion: Completion
     assembled: Assembled  # what it was sent
+
+
+def with_usage(completion: Completion, assembled: Assembled, text: str) -> Completion:
+    """A completion whose provider reported no usage at all (llama.cpp's server,
+    some proxies) gets an estimate, marked as such, so the answer is priced
+    instead of recorded as free: input from the assembled request's estimate,
+    output from the answer's text."""
+    if completion.usage.reported:
+        return completion
+    usage = Usage(assembled.input_tokens, estimate_tokens(text), estimated=True)
+    return replace(completion, usage=usage)
 
 
 def check_stop(spec: TaskSpec, text: str, config: ModelConfig, completion: Completion) -> str:
@@ -205,9 +217,11 @@ async def call_models(
             except asyncio.CancelledError:
                 log.add(Attempt(config, elapsed_ms(), first_token_ms))
                 raise
+            text = "".join(received)
+            completion = with_usage(completion, assemblies.get(config), text)
             log.add(Attempt(config, elapsed_ms(), first_token_ms, usage=completion.usage))
             breaker.success(config)
-            return Answered("".join(received), config, completion, assemblies.get(config))
+            return Answered(text, config, completion, assemblies.get(config))
         if position + 1 < len(decision.chain):
             following = decision.chain[position + 1]
             logger.warning("%s failed (%s); falling back to %s", config.alias, last_error, following.alias)

@@ -57,7 +57,7 @@ class AnthropicProvider(SdkProvider):
                 # anthropic 2.x dropped the parameter from its signature; the
                 # API still takes it for the models that support sampling.
                 arguments["extra_body"] = {"temperature": request.temperature}
-            input_tokens = output_tokens = cached = 0
+            counts = _UsageCounts()
             stop_reason: str | None = None
             finished = False
             try:
@@ -66,22 +66,42 @@ class AnthropicProvider(SdkProvider):
                     async for event in stream:
                         match event.type:
                             case "message_start":
-                                usage = event.message.usage
-                                cached = getattr(usage, "cache_read_input_tokens", None) or 0
-                                written = getattr(usage, "cache_creation_input_tokens", None) or 0
-                                # Anthropic counts cache reads and writes apart from input_tokens.
-                                input_tokens = (usage.input_tokens or 0) + cached + written
+                                counts.update(event.message.usage)
                             case "content_block_delta" if event.delta.type == "text_delta":
                                 yield TextDelta(event.delta.text)
                             case "message_delta":
                                 stop_reason = event.delta.stop_reason
-                                output_tokens = event.usage.output_tokens or output_tokens
+                                counts.update(event.usage)
                             case "message_stop":
                                 finished = True
             except Exception as exc:  # CancelledError is not an Exception: it propagates
                 raise self._map(exc, client) from None
             if not finished:
                 raise StreamInterruptedError("the stream ended without message_stop (truncated)")
-            yield Completion(
-                Usage(input_tokens, output_tokens, cached), _STOP_REASONS.get(stop_reason or "", stop_reason)
-            )
+            yield Completion(counts.usage(), _STOP_REASONS.get(stop_reason or "", stop_reason))
+
+
+class _UsageCounts:
+    """Usage as the stream reports it: in ``message_start`` (Anthropic) and/or
+    cumulatively in ``message_delta`` (Anthropic's own later counts; proxies
+    such as LiteLLM send the input there only). Each field keeps the largest
+    value seen: the counts are cumulative, and a 0 means "not reported here"."""
+
+    _FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+    def __init__(self) -> None:
+        self.seen = dict.fromkeys(self._FIELDS, 0)
+
+    def update(self, usage: Any) -> None:
+        if usage is None:
+            return
+        for name in self._FIELDS:
+            value = getattr(usage, name, None) or 0
+            self.seen[name] = max(self.seen[name], value)
+
+    def usage(self) -> Usage:
+        seen = self.seen
+        cached = seen["cache_read_input_tokens"]
+        # Anthropic counts cache reads and writes apart from input_tokens.
+        total_input = seen["input_tokens"] + cached + seen["cache_creation_input_tokens"]
+        return Usage(total_input, seen["output_tokens"], cached)

@@ -38,13 +38,23 @@ class Usage:
     input_tokens: int = 0  # all input, cached reads included
     output_tokens: int = 0
     cached_input_tokens: int = 0  # the part of the input read from the provider's prompt cache
+    # The provider reported no usage: the router estimated it from what was sent and received.
+    estimated: bool = False
 
-    def to_json(self) -> dict[str, int]:
-        return {
+    @property
+    def reported(self) -> bool:
+        """Whether the provider reported any count (a server may report none)."""
+        return bool(self.input_tokens or self.output_tokens or self.cached_input_tokens)
+
+    def to_json(self) -> dict[str, int | bool]:
+        data: dict[str, int | bool] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_input_tokens": self.cached_input_tokens,
         }
+        if self.estimated:
+            data["estimated"] = True
+        return data
 
 
 @dataclass(frozen=True)

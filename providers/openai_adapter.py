@@ -19,13 +19,14 @@ from assistant_router.providers.base import (
     Completion,
     FatalProviderError,
     ModelRequest,
+    ProviderError,
     RetryableProviderError,
     StreamEvent,
     StreamInterruptedError,
     TextDelta,
     Usage,
 )
-from assistant_router.providers.sdk_support import RETRYABLE_TYPES, SdkProvider
+from assistant_router.providers.sdk_support import RETRYABLE_TYPES, SdkProvider, body_error
 
 if TYPE_CHECKING:
     from assistant_router.providers.context import ProviderContext
@@ -95,6 +96,27 @@ class OpenAIProvider(SdkProvider):
         if completion is None:
             raise StreamInterruptedError("the stream ended without response.completed (truncated)")
         yield completion
+
+    def _map(self, exc: Exception, client: Any) -> ProviderError:
+        """A 404 from the Responses API may mean the server has none (llama.cpp,
+        Ollama, vLLM and LiteLLM serve Chat Completions): say so, and how to switch."""
+        error = super()._map(exc, client)
+        if self.api != "responses" or error.status != 404:
+            return error
+        config = self.config
+        switch = f"set api = \"chat\" for model alias '{config.alias}' in your user config"
+        _, message = body_error(exc)
+        if "model" in (message or "").lower():  # OpenAI's own: "The model `x` does not exist …"
+            if config.base_url:
+                return FatalProviderError(f"{error}; if {config.base_url} has no Responses API, {switch}", status=404)
+            return error
+        where = f" at {config.base_url}" if config.base_url else ""
+        return FatalProviderError(
+            f"the Responses API was not found{where} (404): if this server speaks only Chat Completions "
+            f"(llama.cpp, Ollama, vLLM, a LiteLLM proxy), {switch}; otherwise check 'model' of alias "
+            f"'{config.alias}' ({config.model})",
+            status=404,
+        )
 
     def _stream_error(self, code: str | None, message: str | None) -> Exception:
         """The SDK does not raise for error events inside a Responses stream: we do."""

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
-# A local OpenAI-compatible server (Ollama, llama.cpp, vLLM) checks no key; the SDK insists on one.
+# Sent when the alias says its endpoint takes no key (``api_key_env = ""``): a
+# local server (Ollama, llama.cpp, vLLM) checks none, but the SDKs insist on one.
 PLACEHOLDER_KEY = "no-key-needed"
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
@@ -62,21 +63,27 @@ class Redactor:
 
 async def resolve_api_key(config: ModelConfig, default_env: str, context: ProviderContext) -> str:
     """The alias's key: from ``api_key_command`` (run once per pool, cached in
-    ``context``) or the environment.
+    ``context``) or the environment; ``api_key_env = ""`` says the endpoint
+    takes no key (a placeholder is sent: the SDKs insist on one).
 
-    Raises FatalProviderError with what to do when there is none.
+    Raises FatalProviderError naming the variable when it is unset or empty,
+    also for an alias with a ``base_url``: a key is never silently replaced.
     """
     if config.api_key_command:
         return await context.command_key(config.api_key_command, config.alias)
+    if config.api_key_env == "":
+        return PLACEHOLDER_KEY
     name = config.api_key_env or default_env
     key = os.environ.get(name, "").strip()
     if key:
         return key
-    if config.base_url:
-        return PLACEHOLDER_KEY
+    state = "is empty" if name in os.environ else "is not set"
+    hint = (
+        f'; if {config.base_url} takes no key, set api_key_env = "" for it' if config.base_url else ""
+    )
     raise FatalProviderError(
-        f"{name} is not set: export it before starting your editor, or set api_key_env or "
-        f"api_key_command for model alias '{config.alias}' in your user config"
+        f"{name} {state}: export it before starting your editor, or set api_key_env or "
+        f"api_key_command for model alias '{config.alias}' in your user config{hint}"
     )
 
 
@@ -106,7 +113,7 @@ def _class_names(exc: BaseException) -> set[str]:
     return names
 
 
-def _body_error(exc: Any) -> tuple[str | None, str | None]:
+def body_error(exc: Any) -> tuple[str | None, str | None]:
     """(error type or code, message) from an SDK error's body."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -132,7 +139,7 @@ def map_sdk_error(exc: Exception, config: ModelConfig, key_name: str, redact: Re
             f"unexpected {type(exc).__name__} in the {config.provider} adapter: {redact(str(exc))}"
         )
     status = getattr(exc, "status_code", None)
-    kind, body_message = _body_error(exc)
+    kind, body_message = body_error(exc)
     detail = redact(str(body_message or getattr(exc, "message", None) or exc))
     if "APITimeoutError" in names or "TimeoutException" in names:
         return RetryableProviderError("the request timed out")
@@ -219,6 +226,8 @@ class SdkProvider(Provider):
         """Where the key comes from, for messages."""
         if self.config.api_key_command:
             return f"the api_key_command of '{self.config.alias}'"
+        if self.config.api_key_env == "":
+            return f"whether the endpoint of '{self.config.alias}' needs a key (api_key_env = \"\" sends none)"
         return self.config.api_key_env or self.key_env
 
     async def prepare(self) -> None:

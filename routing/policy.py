@@ -117,7 +117,8 @@ class ModelEntry(StrictModel):
     options: dict[str, Any] | None = None
     # Where code and keys go: user config only (see TRUSTED_ONLY_KEYS).
     base_url: str | None = None
-    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # "": the endpoint takes no key (a local server); otherwise a variable name.
+    api_key_env: str | None = Field(default=None, pattern=r"^(?:[A-Za-z_][A-Za-z0-9_]*)?$")
     api_key_command: Annotated[list[str], BeforeValidator(_split_command), Field(min_length=1)] | None = None
     headers: dict[str, str] | None = None
 

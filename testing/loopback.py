@@ -12,7 +12,8 @@ One small HTTP/1.1 server on 127.0.0.1 speaks three APIs the real adapters use:
 The events follow the SDKs' own types (the unit tests validate every event
 against them). Answers are derived from the prompt the router sent (task,
 lines, selection), like the mock provider's. Faults are injected per request
-with :meth:`LoopbackProviders.fail_next`, and every request is recorded,
+with :meth:`LoopbackProviders.fail_next` (and ``usage`` says where streams
+report their token counts, or that they report none), and every request is recorded,
 including when the client went away, so tests can prove that cancelling a
 task closes the HTTP stream. :meth:`LoopbackProviders.hold` keeps streams
 open (a barrier) until enough have arrived or the test releases them, so a
@@ -44,6 +45,13 @@ FaultKind = Literal[
     "error_event",  # an error event inside the 200 stream after `after` chunks
     "no_final",  # all the text, then close without the final event
     "max_tokens",  # the answer ends cut at the output limit
+]
+
+# Where a stream reports its token usage:
+UsageMode = Literal[
+    "standard",  # as the services do: Anthropic's input in message_start, OpenAI's in the final event
+    "delta_only",  # Anthropic: message_start counts 0, message_delta carries every count (LiteLLM proxy)
+    "none",  # no usage at all (llama.cpp server): zeros, no usage object, no usage chunk
 ]
 
 _PATHS: dict[str, Api] = {"/v1/messages": "anthropic", "/v1/responses": "responses", "/v1/chat/completions": "chat"}
@@ -132,8 +140,9 @@ def _error_body(api: Api, status: int, error_type: str | None, message: str) -> 
 class _Stream:
     """The event sequence of one API for one answer."""
 
-    def __init__(self, api: Api, model: str, prompt: str, ids: Callable[[], int]) -> None:
-        self.api, self.model = api, model
+    def __init__(self, api: Api, model: str, prompt: str, ids: Callable[[], int],
+                 usage: UsageMode = "standard") -> None:
+        self.api, self.model, self.usage = api, model, usage
         self.input_tokens = _tokens(prompt)
         self.id = ids()
         self.sequence = itertools.count()
@@ -142,7 +151,8 @@ class _Stream:
     def _anthropic_start(self) -> list[bytes]:
         message = {"id": f"msg_{self.id}", "type": "message", "role": "assistant", "content": [],
                    "model": self.model, "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": self.input_tokens, "output_tokens": 1}}
+                   "usage": {"input_tokens": self.input_tokens if self.usage == "standard" else 0,
+                             "output_tokens": 1 if self.usage == "standard" else 0}}
         return [
             _sse("message_start", {"type": "message_start", "message": message}),
             _sse("content_block_start", {"type": "content_block_start", "index": 0,
@@ -155,10 +165,13 @@ class _Stream:
                                             "delta": {"type": "text_delta", "text": text}})
 
     def _anthropic_end(self, text: str, stop: str) -> list[bytes]:
+        usage: dict[str, int] = {"output_tokens": 0 if self.usage == "none" else _tokens(text)}
+        if self.usage == "delta_only":
+            usage.update(input_tokens=self.input_tokens, cache_read_input_tokens=0)
         return [
             _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
             _sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                   "usage": {"output_tokens": _tokens(text)}}),
+                                   "usage": usage}),
             _sse("message_stop", {"type": "message_stop"}),
         ]
 
@@ -171,7 +184,7 @@ class _Stream:
         response = {"id": f"resp_{self.id}", "object": "response", "created_at": 1_700_000_000, "model": self.model,
                     "status": status, "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
                     "tools": [], **extra}
-        if text is not None:
+        if text is not None and self.usage != "none":
             response["usage"] = {
                 "input_tokens": self.input_tokens, "output_tokens": _tokens(text),
                 "total_tokens": self.input_tokens + _tokens(text),
@@ -232,8 +245,10 @@ class _Stream:
     def _chat_end(self, text: str, stop: str) -> list[bytes]:
         usage = {"prompt_tokens": self.input_tokens, "completion_tokens": _tokens(text),
                  "total_tokens": self.input_tokens + _tokens(text)}
-        return [self._chunk({}, "length" if stop == "max_tokens" else "stop"), self._chunk({}, usage=usage),
-                _sse(None, "[DONE]")]
+        final = self._chunk({}, "length" if stop == "max_tokens" else "stop")
+        if self.usage == "none":
+            return [final, _sse(None, "[DONE]")]
+        return [final, self._chunk({}, usage=usage), _sse(None, "[DONE]")]
 
     # Common ----------------------------------------------------------------
     def start(self) -> list[bytes]:
@@ -335,8 +350,11 @@ class LoopbackProviders:
         chunk_chars: int = 16,
         delay_s: float = 0.0,
         signature: str = "loopback",
+        usage: UsageMode = "standard",
     ) -> None:
         self.key = key
+        self.usage: UsageMode = usage  # where streams report usage; a test may change it between requests
+        self.unserved: set[Api] = set()  # APIs this server lacks (404, like llama.cpp's for /v1/responses)
         self.chunk_chars = chunk_chars
         self.delay_s = delay_s
         self.signature = signature
@@ -412,8 +430,9 @@ class LoopbackProviders:
             body = await reader.readexactly(int(headers.get("content-length", 0)))
             path = path.split("?", 1)[0]
             api = _PATHS.get(path)
-            if method != "POST" or api is None:
-                await self._respond_json(writer, 404, {"error": {"message": f"no route {method} {path}"}})
+            if method != "POST" or api is None or api in self.unserved:
+                await self._respond_json(writer, 404, {"error": {"code": 404, "message": "File Not Found",
+                                                                 "type": "not_found_error"}})
                 return
             record = RecordedRequest(api, path, headers, json.loads(body or b"{}"))
             self.requests.append(record)
@@ -465,7 +484,7 @@ class LoopbackProviders:
 
         model = str(record.body.get("model", "model"))
         text = reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})")
-        stream = _Stream(api, model, record.prompt, self._ids)
+        stream = _Stream(api, model, record.prompt, self._ids, self.usage)
         # Chunked, as the real services stream: a connection cut before the
         # final empty chunk is then a protocol error for the client, not an EOF.
         writer.write(self._status_line(200, {"content-type": "text/event-stream", "cache-control": "no-cache",

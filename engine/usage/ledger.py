@@ -46,6 +46,7 @@ class AttemptRow:
     fallback: bool = False  # this model was not the chain's first
     applied: bool = False  # an edit from this attempt was applied
     kept: bool | None = None  # still in the document later (None: not known yet)
+    estimated: bool = False  # the provider reported no usage: the tokens are the router's estimate
     id: int | None = None
 
 
@@ -64,6 +65,7 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
             applied INTEGER NOT NULL DEFAULT 0, kept INTEGER)""",
         "CREATE INDEX attempts_project_time ON attempts (project, time)",
     ],
+    ["ALTER TABLE attempts ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0"],  # 2: usage the router estimated
 ]
 _POSTGRES_MIGRATIONS: list[list[str]] = [
     [
@@ -77,6 +79,7 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
             applied BOOLEAN NOT NULL DEFAULT FALSE, kept BOOLEAN)""",
         "CREATE INDEX attempts_project_time ON attempts (project, time)",
     ],
+    ["ALTER TABLE attempts ADD COLUMN estimated BOOLEAN NOT NULL DEFAULT FALSE"],  # 2
 ]
 
 
@@ -179,7 +182,7 @@ class Ledger:
             result = []
             for record in cursor.fetchall():
                 values = dict(zip(["id", *COLUMNS], record, strict=True))
-                for flag in ("fallback", "applied"):
+                for flag in ("fallback", "applied", "estimated"):
                     values[flag] = bool(values[flag])
                 values["kept"] = None if values["kept"] is None else bool(values["kept"])
                 result.append(AttemptRow(**values))

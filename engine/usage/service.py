@@ -95,6 +95,7 @@ class UsageService:
                 cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost,
                 ttft_ms=attempt.first_token_ms, total_ms=attempt.elapsed_ms, error_type=attempt.error_type,
                 fallback=attempt.config is not primary, applied=applied,
+                estimated=usage.estimated if usage else False,
             ))
             total += cost or 0.0
         ids = await self.worker.call("record", rows, default=None)

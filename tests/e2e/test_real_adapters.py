@@ -207,3 +207,64 @@ async def test_a_project_cannot_send_code_elsewhere(start_session, loopback, wor
     assert "'base_url' is ignored" in warning.message
     assert result["status"] == "shown" and result["provider"] == "anthropic"
     assert loopback.requests[0].api == "anthropic"  # the user's endpoint, not the project's
+
+
+async def test_anthropic_input_tokens_sent_in_message_delta_are_counted(start_session, loopback):
+    """A LiteLLM proxy reports Anthropic's input tokens in message_delta, not message_start."""
+    session = await start(start_session, loopback)
+    loopback.usage = "delta_only"
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert (result["status"], result["provider"]) == ("shown", "anthropic")
+    assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
+    assert "estimated" not in result["usage"]
+
+
+async def test_an_empty_key_variable_with_a_base_url_is_an_error_naming_it(start_session, loopback):
+    session = await start(start_session, loopback, ANTHROPIC_API_KEY="")
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == "failed" and result["fallback"] is False
+    assert result["message"].startswith("opus (claude-opus-4-6): ANTHROPIC_API_KEY is empty: export it")
+    assert 'api_key_env = ""' in result["message"]
+    assert not loopback.requests  # no placeholder key was sent to the proxy
+
+
+async def test_a_server_without_the_responses_api_says_to_use_api_chat(start_session, loopback):
+    """llama.cpp's server has no /v1/responses: its 404 is not "model not found"."""
+    session = await start(start_session, loopback)
+    loopback.unserved.add("responses")
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("scaffold", uri, 8, 10))
+
+    assert result["status"] == "failed" and result["attempts"][0]["status"] == 404
+    assert "the Responses API was not found at " + loopback.openai_url in result["message"]
+    assert "set api = \"chat\" for model alias 'codex'" in result["message"]
+    assert "not found for this key" not in result["message"]
+
+
+async def test_a_server_that_reports_no_usage_is_priced_on_an_estimate(start_session, loopback, tmp_path):
+    """llama.cpp's server reports no usage: the answer is estimated, marked so, and priced, never free."""
+    from assistant_router.engine.usage.ledger import open_ledger
+
+    session = await start(start_session, loopback)
+    loopback.usage = "none"
+    uri = session.open("geometry.py")
+
+    results = [await session.execute("assistant.run", session.task_argument(task, uri, 3, 6))
+               for task in ("review", "scaffold")]
+
+    rows = open_ledger(f"sqlite://{tmp_path / 'data' / 'assistant-router' / 'ledger.sqlite3'}").rows()
+    assert [(r["provider"], r["status"]) for r in results] == [("anthropic", "shown"), ("openai", "applied")]
+    for result, row in zip(results, rows, strict=True):
+        usage = result["usage"]
+        assert usage["estimated"] is True and usage["input_tokens"] > 50 and usage["output_tokens"] > 0
+        assert result["cost_usd"] > 0
+        assert (row.status, row.estimated, row.input_tokens, row.output_tokens) == (
+            "ok", True, usage["input_tokens"], usage["output_tokens"])
+        assert row.cost_usd == pytest.approx(result["cost_usd"])

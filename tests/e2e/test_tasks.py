@@ -205,6 +205,44 @@ async def test_review_findings_replace_previous_ones(start_session):
     assert "reviewed lines 9-10" in second[0].message
 
 
+async def test_a_review_with_no_usable_finding_fails_and_keeps_the_earlier_ones(start_session):
+    """A review whose findings are all malformed is not a clean review: it must not wipe the last one."""
+    session = await start_session("vscode")
+    unusable = json.dumps({"findings": [{"line": "four", "message": "x"}, {"message": "no line"}]})
+    session.write_policy(
+        "[models.opus]\noptions = { reply = " + json.dumps(unusable) + " }\n\n"
+        '[[rules]]\nwhen = { task = "review", min_lines = 3 }\nuse = "codex"\n'
+    )
+    uri = session.open("geometry.py")
+    first = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    earlier = session.client.diagnostics[uri]
+    assert (first["status"], first["alias"]) == ("shown", "codex") and earlier
+
+    failed = await session.execute("assistant.run", session.task_argument("review", uri, 8, 9))
+
+    assert (failed["status"], failed["alias"]) == ("failed", "opus")
+    assert "none of its 2 findings could be read (all malformed)" in failed["message"]
+    assert failed["message"].endswith("the earlier review diagnostics were kept")
+    assert session.client.diagnostics[uri] == earlier
+    assert any("none of its 2 findings" in m for m in session.messages(types.MessageType.Error))
+
+
+async def test_a_review_with_an_empty_findings_list_is_clean_and_clears_the_earlier_ones(start_session):
+    session = await start_session("vscode")
+    session.write_policy(
+        '[models.opus]\noptions = { reply = \'{"findings": []}\' }\n\n'
+        '[[rules]]\nwhen = { task = "review", min_lines = 3 }\nuse = "codex"\n'
+    )
+    uri = session.open("geometry.py")
+    await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+    assert session.client.diagnostics[uri]
+
+    clean = await session.execute("assistant.run", session.task_argument("review", uri, 8, 9))
+
+    assert (clean["status"], clean["alias"]) == ("shown", "opus")
+    await session.wait_for(lambda: not session.client.diagnostics[uri])
+
+
 async def test_progress_begin_report_end(start_session):
     session = await start_session("vscode")
     session.write_policy(policy_with_options(opus="delay_ms = 5, chunk_chars = 4"))

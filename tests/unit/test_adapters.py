@@ -25,6 +25,7 @@ from assistant_router.providers.base import (
     RetryableProviderError,
     StreamInterruptedError,
     TextDelta,
+    Usage,
 )
 from assistant_router.providers.openai_adapter import OpenAIProvider
 from assistant_router.routing.policy import ModelConfig
@@ -104,7 +105,8 @@ async def test_streams_the_answer_with_usage(fake, api):
         (Fault("status", 400, message="messages: field required"), FatalProviderError,
          "request rejected (400): messages: field required", 400),
         (Fault("status", 403, message="no access"), FatalProviderError, "this key may not use the model (403)", 403),
-        (Fault("status", 404), FatalProviderError, "was not found for this key (404)", 404),
+        (Fault("status", 404, message="The model `gpt-x` does not exist"), FatalProviderError,
+         "was not found for this key (404)", 404),
         (Fault("status", 413), FatalProviderError, "the request is too large (413)", 413),
         (Fault("status", 400, error_type="invalid_request_error", message="output blocked by content_filter"),
          FatalProviderError, "refused by content policy", 400),
@@ -128,6 +130,32 @@ async def test_faults_map_to_retryable_or_fatal(fake, api, fault, error, message
     if fault.retry_after is not None:
         assert caught.value.retry_after == fault.retry_after
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("base_url", [True, False], ids=["base_url", "default_url"])
+async def test_a_server_without_the_responses_api_suggests_api_chat(fake, base_url, monkeypatch):
+    """llama.cpp's server answers /v1/responses with a 404 that is not about the model."""
+    fake.unserved.add("responses")
+    adapter = provider("responses", fake)
+    if not base_url:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+        object.__setattr__(adapter.config, "base_url", None)
+
+    with pytest.raises(FatalProviderError) as caught:
+        await run(adapter)
+
+    message = str(caught.value)
+    assert caught.value.status == 404 and "the Responses API was not found" in message
+    assert "set api = \"chat\" for model alias 'codex'" in message and "not found for this key" not in message
+    assert (fake.openai_url in message) is base_url
+    chat = provider("chat", fake)
+    assert (await run(chat))[0]  # the advice works
+
+
+async def test_a_missing_model_on_a_custom_server_also_mentions_api_chat(fake):
+    fake.fail_next("responses", Fault("status", 404, message="model 'gpt-x' not found"))
+    with pytest.raises(FatalProviderError, match=r"not found for this key \(404\).*set api = \"chat\""):
+        await run(provider("responses", fake))
 
 
 @pytest.mark.parametrize("api", ["responses"])
@@ -203,13 +231,29 @@ async def test_key_variable_command_and_headers_from_the_alias(fake, api, monkey
 
 
 @pytest.mark.parametrize("api", APIS)
-async def test_local_servers_need_no_key(api, monkeypatch):
-    """An OpenAI-compatible local server (Ollama, llama.cpp) checks no key."""
+async def test_local_servers_need_no_key_when_the_config_says_so(api, monkeypatch):
+    """An OpenAI-compatible local server (Ollama, llama.cpp) checks no key: ``api_key_env = ""``."""
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     monkeypatch.delenv("OPENAI_API_KEY")
     async with LoopbackProviders(key=None) as open_server:
-        text, _ = await run(provider(api, open_server))
+        text, _ = await run(provider(api, open_server, api_key_env=""))
     assert text
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("value", [None, "", "  "], ids=["unset", "empty", "blank"])
+async def test_an_unset_key_with_a_base_url_is_an_error_not_a_placeholder(fake, api, value, monkeypatch):
+    """A proxy (LiteLLM) needs the key: an unset variable is never silently replaced."""
+    monkeypatch.delenv("PROXY_KEY", raising=False)
+    if value is not None:
+        monkeypatch.setenv("PROXY_KEY", value)
+    adapter = provider(api, fake, api_key_env="PROXY_KEY")
+
+    state = "is not set" if value is None else "is empty"
+    with pytest.raises(FatalProviderError, match=rf'PROXY_KEY {state}: export it.*api_key_env = ""') as caught:
+        await run(adapter)
+    assert "'opus'" in str(caught.value) or "'codex'" in str(caught.value)
+    assert not fake.requests
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -270,12 +314,14 @@ def test_sdks_are_not_imported_until_an_adapter_runs():
     assert out.strip() == "[]"
 
 
+@pytest.mark.parametrize("usage", ["standard", "delta_only", "none"])
 @pytest.mark.parametrize("api", APIS)
-async def test_fake_events_follow_the_sdk_types(fake, api):
-    """Every event the fake sends validates against the SDK's own types."""
+async def test_fake_events_follow_the_sdk_types(fake, api, usage):
+    """Every event the fake sends validates against the SDK's own types, wherever it reports usage."""
     import httpx2
     from pydantic import TypeAdapter
 
+    fake.usage = usage
     if api == "anthropic":
         from anthropic.types import RawMessageStreamEvent
 
@@ -309,7 +355,44 @@ async def test_fake_events_follow_the_sdk_types(fake, api):
         assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
         assert [e.sequence_number for e in validated] == list(range(len(validated)))
     else:
-        assert events[-1] == "[DONE]" and validated[-1].usage is not None
+        assert events[-1] == "[DONE]"
+        assert (validated[-1].usage is not None) is (usage != "none")
+
+
+async def test_anthropic_usage_reported_in_message_delta_only_is_read(fake):
+    """A proxy (LiteLLM) sends message_start with zero counts and the real ones in message_delta."""
+    standard = (await run(provider("anthropic", fake)))[1].usage
+    fake.usage = "delta_only"
+
+    text, completion = await run(provider("anthropic", fake))
+
+    assert completion.usage == standard and completion.usage.input_tokens > 0
+    assert completion.usage.output_tokens == -(-len(text) // 4)
+
+
+def test_anthropic_usage_keeps_the_largest_count_of_each_field():
+    from types import SimpleNamespace
+
+    from assistant_router.providers.anthropic_adapter import _UsageCounts
+
+    counts = _UsageCounts()
+    counts.update(SimpleNamespace(input_tokens=0, output_tokens=1, cache_read_input_tokens=None))
+    counts.update(SimpleNamespace(input_tokens=120, output_tokens=40, cache_read_input_tokens=1000,
+                                  cache_creation_input_tokens=50))
+    counts.update(SimpleNamespace(input_tokens=None, output_tokens=42))
+    counts.update(None)
+
+    assert counts.usage() == Usage(120 + 1000 + 50, 42, 1000)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_server_that_reports_no_usage_completes_with_zero_usage(fake, api):
+    """llama.cpp's server reports none; the router estimates it (tests/unit/test_calling.py)."""
+    fake.usage = "none"
+
+    text, completion = await run(provider(api, fake))
+
+    assert text and completion.stop_reason == STOP_END and completion.usage == Usage()
 
 
 async def test_openai_incomplete_before_any_output_is_retryable(fake):

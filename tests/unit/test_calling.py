@@ -23,6 +23,7 @@ from assistant_router.engine.assembly import TaskSource
 from assistant_router.engine.calling import Answered, Assemblies, AttemptLog, Timing, call_models, check_stop
 from assistant_router.engine.resilience import COOLDOWN_S, FAILURES_TO_OPEN, MAX_RETRY_AFTER_S, CircuitBreaker
 from assistant_router.engine.results import Failed, Refused
+from assistant_router.engine.tokens import estimate_tokens
 from assistant_router.providers.base import (
     STOP_END,
     STOP_MAX_TOKENS,
@@ -79,6 +80,7 @@ class Step:
     stop: str | None = STOP_END
     wait_s: float = 0.0  # fake-clock seconds before the first chunk
     tail_s: float = 0.0  # fake-clock seconds after the last chunk
+    usage: Usage | None = None  # what the completion reports (default: 11 in, one per chunk out)
 
 
 def failing(error: ProviderError) -> Step:
@@ -121,7 +123,8 @@ class FakeProvider(Provider):
                 # Nobody sets this event: the caller must time out or cancel. The
                 # bound only turns a regression into a failure instead of a hang.
                 await asyncio.wait_for(asyncio.Event().wait(), HANG_BOUND_S)
-            yield Completion(Usage(input_tokens=11, output_tokens=len(step.chunks)), step.stop)
+            usage = step.usage if step.usage is not None else Usage(input_tokens=11, output_tokens=len(step.chunks))
+            yield Completion(usage, step.stop)
         finally:
             self.open -= 1
 
@@ -512,3 +515,29 @@ def test_a_truncated_document_is_shown_with_a_note():
     text = check_stop(Task.EXPLAIN.spec, "# Explanation", config, Completion(Usage(), STOP_MAX_TOKENS))
     assert text.startswith("# Explanation\n\n---\n*Truncated: the answer hit the output limit (its default tokens)")
     assert check_stop(Task.EXPLAIN.spec, "whole", config, Completion(Usage(), STOP_END)) == "whole"
+
+
+# --------------------------------------------------------------------------- usage
+
+
+async def test_an_answer_without_usage_gets_an_estimate_marked_as_such():
+    """A server that reports no usage (llama.cpp) must not make the answer free."""
+    run = Harness()
+    assemblies = Assemblies(source())
+    opus = run.provider("opus", Step(chunks=("def area(r):\n", "    return 3.14 * r * r\n"), usage=Usage()))
+
+    answered = await run.call(opus, assemblies=assemblies)
+
+    usage = answered.completion.usage
+    assert usage.estimated and usage.input_tokens == assemblies.get(opus.config).input_tokens > 0
+    assert usage.output_tokens == estimate_tokens(answered.text) > 0 and usage.cached_input_tokens == 0
+    assert run.log.attempts[0].usage == usage
+    assert usage.to_json()["estimated"] is True
+
+
+@pytest.mark.parametrize("reported", [Usage(11, 2), Usage(0, 7), Usage(0, 0, 5)])
+async def test_reported_usage_is_kept_as_it_is(reported):
+    run = Harness()
+    answered = await run.call(run.provider("opus", Step(chunks=("ok",), usage=reported)))
+    assert answered.completion.usage == reported and not reported.estimated
+    assert "estimated" not in reported.to_json()

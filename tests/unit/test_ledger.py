@@ -48,14 +48,48 @@ def test_rows_round_trip_and_spend(ledger_url):
     assert ledger.spend("/repo", 0) == pytest.approx(0.03)
     assert ledger.spend("/repo", 0, "refactor") == pytest.approx(0.02)
     assert ledger.spend("/repo", time.time() + 60) == 0
-    assert ledger.schema_version == 1
+    assert ledger.schema_version == 2
     ledger.close()
 
 
 def test_migrations_run_once(ledger_url):
     open_ledger(ledger_url).record([row()])
     reopened = open_ledger(ledger_url)
-    assert reopened.schema_version == 1 and len(reopened.rows()) == 1
+    assert reopened.schema_version == 2 and len(reopened.rows()) == 1
+
+
+def test_estimated_usage_round_trips(ledger_url):
+    ledger = open_ledger(ledger_url)
+    ledger.record([row(), row(estimated=True, run_id="r2")])
+    assert [r.estimated for r in ledger.rows()] == [False, True]
+    ledger.close()
+
+
+def test_a_version_1_ledger_migrates_and_keeps_its_rows(tmp_path):
+    """Version 2 adds ``estimated``; rows written before it read as reported usage."""
+    import sqlite3
+
+    from assistant_router.engine.usage import ledger as module
+
+    path = tmp_path / "old.sqlite3"
+    connection = sqlite3.connect(path)
+    for statement in module._SQLITE_MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    connection.execute("INSERT INTO schema_version VALUES (1)")
+    connection.execute("INSERT INTO attempts (time, project, task, alias, provider, model, status, run_id, "
+                       "input_tokens, cost_usd) VALUES (1, '/repo', 'review', 'opus', 'anthropic', 'm', 'ok', 'r0', "
+                       "10, 0.5)")
+    connection.commit()
+    connection.close()
+
+    ledger = open_ledger(f"sqlite://{path}")
+    ledger.record([row(estimated=True)])
+
+    assert ledger.schema_version == 2
+    old, new = ledger.rows()
+    assert (old.input_tokens, old.cost_usd, old.estimated) == (10, 0.5, False) and new.estimated is True
+    ledger.close()
 
 
 WRITER = """

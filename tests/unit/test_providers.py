@@ -277,3 +277,48 @@ def test_options_are_declared_not_probed():
     registry.register("echo", Echo)
     with pytest.raises(FatalProviderError, match="provider 'echo' takes no options"):
         registry.create(config("echo", colour="red"))
+
+
+def test_an_empty_api_key_env_says_the_endpoint_takes_no_key(tmp_path):
+    from assistant_router.routing.config import load_policy
+
+    user = tmp_path / "config.toml"
+    local = '[models.local]\nprovider = "openai"\napi = "chat"\nmodel = "qwen"\n' \
+        'base_url = "http://127.0.0.1:8080/v1"\napi_key_env = ""\n'
+    (tmp_path / "project").mkdir()
+    user.write_text(local)
+
+    load = load_policy(tmp_path / "project", user_config=user)
+
+    assert not load.issues and load.policy.models["local"].api_key_env == ""
+    user.write_text(local + '\n[models.bad]\nprovider = "openai"\nmodel = "m"\napi_key_env = "1 BAD"\n')
+    load = load_policy(tmp_path / "project", user_config=user)
+    assert [i.key for i in load.issues if i.severity == "error"] == ["models.bad.api_key_env"]
+
+
+async def test_no_key_sends_the_placeholder_and_an_unset_variable_is_fatal(monkeypatch):
+    from assistant_router.providers.sdk_support import PLACEHOLDER_KEY, resolve_api_key
+
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    local = ModelConfig(alias="local", provider="openai", model="m", base_url="http://x/v1", api_key_env="")
+    proxy = ModelConfig(alias="proxy", provider="openai", model="m", base_url="http://x/v1", api_key_env="NOPE_KEY")
+
+    assert await resolve_api_key(local, "OPENAI_API_KEY", ProviderContext()) == PLACEHOLDER_KEY
+    with pytest.raises(FatalProviderError, match="NOPE_KEY is not set.*model alias 'proxy'"):
+        await resolve_api_key(proxy, "OPENAI_API_KEY", ProviderContext())
+
+
+def test_a_project_may_not_declare_that_an_endpoint_takes_no_key(tmp_path):
+    """``api_key_env = ""`` is a user-config-only setting like any other value of it."""
+    from assistant_router.routing.config import load_policy
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".assistant-router.toml").write_text('[models.codex]\napi_key_env = ""\n')
+    user = tmp_path / "config.toml"
+    user.write_text("")
+
+    load = load_policy(project, user_config=user)
+
+    assert load.policy.models["codex"].api_key_env is None
+    assert [(i.key, i.severity) for i in load.issues] == [("models.codex.api_key_env", "warning")]

@@ -42,6 +42,26 @@ def test_malformed_findings_are_left_out_and_counted():
     assert notes == ["2 malformed findings were left out"]
 
 
+@pytest.mark.parametrize("answer", ['{"findings": []}', "```json\n[]\n```", 'Nothing to report: {"findings": []}'])
+def test_an_empty_findings_list_is_a_clean_review(answer):
+    assert parse_review(answer) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (json.dumps({"findings": [{"line": "three"}, {"message": "no line"}]}), "none of its 2 findings could be read"),
+        (json.dumps([{"line": 0, "message": ""}]), "none of its 1 finding could be read"),
+        ('{"findings": [{"line": "x", "message": "cut off', "could be read"),
+        ('{"findings": [', "the repaired review holds no finding"),
+    ],
+)
+def test_a_review_whose_findings_are_all_unusable_is_invalid_not_clean(answer, reason):
+    """Telling "the model found nothing" from "everything was dropped": only the first is clean."""
+    with pytest.raises(InvalidReview, match=reason):
+        parse_review(answer)
+
+
 @pytest.mark.parametrize("answer", ["I could not find anything wrong.", "", '{"issues": 3}'])
 def test_unreadable_answers_are_reported_never_shown(answer):
     with pytest.raises(InvalidReview):
