@@ -233,7 +233,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class PrivacySettings:
-    exclude: tuple[str, ...] = ()  # gitignore-style, relative to the workspace root
+    exclude: tuple[str, ...] = ()  # gitignore-style, relative to the workspace root: defaults and user config
+    # The project's own patterns, matched on their own: a negation there
+    # re-includes only what the project itself excluded, never what the user
+    # config or the defaults exclude (a file excluded by either list is not sent).
+    project_exclude: tuple[str, ...] = ()
     gitignore: bool = True
     redact_secrets: bool = True
 
@@ -668,11 +672,22 @@ def _privacy_and_instructions(
     only the user config may switch them off. The instructions file of the
     highest layer wins; a project's must lie inside the project."""
     exclude: list[str] = []
+    project_exclude: list[str] = []
     switches = {"gitignore": True, "redact_secrets": True}
     instructions: Path | None = None
     for parsed in parsed_layers:
         layer, privacy = parsed.layer, parsed.file.privacy
-        exclude.extend(privacy.exclude)
+        if layer.role == "project":
+            project_exclude.extend(privacy.exclude)
+            for pattern in privacy.exclude:
+                if pattern.startswith("!") and exclude:
+                    path = ("privacy", "exclude")
+                    issues.append(PolicyIssue(
+                        layer.label, f"'{pattern}' re-includes only what this file itself excludes: it cannot "
+                        "undo an exclusion of your user config or the built-in defaults (only your user config may)",
+                        _line_of_value(parsed, path, pattern), key_text(path), "warning"))
+        else:
+            exclude.extend(privacy.exclude)
         for name in switches:
             value = getattr(privacy, name)
             if value is None:
@@ -698,10 +713,23 @@ def _privacy_and_instructions(
                 instructions = candidate
     from assistant_router.routing.matching import compile_paths
 
-    try:
-        compile_paths(exclude)
-    except Exception as exc:
-        issues.append(
-            PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude")
-        )
-    return PrivacySettings(tuple(exclude), **switches), instructions
+    for patterns in (exclude, project_exclude):
+        try:
+            compile_paths(patterns)
+        except Exception as exc:
+            issues.append(
+                PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude")
+            )
+    return PrivacySettings(tuple(exclude), tuple(project_exclude), **switches), instructions
+
+
+def _line_of_value(parsed: _Parsed, path: KeyPath, value: str) -> int | None:
+    """The line of ``value`` in the array at ``path`` (which may span lines)."""
+    start = parsed.locations.line_of(path)
+    if start is None or parsed.layer.path is None:
+        return start
+    quoted = (f'"{value}"', f"'{value}'")
+    for number, line in enumerate(parsed.layer.text.splitlines()[start - 1:], start=start):
+        if any(q in line for q in quoted):
+            return number
+    return start

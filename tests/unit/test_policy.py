@@ -445,3 +445,47 @@ def test_a_projects_ledger_url_is_ignored_not_checked(root, user):
     (ignored,) = [i for i in load.issues if i.key == "ledger_url"]
     assert (ignored.source, ignored.line, ignored.severity) == (str(policy), 2, "warning")
     assert "only your user config may choose where usage is recorded" in ignored.message
+
+
+# --------------------------------------------------------------------------- #
+# The user's decisions bind the project (a project policy is untrusted input)
+
+
+def test_a_project_negation_cannot_re_include_what_the_user_excludes(root, user):
+    from assistant_router.engine.privacy import ExclusionRules
+
+    write(user, """
+        [privacy]
+        exclude = ["secrets/**"]
+        """)
+    write(root / ".assistant-router.toml", """
+        [privacy]
+        exclude = [
+            "build/**",
+            "!build/keep.txt",
+            "!secrets/**",
+        ]
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    rules = ExclusionRules(root, load.policy.privacy)
+
+    assert rules.reason("secrets/x") is not None  # the user's exclusion wins
+    assert rules.reason("build/out.o") is not None  # the project's own exclusions add up
+    assert rules.reason("build/keep.txt") is None  # its negation applies to its own patterns
+    warnings = [i for i in load.issues if i.severity == "warning" and i.key == "privacy.exclude"]
+    assert [(w.line, w.message.split("'")[1]) for w in warnings] == [(5, "!build/keep.txt"), (6, "!secrets/**")]
+    assert "cannot undo an exclusion of your user config" in warnings[1].message
+
+
+def test_the_user_config_may_still_re_include(root, user):
+    from assistant_router.engine.privacy import ExclusionRules
+
+    write(user, """
+        [privacy]
+        exclude = ["secrets/**", "!secrets/public.txt"]
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    rules = ExclusionRules(root, load.policy.privacy)
+    assert rules.reason("secrets/x") is not None and rules.reason("secrets/public.txt") is None
