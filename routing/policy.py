@@ -91,6 +91,8 @@ class Budget(StrictModel):
     tasks: dict[Task, TaskBudget] = {}
     on_exceed: Literal["refuse", "downgrade"] | None = None
     downgrade_to: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    # User config only: how a budget counts an alias whose price is unknown.
+    unknown_price: Literal["most_expensive", "refuse"] | None = None
 
 
 class Privacy(StrictModel):
@@ -250,6 +252,12 @@ class BudgetSettings:
     on_exceed: Literal["refuse", "downgrade"] = "refuse"
     downgrade_to: tuple[str, ...] = ()
     origin: Origin | None = None
+    # Where each limit that applies was set ("daily_usd", "tasks.review.monthly_usd"):
+    # a project may lower a limit, so limits can come from different files.
+    origins: dict[str, Origin] = field(default_factory=dict)
+    # An alias without a price counts as its provider's most expensive known
+    # price, or (user config: unknown_price = "refuse") is refused.
+    unknown_price: Literal["most_expensive", "refuse"] = "most_expensive"
 
     @property
     def any(self) -> bool:
@@ -642,27 +650,77 @@ def _postgres_url_problem(url: str) -> tuple[str, Literal["error", "warning"]] |
 
 
 def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[PolicyIssue]) -> BudgetSettings:
-    """The budget: the project's keys over the user config's, key by key."""
-    values: dict[str, Any] = {}
+    """The budget, key by key over the layers. The user config may set
+    anything; a project may only tighten it: each limit is the lower of the
+    user's and the project's, ``on_exceed = "refuse"`` stays refuse, and
+    ``unknown_price`` is the user's alone. What a project may not do is
+    ignored with a warning on its line."""
+    limits: dict[str, tuple[float, Origin]] = {}
+    settings: dict[str, Any] = {}
     origin: Origin | None = None
+    user_refuses = False  # the user config set limits (refuse is the default) or on_exceed = "refuse"
+
+    def warn(parsed: _Parsed, path: KeyPath, message: str) -> None:
+        issues.append(PolicyIssue(parsed.layer.label, message, parsed.locations.line_of(path), key_text(path),
+                                  "warning"))
+
     for parsed in parsed_layers:
         budget = parsed.file.budget
         if budget is None:
             continue
-        values.update(budget.model_dump(exclude_none=True, exclude_defaults=True))
+        project = parsed.layer.role == "project"
         origin = parsed.origin(("budget",))
+        layer_limits: list[tuple[KeyPath, float]] = [
+            (("budget", name), value) for name in ("daily_usd", "monthly_usd")
+            if (value := getattr(budget, name)) is not None
+        ]
+        for task, task_budget in budget.tasks.items():
+            layer_limits += [(("budget", "tasks", task.value, name), value) for name in ("daily_usd", "monthly_usd")
+                             if (value := getattr(task_budget, name)) is not None]
+        for path, value in layer_limits:
+            key = key_text(path[1:])
+            current = limits.get(key)
+            if project and current is not None and value > current[0]:
+                warn(parsed, path, f"{key} = {value:g} is ignored: the limit ${current[0]:g} at {current[1]} "
+                     "applies; a project may only lower a limit your user config sets")
+                continue
+            limits[key] = (value, parsed.origin(path))
+        if budget.on_exceed is not None:
+            if project and budget.on_exceed == "downgrade" and user_refuses:
+                warn(parsed, ("budget", "on_exceed"), 'on_exceed = "downgrade" is ignored: your user config refuses '
+                     "a request over budget, and a project may not switch that to downgrade")
+            else:
+                settings["on_exceed"] = budget.on_exceed
         if budget.downgrade_to:
+            settings["downgrade_to"] = budget.downgrade_to
             for alias in budget.downgrade_to:
                 if alias not in aliases:
                     path = ("budget", "downgrade_to")
                     issues.append(PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'",
                                               parsed.locations.line_of(path), key_text(path)))
-    if values.get("on_exceed") == "downgrade" and not values.get("downgrade_to"):
+        if budget.unknown_price is not None:
+            if project:
+                warn(parsed, ("budget", "unknown_price"), "'unknown_price' is ignored here: only your user config "
+                     "may choose how a budget counts an alias without a price")
+            else:
+                settings["unknown_price"] = budget.unknown_price
+        if parsed.layer.role == "user" and (layer_limits or budget.on_exceed is not None):
+            user_refuses = settings.get("on_exceed", "refuse") == "refuse"
+    if settings.get("on_exceed") == "downgrade" and not settings.get("downgrade_to"):
         issues.append(PolicyIssue(origin.label if origin else "policy", "on_exceed = \"downgrade\" needs downgrade_to",
                                   origin.line if origin else None, "budget.downgrade_to"))
-    tasks = {Task(t): TaskBudget(**b) for t, b in values.get("tasks", {}).items()}
-    return BudgetSettings(values.get("daily_usd"), values.get("monthly_usd"), tasks,
-                          values.get("on_exceed", "refuse"), tuple(values.get("downgrade_to", ())), origin)
+    tasks: dict[Task, TaskBudget] = {}
+    for key, (value, _) in limits.items():
+        if key.startswith("tasks."):
+            _, task_name, name = key.split(".")
+            task_budget = tasks.setdefault(Task(task_name), TaskBudget())
+            tasks[Task(task_name)] = task_budget.model_copy(update={name: value})
+    return BudgetSettings(
+        limits["daily_usd"][0] if "daily_usd" in limits else None,
+        limits["monthly_usd"][0] if "monthly_usd" in limits else None,
+        tasks, settings.get("on_exceed", "refuse"), tuple(settings.get("downgrade_to", ())), origin,
+        {key: where for key, (_, where) in limits.items()}, settings.get("unknown_price", "most_expensive"),
+    )
 
 
 def _privacy_and_instructions(

@@ -53,19 +53,21 @@ class Verdict:
     downgrade_to: tuple[str, ...] = ()
 
 
-def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str, float, float]]:
-    """(label, limit, spent) for every limit that applies to ``task``."""
+def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str, float, float, str]]:
+    """(label, limit, spent, key) for every limit that applies to ``task``."""
     limits = []
     if budget.daily_usd is not None:
-        limits.append(("today", budget.daily_usd, spend.day))
+        limits.append(("today", budget.daily_usd, spend.day, "daily_usd"))
     if budget.monthly_usd is not None:
-        limits.append(("this month", budget.monthly_usd, spend.month))
+        limits.append(("this month", budget.monthly_usd, spend.month, "monthly_usd"))
     per_task = budget.tasks.get(task)
     if per_task is not None:
         if per_task.daily_usd is not None:
-            limits.append((f"today for {task.value}", per_task.daily_usd, spend.task_day.get(task.value, 0.0)))
+            limits.append((f"today for {task.value}", per_task.daily_usd, spend.task_day.get(task.value, 0.0),
+                           f"tasks.{task.value}.daily_usd"))
         if per_task.monthly_usd is not None:
-            limits.append((f"this month for {task.value}", per_task.monthly_usd, spend.task_month.get(task.value, 0.0)))
+            limits.append((f"this month for {task.value}", per_task.monthly_usd,
+                           spend.task_month.get(task.value, 0.0), f"tasks.{task.value}.monthly_usd"))
     return limits
 
 
@@ -73,9 +75,10 @@ def verdict(budget: BudgetSettings, spend: Spend, task: Task, estimated_usd: flo
     """May a request that should cost about ``estimated_usd`` run?"""
     if not budget.any:
         return Verdict(True)
-    for label, limit, spent in _limits(budget, spend, task):
+    for label, limit, spent, key in _limits(budget, spend, task):
         if spent + (estimated_usd or 0.0) > limit:
-            where = f" (budget at {budget.origin})" if budget.origin else ""
+            origin = budget.origins.get(key, budget.origin)
+            where = f" (budget at {origin})" if origin else ""
             reason = f"budget {label}: ${spent:.2f} spent of ${limit:.2f}{where}"
             if budget.on_exceed == "downgrade" and budget.downgrade_to:
                 return Verdict(True, f"{reason}; downgraded to {', '.join(budget.downgrade_to)}", budget.downgrade_to)

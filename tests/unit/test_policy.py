@@ -489,3 +489,75 @@ def test_the_user_config_may_still_re_include(root, user):
     assert load.policy is not None and load.issues == []
     rules = ExclusionRules(root, load.policy.privacy)
     assert rules.reason("secrets/x") is not None and rules.reason("secrets/public.txt") is None
+
+
+def test_a_project_budget_can_only_tighten_the_users(root, user):
+    write(user, """
+        [budget]
+        daily_usd = 5
+        monthly_usd = 50
+
+        [budget.tasks.review]
+        monthly_usd = 10
+        """)
+    write(root / ".assistant-router.toml", """
+        [budget]
+        daily_usd = 500
+        monthly_usd = 20
+        on_exceed = "downgrade"
+        downgrade_to = "codex"
+        unknown_price = "most_expensive"
+
+        [budget.tasks.review]
+        monthly_usd = 100
+        daily_usd = 1
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    budget = load.policy.budget
+
+    assert (budget.daily_usd, budget.monthly_usd) == (5, 20)  # the lower of each
+    assert budget.tasks[Task.REVIEW].monthly_usd == 10 and budget.tasks[Task.REVIEW].daily_usd == 1
+    assert budget.on_exceed == "refuse"  # the user's (default) refuse stands
+    assert str(budget.origins["daily_usd"]) == f"{user}:3" and str(budget.origins["monthly_usd"]).endswith(":4")
+    warnings = {i.key: i for i in load.issues if i.severity == "warning"}
+    assert set(warnings) == {"budget.daily_usd", "budget.on_exceed", "budget.unknown_price",
+                             "budget.tasks.review.monthly_usd"}
+    assert warnings["budget.daily_usd"].line == 3 and "may only lower a limit" in warnings["budget.daily_usd"].message
+    assert warnings["budget.on_exceed"].line == 5 and warnings["budget.tasks.review.monthly_usd"].line == 10
+    assert "only your user config" in warnings["budget.unknown_price"].message
+
+
+def test_a_budget_over_the_users_limit_is_refused_at_the_users_limit(root, user):
+    from assistant_router.engine.usage.budgets import Spend, verdict
+
+    write(user, "[budget]\ndaily_usd = 1\n")
+    write(root / ".assistant-router.toml", "[budget]\ndaily_usd = 100\n")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None
+    judged = verdict(load.policy.budget, Spend(day=0.99), Task.REVIEW, 0.05)
+    assert not judged.allowed and judged.reason == f"budget today: $0.99 spent of $1.00 (budget at {user}:2)"
+
+
+def test_without_a_user_budget_the_project_sets_its_own(root, user):
+    write(user, "[budget]\nunknown_price = \"refuse\"\n")
+    write(root / ".assistant-router.toml", """
+        [budget]
+        daily_usd = 3
+        on_exceed = "downgrade"
+        downgrade_to = "codex"
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    budget = load.policy.budget
+    assert (budget.daily_usd, budget.on_exceed, budget.downgrade_to) == (3, "downgrade", ("codex",))
+    assert budget.unknown_price == "refuse"
+
+
+def test_the_user_config_may_widen_a_budget(root, user):
+    write(user, '[budget]\ndaily_usd = 50\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
+    write(root / ".assistant-router.toml", "[budget]\nmonthly_usd = 10\n")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    assert (load.policy.budget.daily_usd, load.policy.budget.monthly_usd) == (50, 10)
+    assert load.policy.budget.on_exceed == "downgrade"
