@@ -151,7 +151,7 @@ async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assem
     except RequestTooLarge:
         tokens = 0
     try:
-        decided = within_budget(policy, decision, spend, budget_estimate_usd(decision.primary, tokens))
+        decided = within_budget(policy, decision, spend, budget_estimate_usd(decision.primary, tokens, policy))
     except BudgetExceeded as exc:
         raise Refused(str(exc)) from None
     if decided is not decision:

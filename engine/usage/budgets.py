@@ -101,7 +101,23 @@ class BudgetExceeded(Exception):
 
 def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_usd: float | None) -> Decision:
     """The decision to run: as routed, or downgraded to the policy's cheaper
-    chain; raises BudgetExceeded when the policy says refuse."""
+    chain; raises BudgetExceeded when the policy says refuse.
+
+    ``estimated_usd`` is :func:`budget_estimate_usd` with the policy: an alias
+    without a price counts at its provider's dearest known price. Under a
+    budget, such an alias is refused instead when the user config says
+    ``unknown_price = "refuse"``, and so is a request no price is known for."""
+    from assistant_router.engine.usage.prices import price_known
+
+    primary = decision.primary
+    if policy.budget.any and not price_known(primary.prices):
+        name = f"'{primary.alias}' ({primary.provider} {primary.model})"
+        if policy.budget.unknown_price == "refuse":
+            raise BudgetExceeded(f"not sent: the price of {name} is unknown and your user config says "
+                                 '[budget] unknown_price = "refuse". Give it prices in your user config')
+        if estimated_usd is None:
+            raise BudgetExceeded(f"not sent: the price of {name} is unknown and no price is known to count it "
+                                 "at under the budget. Give it prices in your user config")
     judged = verdict(policy.budget, spend, decision.task, estimated_usd)
     if not judged.allowed:
         raise BudgetExceeded(f"not sent: {judged.reason}. Raise the budget in the policy, or wait")

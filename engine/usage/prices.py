@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from assistant_router.providers.base import Usage
 
 if TYPE_CHECKING:
-    from assistant_router.routing.policy import ModelConfig, Prices
+    from assistant_router.routing.policy import ModelConfig, Policy, Prices
 
 # The answer size a budget check assumes when deciding whether a request would exceed a budget.
 ASSUMED_OUTPUT_TOKENS = 2000
@@ -60,8 +60,40 @@ def estimated_cost(config: ModelConfig, input_tokens: int, output_tokens: int) -
     return cost
 
 
-def budget_estimate_usd(config: ModelConfig, input_tokens: int) -> float | None:
+def price_known(prices: Prices) -> bool:
+    return prices.input is not None and prices.output is not None
+
+
+def most_expensive_prices(policy: Policy, provider: str) -> Prices | None:
+    """The dearest known rates of ``provider`` among the policy's aliases
+    (shipped, user and project prices, every tier counted), input and output
+    apart; of any provider when none of ``provider`` is priced; None when no
+    alias has a price at all."""
+    from assistant_router.routing.policy import Prices
+
+    def ceiling(configs: list[ModelConfig]) -> Prices | None:
+        inputs: list[float] = []
+        outputs: list[float] = []
+        for config in configs:
+            if not price_known(config.prices):
+                continue
+            assert config.prices.input is not None and config.prices.output is not None
+            inputs += [config.prices.input, *(t.input for t in config.prices.tiers)]
+            outputs += [config.prices.output, *(t.output for t in config.prices.tiers)]
+        return Prices(input=max(inputs), output=max(outputs)) if inputs else None
+
+    models = list(policy.models.values())
+    return ceiling([m for m in models if m.provider == provider]) or ceiling(models)
+
+
+def budget_estimate_usd(config: ModelConfig, input_tokens: int, policy: Policy | None = None) -> float | None:
     """What a budget counts a request as: its input plus an answer of
-    ASSUMED_OUTPUT_TOKENS (or the alias's smaller output limit)."""
+    ASSUMED_OUTPUT_TOKENS (or the alias's smaller output limit).
+
+    With ``policy`` (the budget check), an alias whose price is unknown counts
+    at its provider's most expensive known price, never as free."""
     output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
-    return cost_usd(config.prices, Usage(input_tokens, output))
+    prices = config.prices
+    if policy is not None and not price_known(prices):
+        prices = most_expensive_prices(policy, config.provider) or prices
+    return cost_usd(prices, Usage(input_tokens, output))

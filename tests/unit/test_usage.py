@@ -169,3 +169,66 @@ def test_text_and_self_contained_html():
     assert page.startswith("<!doctype html>") and page.count("<svg") == 2
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script" not in page
+
+
+# --------------------------------------------------------------------------- #
+# An unknown price is never free under a budget
+
+
+def unpriced_policy(user_budget: str = "", project: str = ""):
+    from assistant_router.routing.policy import Layer
+
+    layers = [builtin_layer(), Layer("user.toml", None, "[budget]\ndaily_usd = 1\n" + user_budget, "user"),
+              Layer("project.toml", None, '[models.cheap]\nprovider = "anthropic"\nmodel = "claude-new"\n'
+                    '[routes]\nreview = "cheap"\n' + project, "project")]
+    policy, issues = build_policy(layers)
+    assert policy is not None, issues
+    return policy
+
+
+def review_decision(policy):
+    from assistant_router.routing.matching import RouteRequest
+    from assistant_router.routing.router import Router
+
+    return Router(policy).decide(RouteRequest(Task.REVIEW))
+
+
+def test_an_unknown_price_counts_as_the_providers_most_expensive():
+    from assistant_router.engine.usage.prices import budget_estimate_usd
+
+    policy = unpriced_policy()
+    cheap = policy.models["cheap"]
+    assert budget_estimate_usd(cheap, 10_000) is None  # shown as unknown, never as zero
+    # For the budget: as opus, anthropic's dearest known price ($5 in, $25 out).
+    assert budget_estimate_usd(cheap, 10_000, policy) == pytest.approx((10_000 * 5 + 2000 * 25) / 1e6)
+    decision = review_decision(policy)
+    with pytest.raises(BudgetExceeded, match=r"not sent: budget today: \$0.95 spent of \$1.00"):
+        within_budget(policy, decision, Spend(day=0.95), budget_estimate_usd(cheap, 10_000, policy))
+    assert within_budget(policy, decision, Spend(day=0.5), budget_estimate_usd(cheap, 10_000, policy)) is decision
+
+
+def test_an_unknown_price_of_an_unpriced_provider_counts_as_the_dearest_of_any():
+    from assistant_router.engine.usage.prices import budget_estimate_usd
+    from assistant_router.routing.policy import ModelConfig
+
+    policy = unpriced_policy()
+    local = ModelConfig(alias="local", provider="ollama", model="qwen")
+    assert budget_estimate_usd(local, 0, policy) == pytest.approx(2000 * 25 / 1e6)
+
+
+def test_the_user_config_may_refuse_unknown_prices_under_a_budget():
+    from assistant_router.engine.usage.prices import budget_estimate_usd
+
+    policy = unpriced_policy('unknown_price = "refuse"\n')
+    decision = review_decision(policy)
+    with pytest.raises(BudgetExceeded, match=r"the price of 'cheap' \(anthropic claude-new\) is unknown"):
+        within_budget(policy, decision, Spend(), budget_estimate_usd(decision.primary, 10, policy))
+
+
+def test_a_project_cannot_choose_how_unknown_prices_count():
+    from assistant_router.routing.policy import Layer
+
+    layers = [builtin_layer(), Layer("project.toml", None, '[budget]\nunknown_price = "refuse"\n', "project")]
+    policy, issues = build_policy(layers)
+    assert policy is not None and policy.budget.unknown_price == "most_expensive"
+    assert [(i.key, i.severity) for i in issues] == [("budget.unknown_price", "warning")]
