@@ -435,10 +435,20 @@ def build_policy(
     # just the model ID of an alias.
     merged: dict[str, dict[str, Any]] = {}
     model_origin: dict[str, tuple[_Parsed, Origin]] = {}
+    # The defaults and the user config alone: the prices a project may not undercut.
+    trusted_merged: dict[str, dict[str, Any]] = {}
+    price_origin: dict[str, Origin] = {}
+    project_priced: dict[str, _Parsed] = {}  # aliases whose prices a project sets
     for parsed in parsed_layers:
         layer = parsed.layer
         for alias, entry in parsed.file.models.items():
             values = entry.model_dump(exclude_none=True)
+            if layer.role != "project":
+                _merge_fields(trusted_merged.setdefault(alias, {}), values)
+                if entry.prices is not None:
+                    price_origin[alias] = parsed.origin(("models", alias, "prices"))
+            elif entry.prices is not None:
+                project_priced[alias] = parsed
             if layer.role == "project" and not _is_trusted(layer, trusted):
                 for key in TRUSTED_ONLY_KEYS:
                     if values.pop(key, None) is not None:
@@ -454,12 +464,7 @@ def build_policy(
                                 "warning",
                             )
                         )
-            fields = merged.setdefault(alias, {})
-            for key, value in values.items():
-                if isinstance(value, dict) and isinstance(fields.get(key), dict):
-                    fields[key] = {**fields[key], **value}
-                else:
-                    fields[key] = value
+            _merge_fields(merged.setdefault(alias, {}), values)
             model_origin[alias] = (parsed, parsed.origin(("models", alias)))
         if layer.role == "project" and parsed.file.trusted_projects is not None:
             issues.append(
@@ -472,6 +477,7 @@ def build_policy(
                 )
             )
 
+    floors = _price_floors(trusted_merged, price_origin)
     models: dict[str, ModelConfig] = {}
     for alias, fields in merged.items():
         parsed, origin = model_origin[alias]
@@ -486,6 +492,10 @@ def build_policy(
                 )
             )
             continue
+        prices = Prices(**fields.get("prices", {}))
+        if alias in project_priced:
+            for floor, floor_origin in floors.get((fields["provider"], fields["model"]), []):
+                prices = _at_least(prices, floor, floor_origin, project_priced[alias], alias, issues)
         command = fields.get("api_key_command")
         config = ModelConfig(
             alias=alias,
@@ -499,7 +509,7 @@ def build_policy(
             max_concurrency=fields.get("max_concurrency"),
             context_budget=fields.get("context_budget", ModelConfig.context_budget),
             context_window=fields.get("context_window", ModelConfig.context_window),
-            prices=Prices(**fields.get("prices", {})),
+            prices=prices,
             api=fields.get("api"),
             options=fields.get("options", {}),
             base_url=fields.get("base_url"),
@@ -581,6 +591,74 @@ def build_policy(
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
     return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url), issues
+
+
+def _merge_fields(fields: dict[str, Any], values: dict[str, Any]) -> None:
+    """One layer's keys of an alias over the lower layers': tables key by key."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(fields.get(key), dict):
+            fields[key] = {**fields[key], **value}
+        else:
+            fields[key] = value
+
+
+def _price_floors(
+    trusted: dict[str, dict[str, Any]], origins: dict[str, Origin]
+) -> dict[tuple[str, str], list[tuple[Prices, Origin]]]:
+    """Per provider and model, the prices the defaults and the user config set."""
+    floors: dict[tuple[str, str], list[tuple[Prices, Origin]]] = {}
+    for alias, fields in trusted.items():
+        if "provider" in fields and "model" in fields and fields.get("prices") and alias in origins:
+            floors.setdefault((fields["provider"], fields["model"]), []).append(
+                (Prices(**fields["prices"]), origins[alias]))
+    return floors
+
+
+def _at_least(
+    prices: Prices, floor: Prices, floor_origin: Origin, parsed: _Parsed, alias: str, issues: list[PolicyIssue]
+) -> Prices:
+    """``prices`` (set by a project) raised to ``floor`` (the user config's or
+    the shipped prices of the same provider and model) wherever lower, with a
+    warning on the project's line: a project may not make a model look cheaper
+    than the user's budget counts it."""
+    from assistant_router.engine.usage.prices import rates_for
+
+    def warn(key: str, shown: str) -> None:
+        path: KeyPath = ("models", alias, "prices", key)
+        line = parsed.locations.line_of((*path, 0) if key == "tiers" else path)  # [[…tiers]] is an array
+        issues.append(PolicyIssue(
+            parsed.layer.label, f"prices.{key} {shown} is ignored: it is lower than the price at {floor_origin} for "
+            "the same model, which applies; only your user config may lower a price",
+            line, key_text(path), "warning"))
+
+    values: dict[str, Any] = {}
+    for key in ("input", "output"):
+        own, least = getattr(prices, key), getattr(floor, key)
+        if least is not None and (own is None or own < least):
+            if own is not None:
+                warn(key, f"= {own:g}")
+            own = least
+        values[key] = own
+    own_cached = prices.cached_input
+    least_cached = floor.cached_input if floor.cached_input is not None else floor.input
+    if own_cached is not None and least_cached is not None and own_cached < least_cached:
+        warn("cached_input", f"= {own_cached:g}")
+        own_cached = floor.cached_input
+    values["cached_input"] = own_cached
+    raised = Prices(**values, tiers=prices.tiers)
+
+    def cheaper(at: int) -> bool:
+        mine, least = rates_for(raised, at), rates_for(floor, at)
+        pairs = [(mine.input, least.input), (mine.output, least.output),
+                 (mine.cached_input if mine.cached_input is not None else mine.input,
+                  least.cached_input if least.cached_input is not None else least.input)]
+        return any(a is not None and b is not None and a < b for a, b in pairs)
+
+    breakpoints = [0, *(t.above_input_tokens + 1 for t in (*raised.tiers, *floor.tiers))]
+    if raised.tiers != floor.tiers and any(cheaper(at) for at in breakpoints):
+        warn("tiers", "(a long-context price)")
+        raised = Prices(**values, tiers=floor.tiers)
+    return raised
 
 
 LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")

@@ -11,21 +11,25 @@ from lsprotocol import types
 from assistant_router.engine.usage.ledger import open_ledger
 
 # Output is what the mock's answers cost here: a review answer is about 90 tokens.
-PRICED = """
-[models.opus]
-prices = { input = 0.0, output = 10000.0 }   # $0.01 per output token
+# In the user config: only there may a price go below the shipped one.
+PRICED = """prices = { input = 0.0, output = 10000.0 }   # $0.01 per output token
 max_output_tokens = 50                        # so the estimate (50 tokens) is below the real cost
 """
+
+
+def priced(user_config: Path) -> None:
+    text = user_config.read_text()
+    assert "[models.opus]\n" in text
+    user_config.write_text(text.replace("[models.opus]\n", "[models.opus]\n" + PRICED, 1))
 
 
 def ledger_of(tmp_path: Path):
     return open_ledger(f"sqlite://{tmp_path / 'data' / 'assistant-router' / 'ledger.sqlite3'}")
 
 
-async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace, tmp_path):
-    (workspace / ".assistant-router.toml").write_text(
-        PRICED + '\n[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n'
-    )
+async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace, tmp_path, user_config):
+    priced(user_config)
+    (workspace / ".assistant-router.toml").write_text('[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n')
     session = await start_session("vscode")
     statuses = []
     session.client.feature("assistant/status")(lambda params: statuses.append(params))
@@ -69,8 +73,10 @@ async def test_route_estimates_tokens_and_cost_before_sending(start_session, wor
     assert unpriced["estimate"]["cost_usd"] is None and unpriced["estimate"]["note"] == "unknown price"
 
 
-async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(start_session, workspace, tmp_path):
-    (workspace / ".assistant-router.toml").write_text(PRICED + "\n[budget]\ndaily_usd = 0.60\n")
+async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(start_session, workspace, tmp_path,
+                                                                            user_config):
+    priced(user_config)
+    (workspace / ".assistant-router.toml").write_text("[budget]\ndaily_usd = 0.60\n")
     fast = {"ASSISTANT_ROUTER_SPEND_REFRESH_S": "0.2"}
     first = await start_session("vscode", env=fast)
     second = await start_session("vscode", env=fast)  # another editor window: another server, the same ledger
@@ -98,9 +104,10 @@ async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(star
     assert [r.status for r in ledger_of(tmp_path).rows()] == ["ok"]
 
 
-async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path):
+async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path, user_config):
+    priced(user_config)
     (workspace / ".assistant-router.toml").write_text(
-        PRICED + '\n[budget]\ndaily_usd = 0.60\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
+        '[budget]\ndaily_usd = 0.60\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
     session = await start_session("vscode")
     uri = session.open("geometry.py")
     await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))

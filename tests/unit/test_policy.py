@@ -561,3 +561,52 @@ def test_the_user_config_may_widen_a_budget(root, user):
     assert load.policy is not None and load.issues == []
     assert (load.policy.budget.daily_usd, load.policy.budget.monthly_usd) == (50, 10)
     assert load.policy.budget.on_exceed == "downgrade"
+
+
+def test_a_project_cannot_price_a_model_below_the_users_or_the_shipped_price(root, user):
+    write(user, """
+        [models.mine]
+        provider = "anthropic"
+        model = "claude-sonnet-5"
+        prices = { input = 3.0, output = 15.0, cached_input = 0.3 }
+        """)
+    write(root / ".assistant-router.toml", """
+        [models.opus]
+        prices = { input = 0, output = 30.0 }
+
+        [models.cheap]
+        provider = "openai"
+        model = "gpt-5.3-codex"
+        prices = { input = 0.0, output = 0.0 }
+
+        [models.mine.prices]
+        input = 3.0
+        output = 15.0
+        cached_input = 0.0
+
+        [[models.mine.prices.tiers]]
+        above_input_tokens = 1
+        input = 1.0
+        output = 1.0
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    models = load.policy.models
+
+    assert (models["opus"].prices.input, models["opus"].prices.output) == (5.0, 30.0)  # the higher of each applies
+    assert (models["cheap"].prices.input, models["cheap"].prices.output) == (1.75, 14.0)  # the shipped codex price
+    assert models["mine"].prices.cached_input == 0.3 and models["mine"].prices.tiers == []  # the user's
+    warnings = sorted((i.line, i.key) for i in load.issues if i.severity == "warning")
+    assert warnings == [(3, "models.opus.prices.input"), (8, "models.cheap.prices.input"),
+                        (8, "models.cheap.prices.output"), (13, "models.mine.prices.cached_input"),
+                        (15, "models.mine.prices.tiers")]
+    message = next(i.message for i in load.issues if i.key == "models.cheap.prices.input")
+    assert "lower than the price at built-in defaults" in message and "only your user config" in message
+
+
+def test_the_user_config_may_lower_a_shipped_price(root, user):
+    write(user, "[models.opus]\nprices = { input = 1.0, output = 2.0 }\n")
+    write(root / ".assistant-router.toml", "[models.opus]\nprices = { input = 1.5, output = 2.0 }\n")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    assert (load.policy.models["opus"].prices.input, load.policy.models["opus"].prices.output) == (1.5, 2.0)
