@@ -97,3 +97,12 @@ def budget_estimate_usd(config: ModelConfig, input_tokens: int, policy: Policy |
     if policy is not None and not price_known(prices):
         prices = most_expensive_prices(policy, config.provider) or prices
     return cost_usd(prices, Usage(input_tokens, output))
+
+
+def counted_usd(cost: float | None, provider: str, usage: Usage, policy: Policy | None) -> float:
+    """What a budget counts an attempt's recorded ``cost`` as: an unknown cost
+    (None) at the provider's most expensive known price, never as free."""
+    if cost is not None:
+        return cost
+    prices = most_expensive_prices(policy, provider) if policy is not None else None
+    return (cost_usd(prices, usage) or 0.0) if prices is not None else 0.0

@@ -232,3 +232,12 @@ def test_a_project_cannot_choose_how_unknown_prices_count():
     policy, issues = build_policy(layers)
     assert policy is not None and policy.budget.unknown_price == "most_expensive"
     assert [(i.key, i.severity) for i in issues] == [("budget.unknown_price", "warning")]
+
+
+def test_the_budget_counts_a_recorded_unknown_cost_at_the_providers_dearest_price():
+    from assistant_router.engine.usage.prices import counted_usd
+
+    policy = unpriced_policy()
+    assert counted_usd(0.25, "anthropic", Usage(1000, 1000), policy) == 0.25
+    assert counted_usd(None, "anthropic", Usage(1000, 1000), policy) == pytest.approx((1000 * 5 + 1000 * 25) / 1e6)
+    assert counted_usd(None, "anthropic", Usage(0, 0), policy) == 0  # nothing answered: nothing spent
