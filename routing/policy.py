@@ -274,6 +274,9 @@ class Policy:
     instructions: Path | None = None  # resolved path of the instructions file
     budget: BudgetSettings = BudgetSettings()
     ledger_url: str | None = None
+    # Aliases priced by a project alone (no user config or shipped price for
+    # their provider and model): a budget counts them as unknown prices.
+    unvouched_prices: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -478,6 +481,7 @@ def build_policy(
             )
 
     floors = _price_floors(trusted_merged, price_origin)
+    unvouched: set[str] = set()
     models: dict[str, ModelConfig] = {}
     for alias, fields in merged.items():
         parsed, origin = model_origin[alias]
@@ -494,8 +498,11 @@ def build_policy(
             continue
         prices = Prices(**fields.get("prices", {}))
         if alias in project_priced:
-            for floor, floor_origin in floors.get((fields["provider"], fields["model"]), []):
+            pair_floors = floors.get((fields["provider"], fields["model"]), [])
+            for floor, floor_origin in pair_floors:
                 prices = _at_least(prices, floor, floor_origin, project_priced[alias], alias, issues)
+            if not pair_floors:
+                unvouched.add(alias)
         command = fields.get("api_key_command")
         config = ModelConfig(
             alias=alias,
@@ -572,6 +579,16 @@ def build_policy(
 
     privacy, instructions = _privacy_and_instructions(parsed_layers, issues)
     budget = _budget(parsed_layers, merged, issues)
+    if budget.any:
+        for alias in sorted(unvouched):
+            parsed = project_priced[alias]
+            path = ("models", alias, "prices")
+            unvouched_config = models.get(alias)
+            name = f"{unvouched_config.provider} {unvouched_config.model}" if unvouched_config else alias
+            issues.append(PolicyIssue(
+                parsed.layer.label, f"under the budget, {name} counts at its provider's most expensive known price, "
+                "not at this file's prices: only your user config (or the shipped defaults) may price a model a "
+                "budget relies on", parsed.locations.line_of(path), key_text(path), "warning"))
     ledger_url = None
     for parsed in parsed_layers:
         if parsed.file.ledger_url is None:
@@ -590,7 +607,8 @@ def build_policy(
     if any(i.severity == "error" for i in issues):
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
-    return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url), issues
+    return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url,
+                  frozenset(unvouched)), issues
 
 
 def _merge_fields(fields: dict[str, Any], values: dict[str, Any]) -> None:

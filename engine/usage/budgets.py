@@ -107,11 +107,13 @@ def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_us
     without a price counts at its provider's dearest known price. Under a
     budget, such an alias is refused instead when the user config says
     ``unknown_price = "refuse"``, and so is a request no price is known for."""
-    from assistant_router.engine.usage.prices import price_known
+    from assistant_router.engine.usage.prices import budget_price_known
 
     primary = decision.primary
-    if policy.budget.any and not price_known(primary.prices):
+    if policy.budget.any and not budget_price_known(policy, primary):
         name = f"'{primary.alias}' ({primary.provider} {primary.model})"
+        if primary.alias in policy.unvouched_prices:
+            name += ", priced only by the project policy,"
         if policy.budget.unknown_price == "refuse":
             raise BudgetExceeded(f"not sent: the price of {name} is unknown and your user config says "
                                  '[budget] unknown_price = "refuse". Give it prices in your user config')

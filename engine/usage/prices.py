@@ -64,6 +64,12 @@ def price_known(prices: Prices) -> bool:
     return prices.input is not None and prices.output is not None
 
 
+def budget_price_known(policy: Policy, config: ModelConfig) -> bool:
+    """Does a budget take the alias's own price? Not when it is unknown, nor
+    when only the project policy gives it (a repository cannot vouch for a price)."""
+    return price_known(config.prices) and config.alias not in policy.unvouched_prices
+
+
 def most_expensive_prices(policy: Policy, provider: str) -> Prices | None:
     """The dearest known rates of ``provider`` among the policy's aliases
     (shipped, user and project prices, every tier counted), input and output
@@ -94,15 +100,18 @@ def budget_estimate_usd(config: ModelConfig, input_tokens: int, policy: Policy |
     at its provider's most expensive known price, never as free."""
     output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
     prices = config.prices
-    if policy is not None and not price_known(prices):
+    if policy is not None and not budget_price_known(policy, config):
         prices = most_expensive_prices(policy, config.provider) or prices
     return cost_usd(prices, Usage(input_tokens, output))
 
 
-def counted_usd(cost: float | None, provider: str, usage: Usage, policy: Policy | None) -> float:
+def counted_usd(cost: float | None, provider: str, usage: Usage, policy: Policy | None, alias: str = "") -> float:
     """What a budget counts an attempt's recorded ``cost`` as: an unknown cost
-    (None) at the provider's most expensive known price, never as free."""
-    if cost is not None:
+    (None), or one at a price only the project gives, at the provider's most
+    expensive known price, never as free."""
+    if cost is not None and (policy is None or alias not in policy.unvouched_prices):
         return cost
     prices = most_expensive_prices(policy, provider) if policy is not None else None
-    return (cost_usd(prices, usage) or 0.0) if prices is not None else 0.0
+    if prices is None:
+        return cost or 0.0
+    return max(cost or 0.0, cost_usd(prices, usage) or 0.0)

@@ -58,7 +58,7 @@ class UsageService:
         spend = Spend()  # one read: the month's rows give every total
         for row in rows:
             usage = Usage(row.input_tokens, row.output_tokens, cached_input_tokens=row.cached_input_tokens)
-            dollars = counted_usd(row.cost_usd, row.provider, usage, policy)
+            dollars = counted_usd(row.cost_usd, row.provider, usage, policy, row.alias)
             if dollars:
                 spend.month += dollars
                 spend.task_month[row.task] = spend.task_month.get(row.task, 0.0) + dollars
@@ -105,7 +105,7 @@ class UsageService:
             ))
             total += cost or 0.0
             if usage is not None:
-                counted += counted_usd(cost, attempt.config.provider, usage, policy)
+                counted += counted_usd(cost, attempt.config.provider, usage, policy, attempt.config.alias)
         ids = await self.worker.call("record", rows, default=None)
         spend = self.spend.setdefault(project, Spend())
         spend.add(result.task.value, counted)

@@ -241,3 +241,26 @@ def test_the_budget_counts_a_recorded_unknown_cost_at_the_providers_dearest_pric
     assert counted_usd(0.25, "anthropic", Usage(1000, 1000), policy) == 0.25
     assert counted_usd(None, "anthropic", Usage(1000, 1000), policy) == pytest.approx((1000 * 5 + 1000 * 25) / 1e6)
     assert counted_usd(None, "anthropic", Usage(0, 0), policy) == 0  # nothing answered: nothing spent
+
+
+def test_a_price_only_the_project_gives_counts_as_unknown_under_a_budget():
+    from assistant_router.engine.usage.prices import budget_estimate_usd, counted_usd
+
+    policy = unpriced_policy(project="[models.cheap.prices]\ninput = 0.0\noutput = 0.0\n")
+    cheap = policy.models["cheap"]
+    assert policy.unvouched_prices == {"cheap"} and budget_estimate_usd(cheap, 10_000) == 0.0  # shown as given
+    assert budget_estimate_usd(cheap, 10_000, policy) == pytest.approx((10_000 * 5 + 2000 * 25) / 1e6)
+    assert counted_usd(0.0, "anthropic", Usage(1000, 1000), policy, "cheap") == pytest.approx(0.03)
+    refusing = unpriced_policy('unknown_price = "refuse"\n', "[models.cheap.prices]\ninput = 0.0\noutput = 0.0\n")
+    with pytest.raises(BudgetExceeded, match="priced only by the project policy"):
+        within_budget(refusing, review_decision(refusing), Spend(), 0.0)
+    _, issues = build_policy([builtin_layer(), Layer_("[budget]\ndaily_usd = 1\n", "user"),
+                              Layer_('[models.x]\nprovider = "openai"\nmodel = "gpt-9"\nprices = { input = 0, '
+                                     'output = 0 }\n', "project")])
+    assert [i.key for i in issues] == ["models.x.prices"] and "most expensive known price" in issues[0].message
+
+
+def Layer_(text, role):  # noqa: N802
+    from assistant_router.routing.policy import Layer
+
+    return Layer(f"{role}.toml", None, text, role)
