@@ -145,13 +145,13 @@ async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assem
     policy = request.policy
     if not policy.budget.any:
         return decision
-    spend = await engine.usage.refresh(request.project)
+    spend = await engine.usage.refresh(request.project, policy)
     try:
         tokens = assemblies.get(decision.primary).input_tokens
     except RequestTooLarge:
         tokens = 0
     try:
-        decided = within_budget(policy, decision, spend, budget_estimate_usd(decision.primary, tokens))
+        decided = within_budget(policy, decision, spend, budget_estimate_usd(decision.primary, tokens, policy))
     except BudgetExceeded as exc:
         raise Refused(str(exc)) from None
     if decided is not decision:
@@ -160,7 +160,7 @@ async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assem
 
 
 async def _record(engine: Engine, request: TaskRequest, result: TaskResult) -> TaskResult:
-    cost = await engine.usage.record(request.project, result)
+    cost = await engine.usage.record(request.project, result, request.policy)
     return replace(result, cost_usd=cost)
 
 

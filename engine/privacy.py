@@ -48,8 +48,11 @@ class ExclusionRules:
         path = relative if relative is not None else None
         if path is None:
             return None
-        if self.settings.exclude and compile_paths(self.settings.exclude).match_file(path):
-            return f"excluded by privacy.exclude in {self.policy_label}"
+        # Two lists, matched apart: the project's negations cannot re-include
+        # what the user config or the defaults exclude.
+        for patterns in (self.settings.exclude, self.settings.project_exclude):
+            if patterns and compile_paths(patterns).match_file(path):
+                return f"excluded by privacy.exclude in {self.policy_label}"
         parts = PurePosixPath(path).parts
         if ".git" in parts[:-1]:
             return "inside .git"

@@ -91,6 +91,8 @@ class Budget(StrictModel):
     tasks: dict[Task, TaskBudget] = {}
     on_exceed: Literal["refuse", "downgrade"] | None = None
     downgrade_to: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    # User config only: how a budget counts an alias whose price is unknown.
+    unknown_price: Literal["most_expensive", "refuse"] | None = None
 
 
 class Privacy(StrictModel):
@@ -234,7 +236,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class PrivacySettings:
-    exclude: tuple[str, ...] = ()  # gitignore-style, relative to the workspace root
+    exclude: tuple[str, ...] = ()  # gitignore-style, relative to the workspace root: defaults and user config
+    # The project's own patterns, matched on their own: a negation there
+    # re-includes only what the project itself excluded, never what the user
+    # config or the defaults exclude (a file excluded by either list is not sent).
+    project_exclude: tuple[str, ...] = ()
     gitignore: bool = True
     redact_secrets: bool = True
 
@@ -247,6 +253,12 @@ class BudgetSettings:
     on_exceed: Literal["refuse", "downgrade"] = "refuse"
     downgrade_to: tuple[str, ...] = ()
     origin: Origin | None = None
+    # Where each limit that applies was set ("daily_usd", "tasks.review.monthly_usd"):
+    # a project may lower a limit, so limits can come from different files.
+    origins: dict[str, Origin] = field(default_factory=dict)
+    # An alias without a price counts as its provider's most expensive known
+    # price, or (user config: unknown_price = "refuse") is refused.
+    unknown_price: Literal["most_expensive", "refuse"] = "most_expensive"
 
     @property
     def any(self) -> bool:
@@ -263,6 +275,9 @@ class Policy:
     instructions: Path | None = None  # resolved path of the instructions file
     budget: BudgetSettings = BudgetSettings()
     ledger_url: str | None = None
+    # Aliases priced by a project alone (no user config or shipped price for
+    # their provider and model): a budget counts them as unknown prices.
+    unvouched_prices: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -424,10 +439,20 @@ def build_policy(
     # just the model ID of an alias.
     merged: dict[str, dict[str, Any]] = {}
     model_origin: dict[str, tuple[_Parsed, Origin]] = {}
+    # The defaults and the user config alone: the prices a project may not undercut.
+    trusted_merged: dict[str, dict[str, Any]] = {}
+    price_origin: dict[str, Origin] = {}
+    project_priced: dict[str, _Parsed] = {}  # aliases whose prices a project sets
     for parsed in parsed_layers:
         layer = parsed.layer
         for alias, entry in parsed.file.models.items():
             values = entry.model_dump(exclude_none=True)
+            if layer.role != "project":
+                _merge_fields(trusted_merged.setdefault(alias, {}), values)
+                if entry.prices is not None:
+                    price_origin[alias] = parsed.origin(("models", alias, "prices"))
+            elif entry.prices is not None:
+                project_priced[alias] = parsed
             if layer.role == "project" and not _is_trusted(layer, trusted):
                 for key in TRUSTED_ONLY_KEYS:
                     if values.pop(key, None) is not None:
@@ -443,12 +468,7 @@ def build_policy(
                                 "warning",
                             )
                         )
-            fields = merged.setdefault(alias, {})
-            for key, value in values.items():
-                if isinstance(value, dict) and isinstance(fields.get(key), dict):
-                    fields[key] = {**fields[key], **value}
-                else:
-                    fields[key] = value
+            _merge_fields(merged.setdefault(alias, {}), values)
             model_origin[alias] = (parsed, parsed.origin(("models", alias)))
         if layer.role == "project" and parsed.file.trusted_projects is not None:
             issues.append(
@@ -461,6 +481,8 @@ def build_policy(
                 )
             )
 
+    floors = _price_floors(trusted_merged, price_origin)
+    unvouched: set[str] = set()
     models: dict[str, ModelConfig] = {}
     for alias, fields in merged.items():
         parsed, origin = model_origin[alias]
@@ -475,6 +497,13 @@ def build_policy(
                 )
             )
             continue
+        prices = Prices(**fields.get("prices", {}))
+        if alias in project_priced:
+            pair_floors = floors.get((fields["provider"], fields["model"]), [])
+            for floor, floor_origin in pair_floors:
+                prices = _at_least(prices, floor, floor_origin, project_priced[alias], alias, issues)
+            if not pair_floors:
+                unvouched.add(alias)
         command = fields.get("api_key_command")
         config = ModelConfig(
             alias=alias,
@@ -488,7 +517,7 @@ def build_policy(
             max_concurrency=fields.get("max_concurrency"),
             context_budget=fields.get("context_budget", ModelConfig.context_budget),
             context_window=fields.get("context_window", ModelConfig.context_window),
-            prices=Prices(**fields.get("prices", {})),
+            prices=prices,
             api=fields.get("api"),
             options=fields.get("options", {}),
             base_url=fields.get("base_url"),
@@ -551,6 +580,16 @@ def build_policy(
 
     privacy, instructions = _privacy_and_instructions(parsed_layers, issues)
     budget = _budget(parsed_layers, merged, issues)
+    if budget.any:
+        for alias in sorted(unvouched):
+            parsed = project_priced[alias]
+            path = ("models", alias, "prices")
+            unvouched_config = models.get(alias)
+            name = f"{unvouched_config.provider} {unvouched_config.model}" if unvouched_config else alias
+            issues.append(PolicyIssue(
+                parsed.layer.label, f"under the budget, {name} counts at its provider's most expensive known price, "
+                "not at this file's prices: only your user config (or the shipped defaults) may price a model a "
+                "budget relies on", parsed.locations.line_of(path), key_text(path), "warning"))
     ledger_url = None
     for parsed in parsed_layers:
         if parsed.file.ledger_url is None:
@@ -569,7 +608,76 @@ def build_policy(
     if any(i.severity == "error" for i in issues):
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
-    return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url), issues
+    return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url,
+                  frozenset(unvouched)), issues
+
+
+def _merge_fields(fields: dict[str, Any], values: dict[str, Any]) -> None:
+    """One layer's keys of an alias over the lower layers': tables key by key."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(fields.get(key), dict):
+            fields[key] = {**fields[key], **value}
+        else:
+            fields[key] = value
+
+
+def _price_floors(
+    trusted: dict[str, dict[str, Any]], origins: dict[str, Origin]
+) -> dict[tuple[str, str], list[tuple[Prices, Origin]]]:
+    """Per provider and model, the prices the defaults and the user config set."""
+    floors: dict[tuple[str, str], list[tuple[Prices, Origin]]] = {}
+    for alias, fields in trusted.items():
+        if "provider" in fields and "model" in fields and fields.get("prices") and alias in origins:
+            floors.setdefault((fields["provider"], fields["model"]), []).append(
+                (Prices(**fields["prices"]), origins[alias]))
+    return floors
+
+
+def _at_least(
+    prices: Prices, floor: Prices, floor_origin: Origin, parsed: _Parsed, alias: str, issues: list[PolicyIssue]
+) -> Prices:
+    """``prices`` (set by a project) raised to ``floor`` (the user config's or
+    the shipped prices of the same provider and model) wherever lower, with a
+    warning on the project's line: a project may not make a model look cheaper
+    than the user's budget counts it."""
+    from assistant_router.engine.usage.prices import rates_for
+
+    def warn(key: str, shown: str) -> None:
+        path: KeyPath = ("models", alias, "prices", key)
+        line = parsed.locations.line_of((*path, 0) if key == "tiers" else path)  # [[…tiers]] is an array
+        issues.append(PolicyIssue(
+            parsed.layer.label, f"prices.{key} {shown} is ignored: it is lower than the price at {floor_origin} for "
+            "the same model, which applies; only your user config may lower a price",
+            line, key_text(path), "warning"))
+
+    values: dict[str, Any] = {}
+    for key in ("input", "output"):
+        own, least = getattr(prices, key), getattr(floor, key)
+        if least is not None and (own is None or own < least):
+            if own is not None:
+                warn(key, f"= {own:g}")
+            own = least
+        values[key] = own
+    own_cached = prices.cached_input
+    least_cached = floor.cached_input if floor.cached_input is not None else floor.input
+    if own_cached is not None and least_cached is not None and own_cached < least_cached:
+        warn("cached_input", f"= {own_cached:g}")
+        own_cached = floor.cached_input
+    values["cached_input"] = own_cached
+    raised = Prices(**values, tiers=prices.tiers)
+
+    def cheaper(at: int) -> bool:
+        mine, least = rates_for(raised, at), rates_for(floor, at)
+        pairs = [(mine.input, least.input), (mine.output, least.output),
+                 (mine.cached_input if mine.cached_input is not None else mine.input,
+                  least.cached_input if least.cached_input is not None else least.input)]
+        return any(a is not None and b is not None and a < b for a, b in pairs)
+
+    breakpoints = [0, *(t.above_input_tokens + 1 for t in (*raised.tiers, *floor.tiers))]
+    if raised.tiers != floor.tiers and any(cheaper(at) for at in breakpoints):
+        warn("tiers", "(a long-context price)")
+        raised = Prices(**values, tiers=floor.tiers)
+    return raised
 
 
 LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -639,27 +747,77 @@ def _postgres_url_problem(url: str) -> tuple[str, Literal["error", "warning"]] |
 
 
 def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[PolicyIssue]) -> BudgetSettings:
-    """The budget: the project's keys over the user config's, key by key."""
-    values: dict[str, Any] = {}
+    """The budget, key by key over the layers. The user config may set
+    anything; a project may only tighten it: each limit is the lower of the
+    user's and the project's, ``on_exceed = "refuse"`` stays refuse, and
+    ``unknown_price`` is the user's alone. What a project may not do is
+    ignored with a warning on its line."""
+    limits: dict[str, tuple[float, Origin]] = {}
+    settings: dict[str, Any] = {}
     origin: Origin | None = None
+    user_refuses = False  # the user config set limits (refuse is the default) or on_exceed = "refuse"
+
+    def warn(parsed: _Parsed, path: KeyPath, message: str) -> None:
+        issues.append(PolicyIssue(parsed.layer.label, message, parsed.locations.line_of(path), key_text(path),
+                                  "warning"))
+
     for parsed in parsed_layers:
         budget = parsed.file.budget
         if budget is None:
             continue
-        values.update(budget.model_dump(exclude_none=True, exclude_defaults=True))
+        project = parsed.layer.role == "project"
         origin = parsed.origin(("budget",))
+        layer_limits: list[tuple[KeyPath, float]] = [
+            (("budget", name), value) for name in ("daily_usd", "monthly_usd")
+            if (value := getattr(budget, name)) is not None
+        ]
+        for task, task_budget in budget.tasks.items():
+            layer_limits += [(("budget", "tasks", task.value, name), value) for name in ("daily_usd", "monthly_usd")
+                             if (value := getattr(task_budget, name)) is not None]
+        for path, value in layer_limits:
+            key = key_text(path[1:])
+            current = limits.get(key)
+            if project and current is not None and value > current[0]:
+                warn(parsed, path, f"{key} = {value:g} is ignored: the limit ${current[0]:g} at {current[1]} "
+                     "applies; a project may only lower a limit your user config sets")
+                continue
+            limits[key] = (value, parsed.origin(path))
+        if budget.on_exceed is not None:
+            if project and budget.on_exceed == "downgrade" and user_refuses:
+                warn(parsed, ("budget", "on_exceed"), 'on_exceed = "downgrade" is ignored: your user config refuses '
+                     "a request over budget, and a project may not switch that to downgrade")
+            else:
+                settings["on_exceed"] = budget.on_exceed
         if budget.downgrade_to:
+            settings["downgrade_to"] = budget.downgrade_to
             for alias in budget.downgrade_to:
                 if alias not in aliases:
                     path = ("budget", "downgrade_to")
                     issues.append(PolicyIssue(parsed.layer.label, f"unknown model alias '{alias}'",
                                               parsed.locations.line_of(path), key_text(path)))
-    if values.get("on_exceed") == "downgrade" and not values.get("downgrade_to"):
+        if budget.unknown_price is not None:
+            if project:
+                warn(parsed, ("budget", "unknown_price"), "'unknown_price' is ignored here: only your user config "
+                     "may choose how a budget counts an alias without a price")
+            else:
+                settings["unknown_price"] = budget.unknown_price
+        if parsed.layer.role == "user" and (layer_limits or budget.on_exceed is not None):
+            user_refuses = settings.get("on_exceed", "refuse") == "refuse"
+    if settings.get("on_exceed") == "downgrade" and not settings.get("downgrade_to"):
         issues.append(PolicyIssue(origin.label if origin else "policy", "on_exceed = \"downgrade\" needs downgrade_to",
                                   origin.line if origin else None, "budget.downgrade_to"))
-    tasks = {Task(t): TaskBudget(**b) for t, b in values.get("tasks", {}).items()}
-    return BudgetSettings(values.get("daily_usd"), values.get("monthly_usd"), tasks,
-                          values.get("on_exceed", "refuse"), tuple(values.get("downgrade_to", ())), origin)
+    tasks: dict[Task, TaskBudget] = {}
+    for key, (value, _) in limits.items():
+        if key.startswith("tasks."):
+            _, task_name, name = key.split(".")
+            task_budget = tasks.setdefault(Task(task_name), TaskBudget())
+            tasks[Task(task_name)] = task_budget.model_copy(update={name: value})
+    return BudgetSettings(
+        limits["daily_usd"][0] if "daily_usd" in limits else None,
+        limits["monthly_usd"][0] if "monthly_usd" in limits else None,
+        tasks, settings.get("on_exceed", "refuse"), tuple(settings.get("downgrade_to", ())), origin,
+        {key: where for key, (_, where) in limits.items()}, settings.get("unknown_price", "most_expensive"),
+    )
 
 
 def _privacy_and_instructions(
@@ -669,11 +827,22 @@ def _privacy_and_instructions(
     only the user config may switch them off. The instructions file of the
     highest layer wins; a project's must lie inside the project."""
     exclude: list[str] = []
+    project_exclude: list[str] = []
     switches = {"gitignore": True, "redact_secrets": True}
     instructions: Path | None = None
     for parsed in parsed_layers:
         layer, privacy = parsed.layer, parsed.file.privacy
-        exclude.extend(privacy.exclude)
+        if layer.role == "project":
+            project_exclude.extend(privacy.exclude)
+            for pattern in privacy.exclude:
+                if pattern.startswith("!") and exclude:
+                    path = ("privacy", "exclude")
+                    issues.append(PolicyIssue(
+                        layer.label, f"'{pattern}' re-includes only what this file itself excludes: it cannot "
+                        "undo an exclusion of your user config or the built-in defaults (only your user config may)",
+                        _line_of_value(parsed, path, pattern), key_text(path), "warning"))
+        else:
+            exclude.extend(privacy.exclude)
         for name in switches:
             value = getattr(privacy, name)
             if value is None:
@@ -699,10 +868,23 @@ def _privacy_and_instructions(
                 instructions = candidate
     from assistant_router.routing.matching import compile_paths
 
-    try:
-        compile_paths(exclude)
-    except Exception as exc:
-        issues.append(
-            PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude")
-        )
-    return PrivacySettings(tuple(exclude), **switches), instructions
+    for patterns in (exclude, project_exclude):
+        try:
+            compile_paths(patterns)
+        except Exception as exc:
+            issues.append(
+                PolicyIssue(parsed_layers[-1].layer.label, f"invalid exclude pattern: {exc}", None, "privacy.exclude")
+            )
+    return PrivacySettings(tuple(exclude), tuple(project_exclude), **switches), instructions
+
+
+def _line_of_value(parsed: _Parsed, path: KeyPath, value: str) -> int | None:
+    """The line of ``value`` in the array at ``path`` (which may span lines)."""
+    start = parsed.locations.line_of(path)
+    if start is None or parsed.layer.path is None:
+        return start
+    quoted = (f'"{value}"', f"'{value}'")
+    for number, line in enumerate(parsed.layer.text.splitlines()[start - 1:], start=start):
+        if any(q in line for q in quoted):
+            return number
+    return start

@@ -53,19 +53,21 @@ class Verdict:
     downgrade_to: tuple[str, ...] = ()
 
 
-def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str, float, float]]:
-    """(label, limit, spent) for every limit that applies to ``task``."""
+def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str, float, float, str]]:
+    """(label, limit, spent, key) for every limit that applies to ``task``."""
     limits = []
     if budget.daily_usd is not None:
-        limits.append(("today", budget.daily_usd, spend.day))
+        limits.append(("today", budget.daily_usd, spend.day, "daily_usd"))
     if budget.monthly_usd is not None:
-        limits.append(("this month", budget.monthly_usd, spend.month))
+        limits.append(("this month", budget.monthly_usd, spend.month, "monthly_usd"))
     per_task = budget.tasks.get(task)
     if per_task is not None:
         if per_task.daily_usd is not None:
-            limits.append((f"today for {task.value}", per_task.daily_usd, spend.task_day.get(task.value, 0.0)))
+            limits.append((f"today for {task.value}", per_task.daily_usd, spend.task_day.get(task.value, 0.0),
+                           f"tasks.{task.value}.daily_usd"))
         if per_task.monthly_usd is not None:
-            limits.append((f"this month for {task.value}", per_task.monthly_usd, spend.task_month.get(task.value, 0.0)))
+            limits.append((f"this month for {task.value}", per_task.monthly_usd,
+                           spend.task_month.get(task.value, 0.0), f"tasks.{task.value}.monthly_usd"))
     return limits
 
 
@@ -73,9 +75,10 @@ def verdict(budget: BudgetSettings, spend: Spend, task: Task, estimated_usd: flo
     """May a request that should cost about ``estimated_usd`` run?"""
     if not budget.any:
         return Verdict(True)
-    for label, limit, spent in _limits(budget, spend, task):
+    for label, limit, spent, key in _limits(budget, spend, task):
         if spent + (estimated_usd or 0.0) > limit:
-            where = f" (budget at {budget.origin})" if budget.origin else ""
+            origin = budget.origins.get(key, budget.origin)
+            where = f" (budget at {origin})" if origin else ""
             reason = f"budget {label}: ${spent:.2f} spent of ${limit:.2f}{where}"
             if budget.on_exceed == "downgrade" and budget.downgrade_to:
                 return Verdict(True, f"{reason}; downgraded to {', '.join(budget.downgrade_to)}", budget.downgrade_to)
@@ -98,7 +101,25 @@ class BudgetExceeded(Exception):
 
 def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_usd: float | None) -> Decision:
     """The decision to run: as routed, or downgraded to the policy's cheaper
-    chain; raises BudgetExceeded when the policy says refuse."""
+    chain; raises BudgetExceeded when the policy says refuse.
+
+    ``estimated_usd`` is :func:`budget_estimate_usd` with the policy: an alias
+    without a price counts at its provider's dearest known price. Under a
+    budget, such an alias is refused instead when the user config says
+    ``unknown_price = "refuse"``, and so is a request no price is known for."""
+    from assistant_router.engine.usage.prices import budget_price_known
+
+    primary = decision.primary
+    if policy.budget.any and not budget_price_known(policy, primary):
+        name = f"'{primary.alias}' ({primary.provider} {primary.model})"
+        if primary.alias in policy.unvouched_prices:
+            name += ", priced only by the project policy,"
+        if policy.budget.unknown_price == "refuse":
+            raise BudgetExceeded(f"not sent: the price of {name} is unknown and your user config says "
+                                 '[budget] unknown_price = "refuse". Give it prices in your user config')
+        if estimated_usd is None:
+            raise BudgetExceeded(f"not sent: the price of {name} is unknown and no price is known to count it "
+                                 "at under the budget. Give it prices in your user config")
     judged = verdict(policy.budget, spend, decision.task, estimated_usd)
     if not judged.allowed:
         raise BudgetExceeded(f"not sent: {judged.reason}. Raise the budget in the policy, or wait")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from assistant_router.providers.base import Usage
 
 if TYPE_CHECKING:
-    from assistant_router.routing.policy import ModelConfig, Prices
+    from assistant_router.routing.policy import ModelConfig, Policy, Prices
 
 # The answer size a budget check assumes when deciding whether a request would exceed a budget.
 ASSUMED_OUTPUT_TOKENS = 2000
@@ -60,8 +60,58 @@ def estimated_cost(config: ModelConfig, input_tokens: int, output_tokens: int) -
     return cost
 
 
-def budget_estimate_usd(config: ModelConfig, input_tokens: int) -> float | None:
+def price_known(prices: Prices) -> bool:
+    return prices.input is not None and prices.output is not None
+
+
+def budget_price_known(policy: Policy, config: ModelConfig) -> bool:
+    """Does a budget take the alias's own price? Not when it is unknown, nor
+    when only the project policy gives it (a repository cannot vouch for a price)."""
+    return price_known(config.prices) and config.alias not in policy.unvouched_prices
+
+
+def most_expensive_prices(policy: Policy, provider: str) -> Prices | None:
+    """The dearest known rates of ``provider`` among the policy's aliases
+    (shipped, user and project prices, every tier counted), input and output
+    apart; of any provider when none of ``provider`` is priced; None when no
+    alias has a price at all."""
+    from assistant_router.routing.policy import Prices
+
+    def ceiling(configs: list[ModelConfig]) -> Prices | None:
+        inputs: list[float] = []
+        outputs: list[float] = []
+        for config in configs:
+            if not price_known(config.prices):
+                continue
+            assert config.prices.input is not None and config.prices.output is not None
+            inputs += [config.prices.input, *(t.input for t in config.prices.tiers)]
+            outputs += [config.prices.output, *(t.output for t in config.prices.tiers)]
+        return Prices(input=max(inputs), output=max(outputs)) if inputs else None
+
+    models = list(policy.models.values())
+    return ceiling([m for m in models if m.provider == provider]) or ceiling(models)
+
+
+def budget_estimate_usd(config: ModelConfig, input_tokens: int, policy: Policy | None = None) -> float | None:
     """What a budget counts a request as: its input plus an answer of
-    ASSUMED_OUTPUT_TOKENS (or the alias's smaller output limit)."""
+    ASSUMED_OUTPUT_TOKENS (or the alias's smaller output limit).
+
+    With ``policy`` (the budget check), an alias whose price is unknown counts
+    at its provider's most expensive known price, never as free."""
     output = min(config.max_output_tokens or ASSUMED_OUTPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
-    return cost_usd(config.prices, Usage(input_tokens, output))
+    prices = config.prices
+    if policy is not None and not budget_price_known(policy, config):
+        prices = most_expensive_prices(policy, config.provider) or prices
+    return cost_usd(prices, Usage(input_tokens, output))
+
+
+def counted_usd(cost: float | None, provider: str, usage: Usage, policy: Policy | None, alias: str = "") -> float:
+    """What a budget counts an attempt's recorded ``cost`` as: an unknown cost
+    (None), or one at a price only the project gives, at the provider's most
+    expensive known price, never as free."""
+    if cost is not None and (policy is None or alias not in policy.unvouched_prices):
+        return cost
+    prices = most_expensive_prices(policy, provider) if policy is not None else None
+    if prices is None:
+        return cost or 0.0
+    return max(cost or 0.0, cost_usd(prices, usage) or 0.0)

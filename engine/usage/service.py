@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from assistant_router.engine.usage.acceptance import AcceptanceTracker
 from assistant_router.engine.usage.budgets import Spend, day_start, month_start
 from assistant_router.engine.usage.ledger import AttemptRow, LedgerWorker, open_ledger
-from assistant_router.engine.usage.prices import cost_usd
+from assistant_router.engine.usage.prices import cost_usd, counted_usd
+from assistant_router.providers.base import Usage
 
 if TYPE_CHECKING:
     from assistant_router.engine.results import TaskResult
@@ -44,8 +45,11 @@ class UsageService:
         return self._worker
 
     # ---------------------------------------------------------------- spend
-    async def refresh(self, project: str) -> Spend:
-        """Read a project's spend from the ledger (other windows' and machines' too)."""
+    async def refresh(self, project: str, policy: Policy | None = None) -> Spend:
+        """Read a project's spend from the ledger (other windows' and machines' too).
+
+        With the ``policy``, an attempt recorded at an unknown price counts at
+        its provider's most expensive known price (budgets never treat it as free)."""
         now = time.time()
         day, month = day_start(now), month_start(now)
         rows = await self.worker.call("rows", month, project, default=None)
@@ -53,12 +57,14 @@ class UsageService:
             return self.spend.setdefault(project, Spend())
         spend = Spend()  # one read: the month's rows give every total
         for row in rows:
-            if row.cost_usd:
-                spend.month += row.cost_usd
-                spend.task_month[row.task] = spend.task_month.get(row.task, 0.0) + row.cost_usd
+            usage = Usage(row.input_tokens, row.output_tokens, cached_input_tokens=row.cached_input_tokens)
+            dollars = counted_usd(row.cost_usd, row.provider, usage, policy, row.alias)
+            if dollars:
+                spend.month += dollars
+                spend.task_month[row.task] = spend.task_month.get(row.task, 0.0) + dollars
                 if row.time >= day:
-                    spend.day += row.cost_usd
-                    spend.task_day[row.task] = spend.task_day.get(row.task, 0.0) + row.cost_usd
+                    spend.day += dollars
+                    spend.task_day[row.task] = spend.task_day.get(row.task, 0.0) + dollars
         self.spend[project] = spend
         return spend
 
@@ -66,8 +72,9 @@ class UsageService:
         return self.spend.get(project) or Spend()
 
     # -------------------------------------------------------------- records
-    async def record(self, project: str, result: TaskResult) -> float:
-        """One ledger row per attempt; returns the dollars this run cost (known prices)."""
+    async def record(self, project: str, result: TaskResult, policy: Policy | None = None) -> float:
+        """One ledger row per attempt; returns the dollars this run cost (known
+        prices). The project's spend grows by what its budget counts (see refresh)."""
         from assistant_router.engine.results import Status
 
         decision = result.decision
@@ -76,7 +83,7 @@ class UsageService:
         run_id = uuid.uuid4().hex
         primary = decision.primary
         rows = []
-        total = 0.0
+        total = counted = 0.0
         answering = next((a for a in reversed(result.attempts) if a.usage is not None), None)
         for attempt in result.attempts:
             usage = attempt.usage
@@ -98,9 +105,11 @@ class UsageService:
                 estimated=usage.estimated if usage else False,
             ))
             total += cost or 0.0
+            if usage is not None:
+                counted += counted_usd(cost, attempt.config.provider, usage, policy, attempt.config.alias)
         ids = await self.worker.call("record", rows, default=None)
         spend = self.spend.setdefault(project, Spend())
-        spend.add(result.task.value, total)
+        spend.add(result.task.value, counted)
         edit = result.edit
         if ids and edit and edit.get("uri") and edit.get("new_text"):
             for row, row_id in zip(rows, ids, strict=True):
@@ -126,7 +135,7 @@ class UsageService:
                 try:
                     for project, policy in projects():
                         if policy.budget.any:
-                            await self.refresh(project)
+                            await self.refresh(project, policy)
                     await self.judge(read_text)
                 except Exception:  # keep the loop alive; the next round may work
                     logger.exception("usage refresh failed")

@@ -58,7 +58,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         services.usage.start(budgeted_projects, services.read_text)
         for project, policy in budgeted_projects():
             if policy.budget.any:
-                await services.usage.refresh(project)
+                await services.usage.refresh(project, policy)
         from assistant_router.server.features.policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)

@@ -209,3 +209,21 @@ async def test_an_instructions_file_replaced_by_a_link_is_not_sent(start_session
     assert second["status"] == "shown"
     assert "TOP SECRET FROM OUTSIDE" not in loopback.requests[1].prompt
     await session.wait_for(lambda: "now leads outside the project; it was not sent" in session.logs())
+
+
+async def test_a_project_cannot_re_include_what_the_user_excludes(start_session, loopback, workspace, user_config):
+    """The attack: a cloned repository's policy negates the user's exclusion."""
+    with user_config.open("a") as config:
+        config.write('\n[privacy]\nexclude = ["legacy/**"]\n')
+    policy = workspace / ".assistant-router.toml"
+    policy.write_text('[privacy]\nexclude = ["!legacy/**"]\n')
+    session = await start_session("vscode", env=loopback.env)
+    uri = session.open("legacy/old.py")
+
+    result = await session.execute("assistant.run", session.task_argument("explain", uri, 3, 6))
+
+    assert result["status"] == "refused" and result["message"].startswith("nothing was sent: legacy/old.py is excluded")
+    assert loopback.requests == []
+    (warning,) = session.client.diagnostics[policy.as_uri()]
+    assert warning.severity == types.DiagnosticSeverity.Warning and warning.range.start.line == 1
+    assert "cannot undo an exclusion of your user config" in warning.message

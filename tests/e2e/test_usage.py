@@ -11,21 +11,25 @@ from lsprotocol import types
 from assistant_router.engine.usage.ledger import open_ledger
 
 # Output is what the mock's answers cost here: a review answer is about 90 tokens.
-PRICED = """
-[models.opus]
-prices = { input = 0.0, output = 10000.0 }   # $0.01 per output token
+# In the user config: only there may a price go below the shipped one.
+PRICED = """prices = { input = 0.0, output = 10000.0 }   # $0.01 per output token
 max_output_tokens = 50                        # so the estimate (50 tokens) is below the real cost
 """
+
+
+def priced(user_config: Path) -> None:
+    text = user_config.read_text()
+    assert "[models.opus]\n" in text
+    user_config.write_text(text.replace("[models.opus]\n", "[models.opus]\n" + PRICED, 1))
 
 
 def ledger_of(tmp_path: Path):
     return open_ledger(f"sqlite://{tmp_path / 'data' / 'assistant-router' / 'ledger.sqlite3'}")
 
 
-async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace, tmp_path):
-    (workspace / ".assistant-router.toml").write_text(
-        PRICED + '\n[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n'
-    )
+async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace, tmp_path, user_config):
+    priced(user_config)
+    (workspace / ".assistant-router.toml").write_text('[models.codex]\noptions = { fail = "retryable" }\nretries = 0\n')
     session = await start_session("vscode")
     statuses = []
     session.client.feature("assistant/status")(lambda params: statuses.append(params))
@@ -69,8 +73,10 @@ async def test_route_estimates_tokens_and_cost_before_sending(start_session, wor
     assert unpriced["estimate"]["cost_usd"] is None and unpriced["estimate"]["note"] == "unknown price"
 
 
-async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(start_session, workspace, tmp_path):
-    (workspace / ".assistant-router.toml").write_text(PRICED + "\n[budget]\ndaily_usd = 0.60\n")
+async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(start_session, workspace, tmp_path,
+                                                                            user_config):
+    priced(user_config)
+    (workspace / ".assistant-router.toml").write_text("[budget]\ndaily_usd = 0.60\n")
     fast = {"ASSISTANT_ROUTER_SPEND_REFRESH_S": "0.2"}
     first = await start_session("vscode", env=fast)
     second = await start_session("vscode", env=fast)  # another editor window: another server, the same ledger
@@ -98,9 +104,10 @@ async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(star
     assert [r.status for r in ledger_of(tmp_path).rows()] == ["ok"]
 
 
-async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path):
+async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path, user_config):
+    priced(user_config)
     (workspace / ".assistant-router.toml").write_text(
-        PRICED + '\n[budget]\ndaily_usd = 0.60\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
+        '[budget]\ndaily_usd = 0.60\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
     session = await start_session("vscode")
     uri = session.open("geometry.py")
     await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
@@ -165,3 +172,46 @@ async def test_without_a_save_the_edit_is_judged_after_a_while(start_session, tm
     # The test client does not apply edits to its copy, so the text is not there: undone.
     await session.wait_for(lambda: ledger_of(tmp_path).rows()[0].kept is not None, timeout=10)
     assert ledger_of(tmp_path).rows()[0].kept is False
+
+
+UNPRICED = '[models.local]\nprovider = "mock"\nmodel = "qwen"\n\n[routes]\nreview = "local"\n'
+
+
+@pytest.mark.parametrize("unknown_price", [None, "refuse"])
+async def test_a_project_alias_without_a_price_is_not_free_under_the_users_budget(
+    start_session, workspace, tmp_path, user_config, unknown_price
+):
+    """The attack: a cloned repository routes to its own unpriced alias to spend past the user's cap."""
+    setting = f'unknown_price = "{unknown_price}"\n' if unknown_price else ""
+    user_config.write_text(user_config.read_text() + "\n[budget]\ndaily_usd = 0.02\n" + setting)
+    (workspace / ".assistant-router.toml").write_text(UNPRICED + "\n[budget]\ndaily_usd = 100\n")
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    assert result["status"] == "refused"
+    if unknown_price == "refuse":
+        assert result["message"].startswith("not sent: the price of 'local' (mock qwen) is unknown")
+    else:  # counted at the mock provider's dearest known price (opus's $5 / $25), against the user's $0.02
+        assert result["message"].startswith(f"not sent: budget today: $0.00 spent of $0.02 (budget at {user_config}:")
+    assert ledger_of(tmp_path).rows() == []  # nothing reached the provider
+    warnings = session.client.diagnostics[(workspace / ".assistant-router.toml").as_uri()]
+    assert any("may only lower a limit" in w.message for w in warnings)
+
+
+async def test_spend_at_an_unknown_price_counts_against_the_budget(start_session, workspace, tmp_path, user_config):
+    user_config.write_text(user_config.read_text() + "\n[budget]\ndaily_usd = 5\n")
+    (workspace / ".assistant-router.toml").write_text(UNPRICED)
+    session = await start_session("vscode")
+    statuses = []
+    session.client.feature("assistant/status")(lambda params: statuses.append(params))
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
+
+    (row,) = ledger_of(tmp_path).rows()
+    assert result["status"] == "shown" and row.cost_usd is None  # the ledger still says unknown
+    await session.wait_for(lambda: statuses)
+    expected = (row.input_tokens * 5 + row.output_tokens * 25) / 1e6  # but the budget counts it at opus's price
+    assert statuses[-1].spend_today.usd == pytest.approx(expected)

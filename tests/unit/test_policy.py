@@ -445,3 +445,168 @@ def test_a_projects_ledger_url_is_ignored_not_checked(root, user):
     (ignored,) = [i for i in load.issues if i.key == "ledger_url"]
     assert (ignored.source, ignored.line, ignored.severity) == (str(policy), 2, "warning")
     assert "only your user config may choose where usage is recorded" in ignored.message
+
+
+# --------------------------------------------------------------------------- #
+# The user's decisions bind the project (a project policy is untrusted input)
+
+
+def test_a_project_negation_cannot_re_include_what_the_user_excludes(root, user):
+    from assistant_router.engine.privacy import ExclusionRules
+
+    write(user, """
+        [privacy]
+        exclude = ["secrets/**"]
+        """)
+    write(root / ".assistant-router.toml", """
+        [privacy]
+        exclude = [
+            "build/**",
+            "!build/keep.txt",
+            "!secrets/**",
+        ]
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    rules = ExclusionRules(root, load.policy.privacy)
+
+    assert rules.reason("secrets/x") is not None  # the user's exclusion wins
+    assert rules.reason("build/out.o") is not None  # the project's own exclusions add up
+    assert rules.reason("build/keep.txt") is None  # its negation applies to its own patterns
+    warnings = [i for i in load.issues if i.severity == "warning" and i.key == "privacy.exclude"]
+    assert [(w.line, w.message.split("'")[1]) for w in warnings] == [(5, "!build/keep.txt"), (6, "!secrets/**")]
+    assert "cannot undo an exclusion of your user config" in warnings[1].message
+
+
+def test_the_user_config_may_still_re_include(root, user):
+    from assistant_router.engine.privacy import ExclusionRules
+
+    write(user, """
+        [privacy]
+        exclude = ["secrets/**", "!secrets/public.txt"]
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    rules = ExclusionRules(root, load.policy.privacy)
+    assert rules.reason("secrets/x") is not None and rules.reason("secrets/public.txt") is None
+
+
+def test_a_project_budget_can_only_tighten_the_users(root, user):
+    write(user, """
+        [budget]
+        daily_usd = 5
+        monthly_usd = 50
+
+        [budget.tasks.review]
+        monthly_usd = 10
+        """)
+    write(root / ".assistant-router.toml", """
+        [budget]
+        daily_usd = 500
+        monthly_usd = 20
+        on_exceed = "downgrade"
+        downgrade_to = "codex"
+        unknown_price = "most_expensive"
+
+        [budget.tasks.review]
+        monthly_usd = 100
+        daily_usd = 1
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    budget = load.policy.budget
+
+    assert (budget.daily_usd, budget.monthly_usd) == (5, 20)  # the lower of each
+    assert budget.tasks[Task.REVIEW].monthly_usd == 10 and budget.tasks[Task.REVIEW].daily_usd == 1
+    assert budget.on_exceed == "refuse"  # the user's (default) refuse stands
+    assert str(budget.origins["daily_usd"]) == f"{user}:3" and str(budget.origins["monthly_usd"]).endswith(":4")
+    warnings = {i.key: i for i in load.issues if i.severity == "warning"}
+    assert set(warnings) == {"budget.daily_usd", "budget.on_exceed", "budget.unknown_price",
+                             "budget.tasks.review.monthly_usd"}
+    assert warnings["budget.daily_usd"].line == 3 and "may only lower a limit" in warnings["budget.daily_usd"].message
+    assert warnings["budget.on_exceed"].line == 5 and warnings["budget.tasks.review.monthly_usd"].line == 10
+    assert "only your user config" in warnings["budget.unknown_price"].message
+
+
+def test_a_budget_over_the_users_limit_is_refused_at_the_users_limit(root, user):
+    from assistant_router.engine.usage.budgets import Spend, verdict
+
+    write(user, "[budget]\ndaily_usd = 1\n")
+    write(root / ".assistant-router.toml", "[budget]\ndaily_usd = 100\n")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None
+    judged = verdict(load.policy.budget, Spend(day=0.99), Task.REVIEW, 0.05)
+    assert not judged.allowed and judged.reason == f"budget today: $0.99 spent of $1.00 (budget at {user}:2)"
+
+
+def test_without_a_user_budget_the_project_sets_its_own(root, user):
+    write(user, "[budget]\nunknown_price = \"refuse\"\n")
+    write(root / ".assistant-router.toml", """
+        [budget]
+        daily_usd = 3
+        on_exceed = "downgrade"
+        downgrade_to = "codex"
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    budget = load.policy.budget
+    assert (budget.daily_usd, budget.on_exceed, budget.downgrade_to) == (3, "downgrade", ("codex",))
+    assert budget.unknown_price == "refuse"
+
+
+def test_the_user_config_may_widen_a_budget(root, user):
+    write(user, '[budget]\ndaily_usd = 50\non_exceed = "downgrade"\ndowngrade_to = "codex"\n')
+    write(root / ".assistant-router.toml", "[budget]\nmonthly_usd = 10\n")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    assert (load.policy.budget.daily_usd, load.policy.budget.monthly_usd) == (50, 10)
+    assert load.policy.budget.on_exceed == "downgrade"
+
+
+def test_a_project_cannot_price_a_model_below_the_users_or_the_shipped_price(root, user):
+    write(user, """
+        [models.mine]
+        provider = "anthropic"
+        model = "claude-sonnet-5"
+        prices = { input = 3.0, output = 15.0, cached_input = 0.3 }
+        """)
+    write(root / ".assistant-router.toml", """
+        [models.opus]
+        prices = { input = 0, output = 30.0 }
+
+        [models.cheap]
+        provider = "openai"
+        model = "gpt-5.3-codex"
+        prices = { input = 0.0, output = 0.0 }
+
+        [models.mine.prices]
+        input = 3.0
+        output = 15.0
+        cached_input = 0.0
+
+        [[models.mine.prices.tiers]]
+        above_input_tokens = 1
+        input = 1.0
+        output = 1.0
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    models = load.policy.models
+
+    assert (models["opus"].prices.input, models["opus"].prices.output) == (5.0, 30.0)  # the higher of each applies
+    assert (models["cheap"].prices.input, models["cheap"].prices.output) == (1.75, 14.0)  # the shipped codex price
+    assert models["mine"].prices.cached_input == 0.3 and models["mine"].prices.tiers == []  # the user's
+    warnings = sorted((i.line, i.key) for i in load.issues if i.severity == "warning")
+    assert warnings == [(3, "models.opus.prices.input"), (8, "models.cheap.prices.input"),
+                        (8, "models.cheap.prices.output"), (13, "models.mine.prices.cached_input"),
+                        (15, "models.mine.prices.tiers")]
+    message = next(i.message for i in load.issues if i.key == "models.cheap.prices.input")
+    assert "lower than the price at built-in defaults" in message and "only your user config" in message
+
+
+def test_the_user_config_may_lower_a_shipped_price(root, user):
+    write(user, "[models.opus]\nprices = { input = 1.0, output = 2.0 }\n")
+    write(root / ".assistant-router.toml", "[models.opus]\nprices = { input = 1.5, output = 2.0 }\n")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None and load.issues == []
+    assert (load.policy.models["opus"].prices.input, load.policy.models["opus"].prices.output) == (1.5, 2.0)

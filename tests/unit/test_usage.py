@@ -169,3 +169,98 @@ def test_text_and_self_contained_html():
     assert page.startswith("<!doctype html>") and page.count("<svg") == 2
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script" not in page
+
+
+# --------------------------------------------------------------------------- #
+# An unknown price is never free under a budget
+
+
+def unpriced_policy(user_budget: str = "", project: str = ""):
+    from assistant_router.routing.policy import Layer
+
+    layers = [builtin_layer(), Layer("user.toml", None, "[budget]\ndaily_usd = 1\n" + user_budget, "user"),
+              Layer("project.toml", None, '[models.cheap]\nprovider = "anthropic"\nmodel = "claude-new"\n'
+                    '[routes]\nreview = "cheap"\n' + project, "project")]
+    policy, issues = build_policy(layers)
+    assert policy is not None, issues
+    return policy
+
+
+def review_decision(policy):
+    from assistant_router.routing.matching import RouteRequest
+    from assistant_router.routing.router import Router
+
+    return Router(policy).decide(RouteRequest(Task.REVIEW))
+
+
+def test_an_unknown_price_counts_as_the_providers_most_expensive():
+    from assistant_router.engine.usage.prices import budget_estimate_usd
+
+    policy = unpriced_policy()
+    cheap = policy.models["cheap"]
+    assert budget_estimate_usd(cheap, 10_000) is None  # shown as unknown, never as zero
+    # For the budget: as opus, anthropic's dearest known price ($5 in, $25 out).
+    assert budget_estimate_usd(cheap, 10_000, policy) == pytest.approx((10_000 * 5 + 2000 * 25) / 1e6)
+    decision = review_decision(policy)
+    with pytest.raises(BudgetExceeded, match=r"not sent: budget today: \$0.95 spent of \$1.00"):
+        within_budget(policy, decision, Spend(day=0.95), budget_estimate_usd(cheap, 10_000, policy))
+    assert within_budget(policy, decision, Spend(day=0.5), budget_estimate_usd(cheap, 10_000, policy)) is decision
+
+
+def test_an_unknown_price_of_an_unpriced_provider_counts_as_the_dearest_of_any():
+    from assistant_router.engine.usage.prices import budget_estimate_usd
+    from assistant_router.routing.policy import ModelConfig
+
+    policy = unpriced_policy()
+    local = ModelConfig(alias="local", provider="ollama", model="qwen")
+    assert budget_estimate_usd(local, 0, policy) == pytest.approx(2000 * 25 / 1e6)
+
+
+def test_the_user_config_may_refuse_unknown_prices_under_a_budget():
+    from assistant_router.engine.usage.prices import budget_estimate_usd
+
+    policy = unpriced_policy('unknown_price = "refuse"\n')
+    decision = review_decision(policy)
+    with pytest.raises(BudgetExceeded, match=r"the price of 'cheap' \(anthropic claude-new\) is unknown"):
+        within_budget(policy, decision, Spend(), budget_estimate_usd(decision.primary, 10, policy))
+
+
+def test_a_project_cannot_choose_how_unknown_prices_count():
+    from assistant_router.routing.policy import Layer
+
+    layers = [builtin_layer(), Layer("project.toml", None, '[budget]\nunknown_price = "refuse"\n', "project")]
+    policy, issues = build_policy(layers)
+    assert policy is not None and policy.budget.unknown_price == "most_expensive"
+    assert [(i.key, i.severity) for i in issues] == [("budget.unknown_price", "warning")]
+
+
+def test_the_budget_counts_a_recorded_unknown_cost_at_the_providers_dearest_price():
+    from assistant_router.engine.usage.prices import counted_usd
+
+    policy = unpriced_policy()
+    assert counted_usd(0.25, "anthropic", Usage(1000, 1000), policy) == 0.25
+    assert counted_usd(None, "anthropic", Usage(1000, 1000), policy) == pytest.approx((1000 * 5 + 1000 * 25) / 1e6)
+    assert counted_usd(None, "anthropic", Usage(0, 0), policy) == 0  # nothing answered: nothing spent
+
+
+def test_a_price_only_the_project_gives_counts_as_unknown_under_a_budget():
+    from assistant_router.engine.usage.prices import budget_estimate_usd, counted_usd
+
+    policy = unpriced_policy(project="[models.cheap.prices]\ninput = 0.0\noutput = 0.0\n")
+    cheap = policy.models["cheap"]
+    assert policy.unvouched_prices == {"cheap"} and budget_estimate_usd(cheap, 10_000) == 0.0  # shown as given
+    assert budget_estimate_usd(cheap, 10_000, policy) == pytest.approx((10_000 * 5 + 2000 * 25) / 1e6)
+    assert counted_usd(0.0, "anthropic", Usage(1000, 1000), policy, "cheap") == pytest.approx(0.03)
+    refusing = unpriced_policy('unknown_price = "refuse"\n', "[models.cheap.prices]\ninput = 0.0\noutput = 0.0\n")
+    with pytest.raises(BudgetExceeded, match="priced only by the project policy"):
+        within_budget(refusing, review_decision(refusing), Spend(), 0.0)
+    _, issues = build_policy([builtin_layer(), Layer_("[budget]\ndaily_usd = 1\n", "user"),
+                              Layer_('[models.x]\nprovider = "openai"\nmodel = "gpt-9"\nprices = { input = 0, '
+                                     'output = 0 }\n', "project")])
+    assert [i.key for i in issues] == ["models.x.prices"] and "most expensive known price" in issues[0].message
+
+
+def Layer_(text, role):  # noqa: N802
+    from assistant_router.routing.policy import Layer
+
+    return Layer(f"{role}.toml", None, text, role)
