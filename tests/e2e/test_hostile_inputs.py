@@ -1,0 +1,166 @@
+"""Hostile or broken input never breaks the server: a policy file is a
+diagnostic, a malformed frame is answered or skipped, and every request gets
+an answer. Every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WAIT = 15.0  # seconds: the most any step may take before the test fails
+
+
+class RawClient:
+    """Raw bytes on the server's stdin, LSP frames parsed from its stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.messages: list[dict[str, Any]] = []
+
+    @classmethod
+    async def start(cls, env: dict[str, str]) -> RawClient:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "assistant_router.server", "serve",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **env},
+        )
+        return cls(process)
+
+    def send_bytes(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def _read_one(self) -> dict[str, Any] | None:
+        assert self.process.stdout is not None
+        length = None
+        while True:
+            line = await self.process.stdout.readline()
+            if not line:
+                return None
+            if not line.strip():
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert length is not None
+        message = json.loads(await self.process.stdout.readexactly(length))
+        if "method" in message and "id" in message:  # a request to the client: answer null
+            self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+        return message
+
+    async def response(self, msg_id: Any) -> dict[str, Any] | None:
+        """The response to ``msg_id``, or None if the server exits first."""
+        async def wait() -> dict[str, Any] | None:
+            while True:
+                message = await self._read_one()
+                if message is None:
+                    return None
+                self.messages.append(message)
+                if message.get("id") == msg_id and "method" not in message:
+                    return message
+
+        return await asyncio.wait_for(wait(), WAIT)
+
+    async def initialize(self, root: Path) -> None:
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {},
+                              "workspaceFolders": [{"uri": root.as_uri(), "name": "project"}]}})
+        assert "result" in (await self.response(1) or {})
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    async def close(self) -> int:
+        if self.process.returncode is None:
+            self.send({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"})
+            self.send({"jsonrpc": "2.0", "method": "exit"})
+            try:
+                await asyncio.wait_for(self.process.wait(), WAIT)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return self.process.returncode or 0
+
+
+def code_action_request(msg_id: int, uri: str, only: Any = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"diagnostics": []}
+    if only is not None:
+        context["only"] = only
+    return {"jsonrpc": "2.0", "id": msg_id, "method": "textDocument/codeAction",
+            "params": {"textDocument": {"uri": uri},
+                       "range": {"start": {"line": 3, "character": 0}, "end": {"line": 6, "character": 0}},
+                       "context": context}}
+
+
+@pytest.fixture
+async def raw(tmp_path: Path, workspace: Path, user_config: Path):
+    client = await RawClient.start({
+        "ASSISTANT_ROUTER_CONFIG": str(user_config),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    })
+    await client.initialize(workspace)
+    yield client
+    await client.close()
+
+
+# ----------------------------------------------------------------------------- the protocol channel
+
+
+async def test_a_bad_content_length_is_answered_and_the_server_resynchronises(raw, workspace):
+    uri = (workspace / "geometry.py").as_uri()
+    body = json.dumps(code_action_request(2, uri)).encode()
+    raw.send_bytes(b"Content-Length: abc\r\n\r\n" + body)
+    raw.send(code_action_request(3, uri))
+
+    lost = await raw.response(2)  # the request in the broken frame is answered, not dropped
+    assert lost is not None and lost["error"]["code"] == -32700
+    answer = await raw.response(3)  # and the next valid frame is served
+    assert answer is not None and any("Review" in action["title"] for action in answer["result"])
+    assert raw.process.returncode is None
+
+
+async def test_a_frame_without_content_length_or_with_a_body_that_is_not_json(raw, workspace):
+    uri = (workspace / "geometry.py").as_uri()
+    raw.send_bytes(b"Content-Type: application/json\r\n\r\n")  # no Content-Length at all
+    raw.send_bytes(b"Content-Length: 9\r\n\r\nnot json!")
+    raw.send(code_action_request(4, uri))
+
+    answer = await raw.response(4)
+    assert answer is not None and "result" in answer
+    parse_errors = [m for m in raw.messages if m.get("error", {}).get("code") == -32700]
+    assert parse_errors and parse_errors[0]["id"] is None
+
+
+async def test_invalid_params_are_32602_naming_the_field(raw, workspace):
+    uri = (workspace / "geometry.py").as_uri()
+    raw.send(code_action_request(5, uri, only=[5]))
+    raw.send({"jsonrpc": "2.0", "id": 6, "method": "workspace/executeCommand",
+              "params": {"command": "assistant.route", "arguments": 12345}})
+    raw.send({"jsonrpc": "2.0", "id": 7, "method": "textDocument/codeAction", "params": {"textDocument": 3}})
+    raw.send({"id": 8, "method": "shutdown"})  # no "jsonrpc"
+
+    only = await raw.response(5)
+    assert only is not None and only["error"]["code"] == -32602
+    assert "params.context.only[0]" in only["error"]["message"]
+    arguments = await raw.response(6)
+    assert arguments is not None and arguments["error"]["code"] == -32602
+    assert "params.arguments" in arguments["error"]["message"]
+    shape = await raw.response(7)
+    assert shape is not None and shape["error"]["code"] == -32602
+    assert "params" in shape["error"]["message"]
+    not_rpc = await raw.response(8)
+    assert not_rpc is not None and not_rpc["error"]["code"] == -32600
+
+    raw.send(code_action_request(9, uri))
+    answer = await raw.response(9)
+    assert answer is not None and "result" in answer
+
