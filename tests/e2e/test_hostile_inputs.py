@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lsprotocol import types
 
 WAIT = 15.0  # seconds: the most any step may take before the test fails
 
@@ -164,3 +165,54 @@ async def test_invalid_params_are_32602_naming_the_field(raw, workspace):
     answer = await raw.response(9)
     assert answer is not None and "result" in answer
 
+
+
+# ----------------------------------------------------------------------------- hostile policy files
+
+HOSTILE_POLICIES = {
+    "deep-nesting": (b"a = " + b"[" * 2000 + b"]" * 2000 + b"\n", 0, "nested deeper than the limit of 16 levels"),
+    "0xff-byte": (b'[routes]\nreview = "codex"\n\xff\n', 2, "not valid UTF-8: byte 0xFF at line 3"),
+    "long-instructions": (b'instructions = "' + b"a" * 300 + b'"\n', 0, "instructions is not a valid path"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_POLICIES))
+async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(start_session, workspace, name):
+    data, line, message = HOSTILE_POLICIES[name]
+    policy = workspace / ".assistant-router.toml"
+    policy.write_bytes(data)
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    policy_uri = policy.as_uri()
+
+    actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
+    assert "Review selection · opus (claude-opus-4-6)" in [a.title for a in actions]  # the defaults serve
+    route = await asyncio.wait_for(
+        session.execute("assistant.route", session.task_argument("review", uri, 3, 6)), WAIT
+    )
+    assert route["alias"] == "opus"
+    await session.wait_for(lambda: session.client.diagnostics.get(policy_uri), timeout=WAIT)
+    (diagnostic,) = session.client.diagnostics[policy_uri]
+    assert message in diagnostic.message and diagnostic.range.start.line == line
+
+
+async def test_a_hostile_policy_saved_later_leaves_the_last_good_one_serving(start_session, workspace):
+    policy = workspace / ".assistant-router.toml"
+    policy.write_text('[routes]\nreview = "codex"\n')
+    session = await start_session("vscode")
+    uri = session.open("geometry.py")
+    assert (await session.execute("assistant.route", session.task_argument("review", uri, 3, 6)))["alias"] == "codex"
+
+    for data, _, message in HOSTILE_POLICIES.values():
+        policy.write_bytes(data)
+        session.client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(policy.as_uri())))
+        await session.wait_for(
+            lambda m=message: any(m in d.message for d in session.client.diagnostics.get(policy.as_uri(), [])),
+            timeout=WAIT,
+        )
+        actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
+        assert any("codex" in a.title for a in actions)
+        route = await asyncio.wait_for(
+            session.execute("assistant.route", session.task_argument("review", uri, 3, 6)), WAIT
+        )
+        assert route["alias"] == "codex"
