@@ -127,7 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         from assistant_router.server.stdio import start_io
 
-        start_io(server)  # our frame reader: pygls's goes deaf after one bad header
+        return start_io(server)  # our frame reader: pygls's goes deaf after one bad header
     return 0
 
 

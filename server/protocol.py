@@ -86,7 +86,7 @@ class RouterProtocol(LanguageServerProtocol):
         """Handle one frame's body; answer every request that cannot be read."""
         try:
             data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             logger.error("a message body is not JSON (%s): %r", exc, body[:200])
             self._answer_error(None, JsonRpcParseError(f"Parse error: the body is not JSON: {exc}"))
             return

@@ -124,8 +124,12 @@ async def read_frames(
             length = found_length
 
 
-def start_io(server: LanguageServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-    """``LanguageServer.start_io`` with :func:`read_frames` as the reader."""
+def start_io(server: LanguageServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """``LanguageServer.start_io`` with :func:`read_frames` as the reader.
+
+    Returns the exit status: 0 at the end of input or after ``shutdown`` and
+    ``exit``; 1 after ``exit`` without ``shutdown`` (pygls's own loop loses
+    that status) or when reading fails, so that the editor restarts us."""
     from assistant_router.server.protocol import RouterProtocol
 
     protocol = server.protocol
@@ -134,11 +138,18 @@ def start_io(server: LanguageServer, stdin: BinaryIO | None = None, stdout: Bina
     server._stop_event = stop_event
     reader = StdinAsyncReader(stdin or sys.stdin.buffer, server.thread_pool)
     protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+    status = 0
     try:
         asyncio.run(read_frames(stop_event, reader, protocol))
     except BrokenPipeError:
         logger.error("connection to the client is lost; shutting down")
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         pass
+    except SystemExit as exc:  # the exit notification
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception:
+        logger.exception("reading from the client failed; exiting with status 1 so that the editor restarts the server")
+        status = 1
     finally:
         server.shutdown()
+    return status

@@ -216,3 +216,20 @@ async def test_a_hostile_policy_saved_later_leaves_the_last_good_one_serving(sta
             session.execute("assistant.route", session.task_argument("review", uri, 3, 6)), WAIT
         )
         assert route["alias"] == "codex"
+
+
+async def test_exit_status_says_whether_the_session_ended_cleanly(raw):
+    raw.send({"jsonrpc": "2.0", "method": "exit"})  # without shutdown: the editor should know
+    assert await asyncio.wait_for(raw.process.wait(), WAIT) == 1
+
+
+async def test_a_clean_shutdown_exits_0(raw):
+    assert await raw.close() == 0
+
+
+async def test_a_body_nested_too_deep_for_json_is_a_parse_error(raw, workspace):
+    raw.send_bytes(b"Content-Length: 200000\r\n\r\n" + b"[" * 200_000)
+    raw.send(code_action_request(2, (workspace / "geometry.py").as_uri()))
+    answer = await raw.response(2)
+    assert answer is not None and "result" in answer
+    assert any(m.get("error", {}).get("code") == -32700 for m in raw.messages)
