@@ -100,7 +100,9 @@ class RouterProtocol(LanguageServerProtocol):
             problem = _params_problem(data) if is_request else None
             if problem is not None:
                 raise JsonRpcInvalidParams(f"Invalid params: {problem}")
-            message = json.loads(body, object_hook=self.structure_message)
+            # pygls passes structure_message as json's object_hook; it leaves every
+            # dict without "jsonrpc" as it is, so structuring the top level is the same.
+            message = self.structure_message(data)
         except JsonRpcException as exc:
             if isinstance(exc, JsonRpcInvalidParams) and exc.__cause__ is not None:
                 exc = JsonRpcInvalidParams(f"Invalid params: {_field_errors(exc.__cause__)}")

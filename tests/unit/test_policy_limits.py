@@ -185,3 +185,13 @@ def test_check_reports_the_same_problems(root, user, data, expected):
     assert result.returncode == 1, result.stderr
     assert expected in result.stdout.decode()
     assert b"Traceback" not in result.stderr
+
+
+def test_the_depth_limit_counts_the_top_level_table(root, user):
+    def options(arrays: int) -> bytes:
+        value = "[" * arrays + "]" * arrays
+        return f'[models.m]\nprovider = "mock"\nmodel = "m"\n[models.m.options]\nx = {value}\n'.encode()
+
+    # The top-level table, models, m, options and 12 arrays: 16 levels.
+    assert load_bytes(root, user, options(12)).policy is not None
+    assert "nested deeper" in only_error(load_bytes(root, user, options(13))).message
