@@ -110,6 +110,9 @@ class RouterProtocol(LanguageServerProtocol):
             if is_request:
                 self._answer_error(msg_id, exc)
             return
+        if self._shutdown and is_request:  # pygls drops it without an answer
+            self._answer_error(msg_id, JsonRpcInvalidRequest("Invalid Request: the server is shutting down"))
+            return
         self.handle_message(message)
 
     def answer_skipped(self, skipped: bytes) -> None:

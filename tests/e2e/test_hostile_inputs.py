@@ -233,3 +233,13 @@ async def test_a_body_nested_too_deep_for_json_is_a_parse_error(raw, workspace):
     answer = await raw.response(2)
     assert answer is not None and "result" in answer
     assert any(m.get("error", {}).get("code") == -32700 for m in raw.messages)
+
+
+async def test_a_request_after_shutdown_is_answered(raw, workspace):
+    raw.send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+    assert "result" in (await raw.response(2) or {})
+    raw.send(code_action_request(3, (workspace / "geometry.py").as_uri()))
+    late = await raw.response(3)
+    assert late is not None and late["error"]["code"] == -32600
+    raw.send({"jsonrpc": "2.0", "method": "exit"})
+    assert await asyncio.wait_for(raw.process.wait(), WAIT) == 0
