@@ -125,7 +125,9 @@ def _serve(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from assistant_router.server.stdio import start_io
+
+        return start_io(server)  # our frame reader: pygls's goes deaf after one bad header
     return 0
 
 

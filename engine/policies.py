@@ -2,7 +2,9 @@
 
 An invalid policy never replaces a working one: the store keeps the last good
 policy for the root (or, at first load, the defaults plus the user config),
-reports the problems, and says which policy is serving.
+reports the problems, and says which policy is serving. Not even a bug of the
+loader breaks the router: an exception while loading is an issue on the policy
+file and a log line with its traceback, handled like any invalid policy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from pathlib import Path
 
 from assistant_router.engine.privacy import ExclusionRules
 from assistant_router.providers.registry import ProviderRegistry
-from assistant_router.routing.config import PolicyLoad, load_policy, user_config_path
+from assistant_router.routing.config import (
+    PolicyLoad,
+    load_policy,
+    loader_failure,
+    project_policy_path,
+    user_config_path,
+)
 from assistant_router.routing.policy import Policy, PolicyIssue
 from assistant_router.routing.router import Router
 
@@ -62,7 +70,16 @@ class PolicyStore:
         return rules
 
     def _load(self, root: Path | None, project_text: str | None = None) -> PolicyLoad:
-        return load_policy(root, self._registry.check, project_text=project_text)
+        try:
+            return load_policy(root, self._registry.check, project_text=project_text)
+        except Exception as exc:
+            return self._failed(root, exc)
+
+    def _failed(self, root: Path | None, exc: BaseException) -> PolicyLoad:
+        logger.exception("loading the routing policy for %s failed", root or "(no workspace)")
+        user_config = self.user_config
+        project = project_policy_path(root) if root is not None else None
+        return PolicyLoad(None, [loader_failure(project or user_config, exc)], user_config, project)
 
     def validate(self, root: Path, text: str) -> PolicyReport:
         """Check unsaved policy text (as the user types); the active policy stays."""
@@ -72,8 +89,14 @@ class PolicyStore:
     def reload(self, root: Path | None) -> PolicyReport:
         load = self._load(root)
         message = None
+        router = None
         if load.policy is not None:
-            self._routers[root] = Router(load.policy)
+            try:
+                router = Router(load.policy)
+            except Exception as exc:
+                load = self._failed(root, exc)
+        if router is not None and load.policy is not None:
+            self._routers[root] = router
             self.generation += 1
             logger.info(
                 "routing policy for %s loaded from %s", root or "(no workspace)", ", ".join(load.policy.sources)
@@ -93,14 +116,20 @@ class PolicyStore:
             )
             logger.error("%s", message)
         report = self._report(root, load, message)
-        self._on_report(report)
+        try:
+            self._on_report(report)
+        except Exception:
+            logger.exception("could not report the policy's problems")
         return report
 
     def _fallback(self, root: Path | None) -> Router:
         """Defaults plus the user config, or the defaults alone."""
         without_project = self._load(None)
         if without_project.policy is not None:
-            return Router(without_project.policy)
+            try:
+                return Router(without_project.policy)
+            except Exception:
+                logger.exception("the user config's policy cannot route; serving the built-in defaults")
         from assistant_router.routing.policy import build_policy, builtin_layer
 
         policy, _ = build_policy([builtin_layer()], self._registry.check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from assistant_router.routing.policy import (
     builtin_layer,
     file_layer,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def user_config_path() -> Path:
@@ -53,12 +56,42 @@ def load_policy(
     """Load defaults < user config < project policy.
 
     ``project_text`` validates unsaved editor contents instead of the file.
+    Never raises for what a file holds: any failure, a bug of the loader
+    included, is an issue on the policy file (and a log line with the
+    traceback), and ``policy`` is None.
     """
     user_path = user_config or user_config_path()
+    project_path = project_policy_path(project_root) if project_root is not None else None
+    try:
+        return _load_policy(user_path, project_path, check_model, project_text)
+    except Exception as exc:
+        logger.exception("loading the routing policy failed")
+        path = project_path if project_path is not None and (project_text is not None or _exists(project_path)) \
+            else user_path
+        return PolicyLoad(None, [loader_failure(path, exc)], user_path, project_path)
+
+
+def loader_failure(path: Path, exc: BaseException) -> PolicyIssue:
+    """The issue for an unexpected exception while loading the policy."""
+    detail = str(exc)
+    detail = detail if len(detail) <= 200 else detail[:200] + "…"
+    return PolicyIssue(str(path), f"could not load the policy ({type(exc).__name__}: {detail}); this is a bug in "
+                       "assistant-router, please report it")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _load_policy(
+    user_path: Path, project_path: Path | None, check_model: ModelCheck | None, project_text: str | None
+) -> PolicyLoad:
     layers: list[Layer] = [builtin_layer()]
     if (user := file_layer(user_path, "user")) is not None:
         layers.append(user)
-    project_path = project_policy_path(project_root) if project_root is not None else None
     if project_path is not None:
         if project_text is not None:
             layers.append(Layer(str(project_path), project_path, project_text))

@@ -302,6 +302,8 @@ class Layer:
     path: Path | None
     text: str
     role: Literal["builtin", "user", "project"] = "project"
+    problem: str | None = None  # why the file could not be read (then text is empty)
+    problem_line: int | None = None
 
 
 # A hook through which the caller (who knows the provider registry) checks a
@@ -316,12 +318,98 @@ def builtin_layer() -> Layer:
 
 
 def file_layer(path: Path, role: Literal["user", "project"]) -> Layer | None:
-    """The layer for ``path``, or None when the file does not exist."""
+    """The layer for ``path``, or None when the file does not exist.
+
+    A file that cannot be read (too large, not UTF-8, a directory, no
+    permission) is a layer whose ``problem`` says so, never an exception."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        return Layer(str(path), path, "", role, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")
+    if len(data) > MAX_FILE_BYTES:
+        return Layer(str(path), path, "", role, f"the file is larger than the limit of {MAX_FILE_BYTES:,} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return Layer(str(path), path, "", role,
+                     f"{path.name} is not valid UTF-8: byte 0x{data[exc.start]:02X} at line {line}, column {column}",
+                     line)
     return Layer(str(path), path, text, role)
+
+
+# Limits on one policy file, so a hostile file (cloned with a repository) is a
+# diagnostic and not a stalled or crashed server. Documented in README.md.
+MAX_FILE_BYTES = 1_000_000  # the whole file
+MAX_DEPTH = 16  # tables and arrays nested in one another, counted from the top level
+MAX_ENTRIES = 1_000  # keys of one table, or items of one array (rules, models, exclude, …)
+MAX_STRING_CHARS = 10_000  # one string value or key
+_MAX_LIMIT_ISSUES = 10
+
+
+def limit_issues(layer: Layer, data: dict[str, Any], locations: TomlLocations) -> list[PolicyIssue]:
+    """Where the parsed file exceeds a limit (walked without recursion)."""
+    issues: list[PolicyIssue] = []
+
+    def issue(path: KeyPath, message: str, first: str | int | None = None) -> None:
+        line = locations.line_of(path)
+        if line is None and first is not None:  # [[rules]] and [models.x] name no line of their parent
+            line = locations.line_of((*path, first))
+        issues.append(PolicyIssue(layer.label, message, line, key_text(path) or None))
+
+    stack: list[tuple[KeyPath, Any]] = [((), data)]
+    while stack and len(issues) < _MAX_LIMIT_ISSUES:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if len(value) > MAX_STRING_CHARS:
+                issue(path, f"a string of {len(value):,} characters; the limit is {MAX_STRING_CHARS:,}")
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if len(path) >= MAX_DEPTH:
+            issue(path, f"tables and arrays are nested deeper than the limit of {MAX_DEPTH} levels")
+            continue
+        if len(value) > MAX_ENTRIES:
+            what = "keys" if isinstance(value, dict) else "items"
+            first = next(iter(value)) if isinstance(value, dict) else 0
+            issue(path, f"{len(value):,} {what} in {key_text(path) or 'the file'}; the limit is {MAX_ENTRIES:,}",
+                  first)
+            continue
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > MAX_STRING_CHARS:
+                    issue(path, f"a key of {len(key):,} characters; the limit is {MAX_STRING_CHARS:,}")
+                    continue
+                stack.append(((*path, key), item))
+        else:
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return issues
+
+
+def _deep_line(text: str) -> int | None:
+    """The line where brackets first nest deeper than MAX_DEPTH (strings and
+    comments roughly skipped), for a file too deep for the TOML parser."""
+    depth, line, quote = 0, 1, ""
+    for char in text:
+        if char == "\n":
+            line += 1
+            quote = ""
+        elif quote:
+            if char == quote[0] and quote != "#":
+                quote = ""
+        elif char in "\"'#":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            depth -= 1
+    return None
 
 
 @dataclass
@@ -374,8 +462,15 @@ def _allowed_keys(parent: KeyPath) -> list[str]:
 
 
 def parse_layer(layer: Layer) -> tuple[_Parsed | None, list[PolicyIssue]]:
+    if layer.problem is not None:
+        return None, [PolicyIssue(layer.label, layer.problem, layer.problem_line)]
+    if len(layer.text) > MAX_FILE_BYTES or len(layer.text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        return None, [PolicyIssue(layer.label, f"the file is larger than the limit of {MAX_FILE_BYTES:,} bytes")]
     try:
         data = tomllib.loads(layer.text)
+    except RecursionError:
+        return None, [PolicyIssue(layer.label, f"tables and arrays are nested deeper than the limit of {MAX_DEPTH} "
+                                  "levels", _deep_line(layer.text))]
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         if line is None:
@@ -385,6 +480,8 @@ def parse_layer(layer: Layer) -> tuple[_Parsed | None, list[PolicyIssue]]:
             line = int(found.group(1)) if found else None
         return None, [PolicyIssue(layer.label, f"invalid TOML: {exc}", line)]
     locations = TomlLocations(layer.text)
+    if too_much := limit_issues(layer, data, locations):
+        return None, too_much
     try:
         parsed = PolicyFile.model_validate(data)
     except ValidationError as exc:
@@ -820,6 +917,18 @@ def _budget(parsed_layers: list[_Parsed], aliases: dict[str, Any], issues: list[
     )
 
 
+def _path_value(base: Path, value: str) -> tuple[Path | None, str]:
+    """``value`` resolved against ``base``, checked the way it will be used
+    (``resolve``, ``is_file``), or None and why it is no valid path (a name
+    too long, a NUL byte, an unknown ``~user``)."""
+    try:
+        candidate = (base / Path(value).expanduser()).resolve()
+        candidate.is_file()
+    except (OSError, ValueError, RuntimeError) as exc:
+        return None, getattr(exc, "strerror", None) or str(exc)
+    return candidate, ""
+
+
 def _privacy_and_instructions(
     parsed_layers: list[_Parsed], issues: list[PolicyIssue]
 ) -> tuple[PrivacySettings, Path | None]:
@@ -856,9 +965,12 @@ def _privacy_and_instructions(
             switches[name] = value
         if parsed.file.instructions and layer.path is not None:
             base = layer.path.parent
-            candidate = (base / Path(parsed.file.instructions).expanduser()).resolve()
             line = parsed.locations.line_of(("instructions",))
-            if layer.role == "project" and not candidate.is_relative_to(base.resolve()):
+            candidate, problem = _path_value(base, parsed.file.instructions)
+            if candidate is None:
+                issues.append(PolicyIssue(layer.label, f"instructions is not a valid path: {problem}", line,
+                                          "instructions"))
+            elif layer.role == "project" and not candidate.is_relative_to(base.resolve()):
                 issues.append(PolicyIssue(layer.label, "the instructions file must be inside the project", line,
                                           "instructions"))
             elif not candidate.is_file():

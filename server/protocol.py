@@ -10,6 +10,11 @@
   them, and a future's callback can remove entries: ``RuntimeError: dictionary
   changed size during iteration``. Ours cancels our own tasks first, then
   iterates over a copy, and answers ``null``.
+- **Messages that cannot be read.** pygls only logs a body that is not JSON or
+  params that do not fit the method, and never answers. :meth:`handle_body`
+  (fed by ``server/stdio.py``, our frame reader) answers -32700, -32600 or
+  -32602 naming the field; a few params lsprotocol accepts but our features
+  cannot use (``context.only: [5]``) are -32602 too.
 - **The task table** goes to the client in ``ServerCapabilities.experimental``
   (``assistantRouter.tasks``), so editor clients never copy it.
 """
@@ -17,11 +22,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Generator, Hashable
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
@@ -75,6 +82,56 @@ class RouterProtocol(LanguageServerProtocol):
         super().__init__(*args, **kwargs)
         self.running = RunningTasks()
 
+    def handle_body(self, body: bytes) -> None:
+        """Handle one frame's body; answer every request that cannot be read."""
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            logger.error("a message body is not JSON (%s): %r", exc, body[:200])
+            self._answer_error(None, JsonRpcParseError(f"Parse error: the body is not JSON: {exc}"))
+            return
+        msg_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("jsonrpc") != self.VERSION:
+            logger.error("not a JSON-RPC 2.0 message: %r", body[:200])
+            self._answer_error(msg_id, JsonRpcInvalidRequest('Invalid Request: not a JSON-RPC 2.0 message object'))
+            return
+        is_request = "method" in data and "id" in data
+        try:
+            problem = _params_problem(data) if is_request else None
+            if problem is not None:
+                raise JsonRpcInvalidParams(f"Invalid params: {problem}")
+            # pygls passes structure_message as json's object_hook; it leaves every
+            # dict without "jsonrpc" as it is, so structuring the top level is the same.
+            message = self.structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(exc, JsonRpcInvalidParams) and exc.__cause__ is not None:
+                exc = JsonRpcInvalidParams(f"Invalid params: {_field_errors(exc.__cause__)}")
+            logger.error("cannot read %s %r: %s", data.get("method", "message"), msg_id, exc.message)
+            if is_request:
+                self._answer_error(msg_id, exc)
+            return
+        if self._shutdown and is_request:  # pygls drops it without an answer
+            self._answer_error(msg_id, JsonRpcInvalidRequest("Invalid Request: the server is shutting down"))
+            return
+        self.handle_message(message)
+
+    def answer_skipped(self, skipped: bytes) -> None:
+        """Answer a request found in bytes skipped after an unreadable header."""
+        try:
+            start = skipped.find(b"{")
+            data = json.loads(skipped[start:] if start >= 0 else b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return
+        if isinstance(data, dict) and "method" in data and isinstance(data.get("id"), (int, str)):
+            error = JsonRpcParseError("Parse error: the frame's Content-Length header is invalid")
+            self._answer_error(data["id"], error)
+
+    def _answer_error(self, msg_id: Any, error: JsonRpcException) -> None:
+        if msg_id is not None and not isinstance(msg_id, (int, str)):
+            msg_id = None
+        answer = {"code": error.code, "message": error.message}
+        self._send_data({"jsonrpc": self.VERSION, "id": msg_id, "error": answer})
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         super()._handle_cancel_notification(msg_id)
         self.running.cancel(("request", msg_id), "$/cancelRequest")
@@ -101,3 +158,38 @@ class RouterProtocol(LanguageServerProtocol):
                 future.cancel()
         self._shutdown = True
         return None
+
+
+def _field_errors(cause: BaseException) -> str:
+    """cattrs' errors as ``expected … @ params.field`` lines, joined."""
+    from cattrs import transform_error
+
+    try:
+        lines = transform_error(cause)
+    except Exception:
+        return str(cause)
+    return "; ".join(line.replace("@ $.", "at ") for line in lines) or str(cause)
+
+
+def _params_problem(data: dict[str, Any]) -> str | None:
+    """Params lsprotocol accepts that no handler of ours can use."""
+    params = data.get("params")
+    if data.get("method") == types.WORKSPACE_EXECUTE_COMMAND and isinstance(params, dict):
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, list):
+            return f"expected a list at params.arguments, got {_short(arguments)}"
+    if data.get("method") == types.TEXT_DOCUMENT_CODE_ACTION and isinstance(params, dict):
+        context = params.get("context")
+        only = context.get("only") if isinstance(context, dict) else None
+        if only is not None:
+            if not isinstance(only, list):
+                return f"expected a list of code action kinds at params.context.only, got {_short(only)}"
+            for index, kind in enumerate(only):
+                if not isinstance(kind, str):
+                    return f"expected a string (a code action kind) at params.context.only[{index}], got {_short(kind)}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
