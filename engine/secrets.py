@@ -56,7 +56,7 @@ _PLACEHOLDER_VALUE = re.compile(
     r"|[\w.-]*(?:_here|-here|placeholder|changeme|change[_-]me|redacted|dummy|sample|example|todo|tbd|fixme)[\w.-]*"
     r"|x{4,}|\*{3,}|\.{3,}|<[^>]*>|\[[^\]]*\]|\{[^}]*\}|%\(?[\w.]*\)?s?%?|%[A-Z_]+%"
     r"|\$\{?[\w.:-]+\}?|\$\{\{.*\}\}|\{\{.*\}\}|\$\(.*\)|@[\w.]+@"
-    r"|null|none|nil|true|false|undefined|empty|secret|password|passwd|token|string"
+    r"|null|none|nil|true|false|undefined|empty|secret|password|passwd|pass|token|string|user|username|foo|bar|baz"
     r")$"
 )
 _UUID = re.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -281,7 +281,7 @@ _SECRET_WORD = _WORD + r"(?-i:(?![a-z]))"  # not "secretary", but "secretKey"
 _ASSIGN_PATTERN = (
     r"((?P<word>" + _WORD + r")[\w.-]*)['\"]?"
     r"(?:[ \t]*(?::=|=>|\?=|=|:)[ \t]*|[ \t]+(?=['\"]))"
-    r"(?:(['\"`])([^'\"`\n]{4,}?)\3|([^\s'\"`,;&)\]}<>#][^\s'\"`,;&)\]}<>]{3,}))"
+    r"(?:(['\"`])([^'\"`\n]{4,}?)\3|([^\s'\"`,;&()\[\]{}<>#][^\s'\"`,;&)\]}<>]{3,}))"
 )
 _ASSIGN = re.compile(_ASSIGN_PATTERN)
 _ASSIGN_ANY_CASE = re.compile("(?i)" + _ASSIGN_PATTERN)
@@ -321,6 +321,10 @@ def _value_ok(value: str, *, code: bool) -> bool:
         return False
     if code and re.fullmatch(r"[A-Za-z_$][\w.:$>-]*(?:\(.*)?|\d+|[\w.]+\[.*", v) and not looks_random(v):
         return False  # an identifier, a call or a number in code
+    if re.fullmatch(r"[A-Za-z_]\w*(?:\.\w+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", v) and not looks_random(v):
+        return False  # a reference: args.data.token, or the name of a variable: ANTHROPIC_API_KEY
+    if re.fullmatch(r"(?:[a-z]+ )*#[0-9a-fA-F]{3,8}", v):
+        return False  # a colour
     return not re.fullmatch(r"\d{1,6}|[a-z]+(?:[_-][a-z]+)*|[A-Z]?[a-z]+\s*", v)  # a port, a word
 
 
@@ -355,7 +359,8 @@ def _specific_findings(text: str) -> Iterable[Found]:
         if m.lastindex and not (before.isalnum() or before == "_") and not looks_like_placeholder(m.group(0)):
             yield Found(*m.span(), _PREFIXED[m.lastindex - 1][0])
     for m in _near(text, _URL, ("://",)):
-        if not looks_like_placeholder(m.group(1)):
+        user = m.group(0).partition("://")[2].partition(":")[0]
+        if not looks_like_placeholder(m.group(1)) and m.group(1) != user:
             yield Found(*m.span(1), "password in a URL")
     for m in _near(text, _DSN, ("@tcp(", "@udp(", "@unix(")):
         if not looks_like_placeholder(m.group(1)):
@@ -389,6 +394,8 @@ def _keyed_findings(text: str, path: str) -> Iterable[Found]:
         key = _key_before(text, m.start()) + text[m.start(1): m.end(1)]
         if _NOT_SECRET_KEY.search(key) or not _value_ok(value, code=code and not quoted):
             continue
+        if not quoted and text[m.end(group): m.end(group) + 1] == "(":
+            continue  # a call
         if code and not quoted and entropy(value) < 3.0:
             continue  # an expression in code, not a literal
         if code and re.fullmatch(r"[A-Za-z][A-Za-z-]*(?: [A-Za-z-]+)+", value):

@@ -191,17 +191,20 @@ def lines_of_code(n: int) -> str:
 @pytest.mark.parametrize(("lines", "ceiling_ms"), [(2000, 250), (300, 40)])
 def test_speed(lines, ceiling_ms):
     """The goal is 20 ms on 2,000 lines and 2 ms on 300; the ceilings here
-    only catch a regression on a loaded machine. Cached by content."""
+    only catch a regression on a loaded machine. CPU time is printed too: on a
+    busy machine it is what an idle one would take. Cached by content."""
     text = lines_of_code(lines)
     find_secrets("warm up the rules", "x.py")
-    timings = []
+    wall, cpu = [], []
     for i in range(5):
         fresh = text + f"# {i} {time.time()}\n"
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         find_secrets(fresh, "module.py")
-        timings.append((time.perf_counter() - began) * 1000)
+        wall.append((time.perf_counter() - began) * 1000)
+        cpu.append((time.process_time() - began_cpu) * 1000)
     began = time.perf_counter()
     find_secrets(fresh, "module.py")
     cached = (time.perf_counter() - began) * 1000
-    print(f"\n{lines} lines: best {min(timings):.1f} ms, median {sorted(timings)[2]:.1f} ms; cached {cached:.3f} ms")
-    assert min(timings) < ceiling_ms and cached < 1
+    print(f"\n{lines} lines: best {min(wall):.1f} ms, median {sorted(wall)[2]:.1f} ms "
+          f"(CPU best {min(cpu):.1f} ms); cached {cached:.3f} ms")
+    assert min(wall) < ceiling_ms and cached < 1
