@@ -272,8 +272,10 @@ _AUTH_HEADER = re.compile(r"\b(?:Basic|Bearer|Token|Digest) +([A-Za-z0-9+/._~-]{
 _WORD = (
     r"(?:pass(?:wd|word|phrase)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth(?:[_.-]?(?:key|token))?"
     r"|credentials?|private[_.-]?key|signing[_.-]?key|client[_.-]?secret"
-    r"|master[_.-]?key|encryption[_.-]?key|session[_.-]?key|account[_.-]?key|sas|dsn|conn(?:ection)?[_.-]?string)"
+    r"|master[_.-]?key|encryption[_.-]?key|session[_.-]?key|account[_.-]?key|sas|dsn|conn(?:ection)?[_.-]?string"
+    r"|sig(?:nature)?|key)"  # weak words: their value must look like a token
 )
+_WEAK_WORDS = frozenset({"sig", "signature", "key"})
 _SECRET_WORD = _WORD + r"(?-i:(?![a-z]))"  # not "secretary", but "secretKey"
 # NAME = value, NAME: value, NAME := value, NAME => value, "NAME": "value", -NAME value, NAME=value;
 # Matched on the lower-cased text (case-sensitive patterns are much faster);
@@ -303,7 +305,8 @@ _NOT_SECRET_KEY = re.compile(
     r"(?i)(?:_id|id|ids|name|names|user(?:name)?|type|url|uri|endpoint|path|file|dir|env|region|length|size|len"
     r"|count|ttl|timeout|expiry|expires(?:_at|_in)?|field|header|prefix|format|version|mode|hash|algorithm"
     r"|tolerance|kind|label|provider|store|class|policy|scope|scopes|min|max|rounds|validator|validators"
-    r"|command|cmd|var|source|method|helper|limit|limits|estimate|budget|usage|tokens)$"
+    r"|command|cmd|var|source|method|helper|limit|limits|estimate|budget|usage|tokens"
+    r"|(?:publishable|pub|public|primary|foreign|sort|partition|cache|lookup|idempotency|map|dict)[_.-]?key)$"
 )
 
 
@@ -391,12 +394,19 @@ def _keyed_findings(text: str, path: str) -> Iterable[Found]:
             offset = m.start(group)  # a connection string: look inside it
             yield from (Found(f.start + offset, f.end + offset, f.kind) for f in _keyed_findings(value, ""))
             continue
-        key = _key_before(text, m.start()) + text[m.start(1): m.end(1)]
-        if _NOT_SECRET_KEY.search(key) or not _value_ok(value, code=code and not quoted):
+        before = _key_before(text, m.start())
+        key = before + text[m.start(1): m.end(1)]
+        if lowered[m.start("word"): m.end("word")] in _WEAK_WORDS and not (
+            re.fullmatch(r"[A-Za-z0-9+/=_%-]{16,}", value) and looks_random(value) and entropy(value) >= 4.0
+        ):
+            continue
+        start = m.start() - len(before)
+        in_string = start > 0 and text[start - 1] in ";?&\"'" and text[m.end(1): m.end(1) + 1] == "="
+        if _NOT_SECRET_KEY.search(key) or not _value_ok(value, code=code and not quoted and not in_string):
             continue
         if not quoted and text[m.end(group): m.end(group) + 1] == "(":
             continue  # a call
-        if code and not quoted and entropy(value) < 3.0:
+        if code and not quoted and not in_string and entropy(value) < 3.0:
             continue  # an expression in code, not a literal
         if code and re.fullmatch(r"[A-Za-z][A-Za-z-]*(?: [A-Za-z-]+)+", value):
             continue  # words in code are a label or a message

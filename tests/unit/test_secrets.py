@@ -146,6 +146,9 @@ TOKEN = "q8Zt3LmX9vWc2RpN7yKd41Hs"
         ("client.go", f'dsn := "app:{TOKEN}@tcp(db:3306)/app"\n'),
         ("settings.json", f'"Db": "Server=db;User Id=app;Password={TOKEN};"\n'),
         ("Main.java", f'String password = "{TOKEN}";\n'),
+        ("Db.java", f'String jdbc = "jdbc:sqlserver://db;user=sa;password={TOKEN}";\n'),
+        ("blob.py", f'URL = "https://acct.blob.core.windows.net/c?sv=2022-11-02&sig={TOKEN}%3D"\n'),
+        ("main.go", f'const key = "{TOKEN}"\n'),
     ],
 )
 def test_structured_secrets_by_file_type(path, text):
