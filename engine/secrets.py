@@ -262,9 +262,15 @@ _PREFIXED = [
     ("Stripe key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}\b")),
     ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")),
 ]
-# One pass for all of them: without a leading \b each branch starts with a
-# literal, which the regex engine finds fast; the boundary is checked after.
-_PREFIXED_ANY = re.compile("|".join(f"({p.pattern.removeprefix(chr(92) + 'b')})" for _, p in _PREFIXED))
+# Each runs only where its prefix is in the text; without a leading \b the
+# pattern starts with a literal, which the regex engine finds fast, and the
+# boundary is checked after.
+_PREFIXES = {
+    "AWS access key": ("AKIA", "ASIA", "ABIA", "ACCA"), "GitHub token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+    "github_pat_"), "Anthropic key": ("sk-ant-",), "OpenAI key": ("sk-",), "Slack token": ("xox",),
+    "Google API key": ("AIza",), "Stripe key": ("k_live_", "k_test_"), "JWT": ("eyJ",),
+}
+_PREFIXED_FAST = [(kind, re.compile(p.pattern.removeprefix(chr(92) + "b")), _PREFIXES[kind]) for kind, p in _PREFIXED]
 # user:password@ (or :password@) after a scheme, up to the last @ of the authority
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^/\s:@'\"`<>]*):([^\s'\"`<>]+?)@(?=[^\s@/'\"`<>]*(?:[/\s'\"`<>?#:]|$))")
 _DSN = re.compile(r"\b[\w.-]+:([^\s:@'\"/]{3,})@(?:tcp|udp|unix)\(")
@@ -357,10 +363,13 @@ def _near(text: str, pattern: re.Pattern[str], needles: tuple[str, ...]) -> Iter
 def _specific_findings(text: str) -> Iterable[Found]:
     for m in _BLOCK.finditer(text):
         yield Found(m.start(), m.end(), "private key")
-    for m in _PREFIXED_ANY.finditer(text):
-        before = text[m.start() - 1] if m.start() else " "
-        if m.lastindex and not (before.isalnum() or before == "_") and not looks_like_placeholder(m.group(0)):
-            yield Found(*m.span(), _PREFIXED[m.lastindex - 1][0])
+    for kind, pattern, needles in _PREFIXED_FAST:
+        if not any(n in text for n in needles):
+            continue
+        for m in pattern.finditer(text):
+            before = text[m.start() - 1] if m.start() else " "
+            if not (before.isalnum() or before == "_") and not looks_like_placeholder(m.group(0)):
+                yield Found(*m.span(), kind)
     for m in _near(text, _URL, ("://",)):
         user = m.group(0).partition("://")[2].partition(":")[0]
         if not looks_like_placeholder(m.group(1)) and m.group(1) != user:
