@@ -211,3 +211,28 @@ def test_speed(lines, ceiling_ms):
     print(f"\n{lines} lines: best {min(wall):.1f} ms, median {sorted(wall)[2]:.1f} ms "
           f"(CPU best {min(cpu):.1f} ms); cached {cached:.3f} ms")
     assert min(wall) < ceiling_ms and cached < 1
+
+
+def test_the_detector_is_not_loaded_at_server_start():
+    code = (
+        "import sys\n"
+        "from assistant_router.server.app import build_server\n"
+        "build_server()\n"
+        "print('assistant_router.engine.secrets' in sys.modules, 'tomllib' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "False"
+
+
+def test_the_rules_load_once_and_every_rule_compiles():
+    import tomllib
+
+    from assistant_router.engine import secrets
+
+    began = time.perf_counter()
+    rules, _ = secrets._gitleaks()
+    loaded = (time.perf_counter() - began) * 1000
+    raw = tomllib.loads(Path(secrets.__file__).with_name("gitleaks.toml").read_text())["rules"]
+    with_regex = [r for r in raw if "regex" in r]
+    assert len(rules) == len(with_regex) - len(secrets._SKIPPED_RULES)
+    print(f"\n{len(rules)} gitleaks rules ready in {loaded:.0f} ms (0 if already loaded)")
