@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant_router.engine import context as context_module
 from assistant_router.engine.context import Neighbour, Piece
-from assistant_router.engine.privacy import Redactions, is_env_like
+from assistant_router.engine.privacy import Redactions
 from assistant_router.engine.prompts import PromptSection, build_prompt, task_prompts
 from assistant_router.engine.text import Span, split_lines, text_in
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
@@ -105,9 +105,15 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     """The request for ``config``: context by priority within the alias's
     ``context_budget``, never beyond its ``context_window``."""
     redactions = Redactions()
+    if source.redact_secrets:
+        # Whole documents first: a piece holding part of a secret block is
+        # redacted by what the whole block is.
+        redactions.learn(source.text, source.path)
+        for neighbour in source.neighbours:
+            redactions.learn(neighbour.text, neighbour.path)
 
     def clean(text: str, path: str | None = source.path) -> str:
-        return redactions.redact(text, env_like=is_env_like(path)) if source.redact_secrets else text
+        return redactions.redact(text, path=path) if source.redact_secrets else text
 
     system = task_prompts().system
     selection = clean(source.selection)

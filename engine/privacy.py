@@ -12,11 +12,7 @@
 
 from __future__ import annotations
 
-import math
-import os
-import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -99,45 +95,31 @@ class ExclusionRules:
 # --------------------------------------------------------------------------- #
 # Secrets
 
-_PATTERNS: list[tuple[str, re.Pattern[str], int]] = [
-    # (kind, pattern, the group holding the secret: 0 for the whole match)
-    ("private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z0-9 ]*PRIVATE KEY-----"), 0),
-    ("AWS access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 0),
-    ("AWS secret key", re.compile(r"(?i)aws_?secret_?access_?key\W{0,4}[:=]\s*['\"]?([A-Za-z0-9/+=]{40})\b"), 1),
-    ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})\b"), 0),
-    ("Anthropic key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), 0),
-    ("OpenAI key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}"), 0),
-    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0),
-    ("Stripe key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}\b"), 0),
-    ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"), 0),
-    ("password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:([^@\s/'\"]{3,})@"), 1),
-    ("password", re.compile(
-        r"(?i)(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)"
-        r"[A-Za-z0-9_]*['\"]?\s*(?::=|=|:)\s*(['\"])([^'\"\n]{6,})\1"), 2),
-]
-_ENV_LINE = re.compile(
-    r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*[=:]\s*['\"]?([^\s'\"#]{16,})['\"]?\s*$", re.MULTILINE
-)
-_ENV_NAMES = re.compile(r"(^|/)(\.env(\..*)?|.*\.env|\.envrc|.*\.(properties|ini|cfg|conf))$")
+# The detector lives in secrets.py (the gitleaks rules and the structure of
+# config files); it loads on the first redaction, never at server start.
 _PLACEHOLDER = "REDACTED_SECRET_{}"
-
-
-def _entropy(value: str) -> float:
-    counts = Counter(value)
-    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+_MAX_OCCURRENCES = 20  # where a piece is found in its document, at most
 
 
 def is_env_like(path: str | None) -> bool:
-    return bool(path and _ENV_NAMES.search(path.replace(os.sep, "/")))
+    from assistant_router.engine.secrets import is_env_like as env_like
+
+    return env_like(path)
 
 
 @dataclass
 class Redactions:
-    """The secrets taken out of what was sent, by placeholder."""
+    """The secrets taken out of what was sent, by placeholder.
+
+    ``learn()`` scans whole documents first, so a piece cut from one (the
+    selection, a context window, a neighbour's definition) is redacted by
+    what the whole document holds: half a PEM block is still a private key.
+    """
 
     originals: dict[str, str] = field(default_factory=dict)
     kinds: Counter[str] = field(default_factory=Counter)
+    _documents: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list, repr=False)
+    _known: dict[str, str] = field(default_factory=dict, repr=False)  # secret → kind, from learned documents
 
     @property
     def count(self) -> int:
@@ -152,24 +134,46 @@ class Redactions:
         self.kinds[kind] += 1
         return placeholder
 
-    def redact(self, text: str, *, env_like: bool = False) -> str:
-        for kind, pattern, group in _PATTERNS:
-            text = self._replace(text, pattern, group, kind)
-        if env_like:
-            text = self._replace(text, _ENV_LINE, 1, "high-entropy value", lambda s: _entropy(s) >= 3.5)
-        return text
+    def learn(self, document: str, path: str | None = None) -> None:
+        """Find the secrets of a whole document that pieces of it will be cut from."""
+        from assistant_router.engine.secrets import find_secrets
 
-    def _replace(self, text: str, pattern: re.Pattern[str], group: int, kind: str,
-                 accept: Callable[[str], bool] = lambda s: True) -> str:
+        found = find_secrets(document, path or "")
+        if found:
+            self._documents.append((document, found))
+            for f in found:
+                value = document[f.start:f.end]
+                self._known.setdefault(value, f.kind)
+
+    def redact(self, text: str, *, env_like: bool = False, path: str | None = None) -> str:
+        from assistant_router.engine.secrets import Found, find_secrets, merge
+
+        spans = list(find_secrets(text, path or "", True if env_like else None))
+        for document, found in self._documents:
+            # Where this text was cut from a learned document, what overlaps
+            # a secret there is secret here, however the cut falls.
+            offset, seen = document.find(text) if len(text) >= 8 else -1, 0
+            while offset >= 0 and seen < _MAX_OCCURRENCES:
+                end = offset + len(text)
+                spans += [Found(max(f.start, offset) - offset, min(f.end, end) - offset, f.kind)
+                          for f in found if f.start < end and offset < f.end]
+                offset, seen = document.find(text, offset + 1), seen + 1
+        for value, kind in self._known.items():
+            # Elsewhere (a piece cut with a note, a pasted prompt): the value,
+            # or any long line of a multi-line one.
+            for part in {value, *(line.strip() for line in value.splitlines() if len(line.strip()) >= 16)}:
+                start = text.find(part)
+                while start >= 0:
+                    spans.append(Found(start, start + len(part), kind))
+                    start = text.find(part, start + len(part))
         pieces, last = [], 0
-        for match in pattern.finditer(text):
-            secret = match.group(group)
-            if not secret or secret.startswith("REDACTED_SECRET_") or not accept(secret):
+        for f in merge(spans):
+            secret = text[f.start:f.end]
+            if not secret.strip() or secret.startswith("REDACTED_SECRET_"):
                 continue
-            start, end = match.span(group)
             # Keep the line count, so line numbers in the answer still match the document.
-            pieces += [text[last:start], self._placeholder(secret, kind) + "\n" * secret.count("\n")]
-            last = end
+            pieces += [text[last:f.start], self._placeholder(secret, f.kind) + "\n" * secret.count("\n")]
+            last = f.end
         return "".join(pieces) + text[last:] if pieces else text
 
     def restore(self, text: str) -> str:

@@ -227,3 +227,21 @@ async def test_a_project_cannot_re_include_what_the_user_excludes(start_session,
     (warning,) = session.client.diagnostics[policy.as_uri()]
     assert warning.severity == types.DiagnosticSeverity.Warning and warning.range.start.line == 1
     assert "cannot undo an exclusion of your user config" in warning.message
+
+
+PEM_BODY = [f"MIIEpQIBAAKCAQEA{i:02d}q8Zt3LmX9vWc2RpN7yKdQ7wHs4Jx1Vb6Nf0Ty5Ug2Lk8Rc3Me9Pa7Dz{i:02d}" for i in range(10)]
+KEY_MODULE = (
+    'import os\n\nSIGNING_KEY = """-----BEGIN RSA PRIVATE KEY-----\n' + "\n".join(PEM_BODY)
+    + '\n-----END RSA PRIVATE KEY-----\n"""\n\n\ndef sign(data):\n    return os.urandom(8)\n'
+)
+
+
+async def test_a_selection_holding_half_a_key_block_sends_none_of_it(start_session, loopback, workspace):
+    (workspace / "keys.py").write_text(KEY_MODULE)
+    session = await start_session("vscode", env=loopback.env)
+    uri = session.open("keys.py")
+
+    result = await session.execute("assistant.run", session.task_argument("explain", uri, 6, 10))
+
+    assert result["status"] == "shown" and result["context"]["redactions"] == {"private key": 1}
+    assert not any(line in sent(loopback) for line in PEM_BODY)

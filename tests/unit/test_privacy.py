@@ -63,7 +63,7 @@ def test_gitignore_can_be_switched_off_and_is_reread_when_it_changes(root):
 SECRETS = [
     ("private key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAABG5vbmUAAAAEbm9uZQ==\n"
                     "-----END OPENSSH PRIVATE KEY-----"),
-    ("AWS access key", "AKIAIOSFODNN7EXAMPLE"),
+    ("AWS access key", "AKIA" + "Q7ZRT4MXP2KD9WBN"),
     ("GitHub token", "ghp_" + "A1b2C3d4" * 5),
     ("Anthropic key", "sk-ant-api03-" + "x" * 40),
     ("OpenAI key", "sk-proj-" + "Ab3" * 15),
@@ -101,11 +101,12 @@ def test_passwords_in_assignments_and_urls(text, kind, secret):
 
 
 def test_high_entropy_values_only_in_env_like_files():
-    text = "SESSION_SECRET=q8Zt3LmX9vWc2RpN7yKd\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
+    text = "CALLBACK_NONCE=q8Zt3LmX9vWc2RpN7yKd41\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
     env = Redactions()
     assert (
-        env.redact(text, env_like=True) == "SESSION_SECRET=REDACTED_SECRET_1\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
+        env.redact(text, env_like=True) == "CALLBACK_NONCE=REDACTED_SECRET_1\nDEBUG=true\nNAME=aaaaaaaaaaaaaaaaaaaa\n"
     )
+    assert Redactions().redact(text, path="deploy/.env") == env.redact(text, env_like=True)  # by the file's name
     assert Redactions().redact(text) == text  # in code, such strings are usually not secrets
 
 
