@@ -3,7 +3,6 @@ edits a front end cannot apply)."""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from assistant_router.engine.results import Delivered, Status
@@ -23,6 +22,6 @@ async def deliver(answer: Answer, target: Target, *, note: str | None = None) ->
         body = answer.text
     else:
         body = f"Proposed {task.value} for `{document.file_name}`:\n\n{answer.text}"
-    name = f"{task.value}-{PurePosixPath(document.file_name).stem}"
+    name = f"{task.value}-{document.stem}"
     shown = await target.show_document(name, header + body, body)
     return Delivered(Status.SHOWN, {"document": shown} if shown else {}, note)

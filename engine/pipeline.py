@@ -27,7 +27,7 @@ from assistant_router.engine.assembly import RequestTooLarge, preview_data
 from assistant_router.engine.calling import Assemblies, AttemptLog, ProviderSource, Timing, call_models, check_stop
 from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.engine.results import Delivered, Refused, Status, TaskError, TaskResult, model_label
-from assistant_router.engine.usage.prices import budget_estimate_usd
+from assistant_router.engine.usage.prices import ASSUMED_OUTPUT_TOKENS, budget_estimate_usd
 
 if TYPE_CHECKING:
     from assistant_router.engine.request import TaskRequest
@@ -70,7 +70,6 @@ class Answer:
     request: TaskRequest
     text: str  # secrets restored
     config: ModelConfig  # the model that answered
-    fallback_error: str | None = None  # why the primary did not answer, when another model did
 
     @property
     def label(self) -> str:
@@ -123,10 +122,7 @@ async def run_task(
         text = answered.assembled.redactions.restore(answered.text)  # 4
         text = check_stop(request.spec, text, config, answered.completion)  # 5
         progress.report(f"{config.alias}: answer complete, delivering", force=True)
-        fallback_error = None
-        if config is not decision.primary:
-            fallback_error = next((a.error for a in run.log.attempts if a.config is decision.primary), None)
-        delivered = await deliver(Answer(request, text, config, fallback_error))  # 6
+        delivered = await deliver(Answer(request, text, config))  # 6
         finished = result(delivered.status, delivered.message, details=delivered.details)
     except TaskError as exc:
         finished = result(exc.status, str(exc))
@@ -183,5 +179,5 @@ def estimate(request: TaskRequest) -> dict[str, Any]:
     except RequestTooLarge as exc:
         return {"input_tokens": None, "cost_usd": None, "note": str(exc)}
     cost = budget_estimate_usd(primary, tokens)
-    return {"input_tokens": tokens, "cost_usd": cost,
-            "note": "unknown price" if cost is None else "input plus an answer of up to 2,000 tokens"}
+    note = "unknown price" if cost is None else f"input plus an answer of up to {ASSUMED_OUTPUT_TOKENS:,} tokens"
+    return {"input_tokens": tokens, "cost_usd": cost, "note": note}

@@ -65,6 +65,11 @@ class Document:
     def file_name(self) -> str:
         return PurePosixPath(self.name.replace("\\", "/")).name
 
+    @property
+    def stem(self) -> str:
+        """The file name without its suffix, for the names of answer documents."""
+        return PurePosixPath(self.file_name).stem
+
 
 @dataclass(frozen=True)
 class TaskRequest:

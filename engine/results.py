@@ -119,6 +119,13 @@ class TaskResult:
         return bool(self.answered_by and self.decision and self.answered_by is not self.decision.primary)
 
     @property
+    def fallback_error(self) -> str | None:
+        """Why the primary model did not answer, when another one did."""
+        if not self.fallback or self.decision is None:
+            return None
+        return next((a.error for a in self.attempts if a.config is self.decision.primary), None)
+
+    @property
     def edit(self) -> Mapping[str, Any] | None:
         """The applied edit (uri, range, new_text), for acceptance tracking."""
         edit = self.details.get("edit")

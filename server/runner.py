@@ -140,10 +140,9 @@ class TaskRunner:
         if result.status in (Status.FAILED, Status.REFUSED):
             self._show(types.MessageType.Error, f"assistant-router: {result.message}")
         elif result.fallback and result.decision is not None and result.answered_by is not None:
-            primary = result.decision.primary
-            error = next((a.error for a in result.attempts if a.config is primary), None)
             self._show(types.MessageType.Warning, f"assistant-router: {args.task.value} was answered by "
-                       f"{model_label(result.answered_by)} because {model_label(primary)} failed: {error}")
+                       f"{model_label(result.answered_by)} because {model_label(result.decision.primary)} failed: "
+                       f"{result.fallback_error}")
         data = result.to_json()
         data["spend_today"] = services.usage.today(services.project_key(args.uri))
         self._notify_status(data)
@@ -162,7 +161,7 @@ class TaskRunner:
         if self._services.capabilities.show_document:
             from assistant_router.engine.assembly import preview_markdown
 
-            name = f"preview-{args.task.value}-{request.document.file_name.rsplit('.', 1)[0]}"
+            name = f"preview-{args.task.value}-{request.document.stem}"
             path = save_markdown(self._services.answers_dir(), name, preview_markdown(data))
             await self._ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=True))
             data["document"] = path.as_uri()
