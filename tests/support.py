@@ -1,6 +1,23 @@
 """What several test suites share (on sys.path through pytest's `pythonpath`)."""
 
+import asyncio
+import os
+import sys
 import textwrap
+from pathlib import Path
+
+# The installed command, beside the interpreter running the tests.
+EXE = str(Path(sys.executable).parent / "assistant-router")
+
+
+async def terminal_run(*args: str, env: dict, cwd: Path) -> tuple[int, str, str]:
+    """``assistant-router run ARGS`` in ``cwd``: exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        EXE, "run", *args, cwd=cwd, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
 
 SAMPLE = textwrap.dedent(
     '''\

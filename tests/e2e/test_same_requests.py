@@ -4,15 +4,11 @@ provider byte-identical requests and apply the same budget."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
-
-EXE = str(Path(sys.executable).parent / "assistant-router")
+from support import terminal_run
 
 # A file with a secret and a policy with an instructions file: redaction and
 # project instructions must reach the provider the same way from both.
@@ -27,15 +23,6 @@ def connect(host):
     return os.environ.get(host, API_KEY)
 '''
 POLICY = 'instructions = "AGENTS.md"\n\n[models.opus]\ntemperature = 0.2\nmax_output_tokens = 3000\n'
-
-
-async def terminal_run(*args: str, env: dict, cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        EXE, "run", *args, cwd=cwd, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode, out.decode(), err.decode()
 
 
 def sent(request) -> str:

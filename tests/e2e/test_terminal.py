@@ -5,21 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
+from support import EXE, terminal_run
+
 from assistant_router.testing.loopback import Fault
-
-EXE = str(Path(sys.executable).parent / "assistant-router")
-
-
-async def run(*args: str, env: dict, cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        EXE, "run", *args, cwd=cwd, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode, out.decode(), err.decode()
 
 
 def environment(loopback, user_config: Path) -> dict:
@@ -29,7 +19,8 @@ def environment(loopback, user_config: Path) -> dict:
 
 async def test_review_prints_findings_for_ci(loopback, workspace, user_config):
     (workspace / ".git").mkdir()
-    code, out, err = await run("review", "geometry.py:4-6", env=environment(loopback, user_config), cwd=workspace)
+    code, out, err = await terminal_run("review", "geometry.py:4-6", env=environment(loopback, user_config),
+                                        cwd=workspace)
 
     assert code == 0, err
     assert out.splitlines() == [
@@ -43,7 +34,7 @@ async def test_review_prints_findings_for_ci(loopback, workspace, user_config):
 
 
 async def test_explain_streams_the_answer(loopback, workspace, user_config):
-    code, out, err = await run("explain", "geometry.py:9-10", "--prompt", "keep it short",
+    code, out, err = await terminal_run("explain", "geometry.py:9-10", "--prompt", "keep it short",
                                env=environment(loopback, user_config), cwd=workspace)
     assert code == 0, err
     assert out.startswith("# Explanation: `geometry.py` lines 9-10")
@@ -52,7 +43,7 @@ async def test_explain_streams_the_answer(loopback, workspace, user_config):
 
 async def test_fallback_and_json_result(loopback, workspace, user_config):
     loopback.fail_next("responses", *[Fault("status", 503, retry_after=0.01)] * 3)
-    code, out, err = await run("scaffold", "geometry.py:9", "--json", env=environment(loopback, user_config),
+    code, out, err = await terminal_run("scaffold", "geometry.py:9", "--json", env=environment(loopback, user_config),
                                cwd=workspace)
     result = json.loads(out)
     assert code == 0, err
@@ -62,7 +53,7 @@ async def test_fallback_and_json_result(loopback, workspace, user_config):
 
 
 async def test_dry_run_sends_nothing(loopback, workspace, user_config):
-    code, out, err = await run("test", "geometry.py:4-6", "--dry-run", "--json",
+    code, out, err = await terminal_run("test", "geometry.py:4-6", "--dry-run", "--json",
                                env=environment(loopback, user_config), cwd=workspace)
     preview = json.loads(out)
     assert code == 0, err
@@ -73,7 +64,8 @@ async def test_dry_run_sends_nothing(loopback, workspace, user_config):
 
 async def test_excluded_files_are_refused(loopback, workspace, user_config):
     (workspace / ".assistant-router.toml").write_text('[privacy]\nexclude = ["legacy/"]\n')
-    code, out, err = await run("explain", "legacy/old.py", env=environment(loopback, user_config), cwd=workspace)
+    code, out, err = await terminal_run("explain", "legacy/old.py", env=environment(loopback, user_config),
+                                        cwd=workspace)
     assert code == 3 and out == ""
     assert "nothing was sent: legacy/old.py is excluded by privacy.exclude" in err
     assert loopback.requests == []
@@ -81,7 +73,7 @@ async def test_excluded_files_are_refused(loopback, workspace, user_config):
 
 async def test_a_failure_exits_non_zero_with_the_reason(loopback, workspace, user_config):
     loopback.fail_next("anthropic", Fault("status", 401))
-    code, out, err = await run("review", "geometry.py", env=environment(loopback, user_config), cwd=workspace)
+    code, out, err = await terminal_run("review", "geometry.py", env=environment(loopback, user_config), cwd=workspace)
     assert code == 1
     assert "the API key was rejected (401); check ANTHROPIC_API_KEY" in err
     assert loopback.key not in err + out
@@ -90,7 +82,7 @@ async def test_a_failure_exits_non_zero_with_the_reason(loopback, workspace, use
 async def test_runs_are_in_the_ledger_and_the_usage_report(loopback, workspace, user_config, tmp_path):
     env = environment(loopback, user_config)
     for task in ("review", "explain"):
-        code, _, err = await run(task, "geometry.py:4-6", env=env, cwd=workspace)
+        code, _, err = await terminal_run(task, "geometry.py:4-6", env=env, cwd=workspace)
         assert code == 0, err
 
     process = await asyncio.create_subprocess_exec(
@@ -109,6 +101,7 @@ async def test_runs_are_in_the_ledger_and_the_usage_report(loopback, workspace, 
 
 async def test_a_budget_refuses_in_the_terminal_too(loopback, workspace, user_config):
     (workspace / ".assistant-router.toml").write_text("[budget]\ndaily_usd = 0.000001\n")
-    code, out, err = await run("review", "geometry.py:4-6", env=environment(loopback, user_config), cwd=workspace)
+    code, out, err = await terminal_run("review", "geometry.py:4-6", env=environment(loopback, user_config),
+                                        cwd=workspace)
     assert code == 3 and "not sent: budget today: $0.00 spent of $0.00" in err
     assert loopback.requests == []
