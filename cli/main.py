@@ -114,6 +114,9 @@ def _split_file_arg(value: str) -> tuple[Path, int | None, int | None]:
     return Path(value), None, None
 
 
+SWITCH_INTERVAL_S = 0.001
+
+
 def _serve(args: argparse.Namespace) -> int:
     from assistant_router.server.logs import configure_stderr
 
@@ -121,6 +124,10 @@ def _serve(args: argparse.Namespace) -> int:
     from assistant_router.server.app import build_server
 
     server = build_server()
+    # Requests are assembled in worker threads (engine/calling.py); the event
+    # loop's thread then waits for the interpreter at most this long, instead
+    # of Python's default 5 ms, each time it needs it to answer a request.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

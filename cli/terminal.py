@@ -155,16 +155,16 @@ async def run_task(
             print(json.dumps({"task": task.value, "status": exc.status.value, "message": str(exc)}, indent=2))
         return EXIT_CODES[exc.status]
     if dry_run:
-        return _dry_run(request, as_json)
+        return await _dry_run(request, as_json)
     return await _run(request, registry, as_json)
 
 
-def _dry_run(request: TaskRequest, as_json: bool) -> int:
+async def _dry_run(request: TaskRequest, as_json: bool) -> int:
     from assistant_router.engine.assembly import preview_markdown
     from assistant_router.engine.pipeline import preview
 
     try:
-        data = preview(request)
+        data = await preview(request)
     except TaskError as exc:
         _err(f"assistant-router: {exc}")
         return EXIT_CODES[exc.status]

@@ -3,6 +3,7 @@ store of suggested replacements that code actions offer as quick fixes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ class ReviewFixes:
     def get(self, uri: str) -> list[ReviewFix]:
         return self._by_uri.get(uri, [])
 
-    def prune(self, uri: str, lines: list[str]) -> list[ReviewFix]:
+    def prune(self, uri: str, lines: Sequence[str]) -> list[ReviewFix]:
         """Forget the fixes whose text has changed since; returns the ones forgotten."""
         fixes = self._by_uri.get(uri)
         if not fixes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -144,5 +145,5 @@ class ReviewFix:
     original: str
     replacement: str
 
-    def still_applies(self, lines: list[str]) -> bool:
+    def still_applies(self, lines: Sequence[str]) -> bool:
         return text_in_if_present(lines, self.server_range) == self.original

@@ -7,13 +7,14 @@ so that a preview shows exactly what a run would send.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from assistant_router.engine import context as context_module
 from assistant_router.engine.context import Neighbour, Piece
 from assistant_router.engine.privacy import Redactions
 from assistant_router.engine.prompts import PromptSection, build_prompt, task_prompts
-from assistant_router.engine.text import Span, split_lines, text_in
+from assistant_router.engine.text import LineIndex, Span
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
 from assistant_router.engine.usage.prices import estimated_cost
 from assistant_router.routing.tasks import Task
@@ -45,14 +46,29 @@ class TaskSource:
     neighbours: tuple[Neighbour, ...] = ()
     instructions: str | None = None  # the project's instructions file, if any
     redact_secrets: bool = True
+    # What the engine reads of a long document (engine/limits.py): the text
+    # from (window_line, window_column) on, holding the selection. None: all.
+    window: str | None = None
+    window_line: int = 0
+    window_column: int = 0
 
     @property
     def span(self) -> Span:
         return Span.of(*self.start, *self.end)
 
     @property
+    def context(self) -> str:
+        """The text context and secrets come from: the window, or the whole document."""
+        return self.text if self.window is None else self.window
+
+    def local(self, position: tuple[int, int]) -> tuple[int, int]:
+        """A document position as a position in :attr:`context`."""
+        line, column = position
+        return line - self.window_line, column - self.window_column if line == self.window_line else column
+
+    @cached_property
     def selection(self) -> str:
-        return text_in(split_lines(self.text), self.span)
+        return LineIndex(self.context).text_in(Span.of(*self.local(self.start), *self.local(self.end)))
 
     @property
     def first_line(self) -> int:
@@ -104,12 +120,17 @@ def _cut_to(piece: Piece, tokens: int) -> Piece | None:
 def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     """The request for ``config``: context by priority within the alias's
     ``context_budget``, never beyond its ``context_window``."""
+    pieces = sorted(
+        context_module.gather(source.context, source.language, source.local(source.start), source.local(source.end),
+                              source.neighbours, first_line=source.window_line),
+        key=lambda p: p.priority,
+    )
     redactions = Redactions()
     if source.redact_secrets:
-        # Whole documents first: a piece holding part of a secret block is
-        # redacted by what the whole block is.
-        redactions.learn(source.text, source.path)
-        for neighbour in source.neighbours:
+        # Whole documents first (the window of a long one): a piece holding
+        # part of a secret block is redacted by what the whole block is.
+        redactions.learn(source.context, source.path)
+        for neighbour in source.neighbours:  # also where nothing is cut from them: a value copied from one is found
             redactions.learn(neighbour.text, neighbour.path)
 
     def clean(text: str, path: str | None = source.path) -> str:
@@ -120,10 +141,6 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     diagnostics = tuple(clean(d) for d in source.diagnostics)
     user_prompt = clean(source.user_prompt) if source.user_prompt else None
     instructions = clean(source.instructions, None) if source.instructions else None
-    pieces = sorted(
-        context_module.gather(source.text, source.language, source.start, source.end, source.neighbours),
-        key=lambda p: p.priority,
-    )
     fence = source.language
 
     def render(included: list[Piece]) -> str:

@@ -67,8 +67,20 @@ class Assemblies:
         self.source = source
         self._by_model: dict[int, Assembled | RequestTooLarge] = {}
 
+    async def prepare(self, config: ModelConfig) -> None:
+        """Assemble for ``config`` off the event loop: context, redaction and
+        estimates over a long selection take tens of milliseconds, and the
+        server keeps answering meanwhile (the slow steps run in slices)."""
+        if id(config) not in self._by_model:
+            try:
+                found: Assembled | RequestTooLarge = await asyncio.to_thread(assemble, self.source, config)
+            except RequestTooLarge as exc:
+                found = exc
+            self._by_model.setdefault(id(config), found)
+
     def get(self, config: ModelConfig) -> Assembled:
-        """Raises RequestTooLarge when the selection does not fit the model."""
+        """Raises RequestTooLarge when the selection does not fit the model
+        (assembled here, on the caller's thread, unless :meth:`prepare` did)."""
         found = self._by_model.get(id(config))
         if found is None:
             try:
@@ -166,6 +178,7 @@ async def call_models(
                             "failures", error_type="CoolingDown", retryable=True))
             continue
         try:
+            await assemblies.prepare(config)
             request = assemblies.model_request(config)
         except RequestTooLarge as exc:
             log.add(Attempt(config, error=str(exc), error_type="RequestTooLarge", retryable=False))

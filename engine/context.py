@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
+
+from assistant_router.engine.limits import MAX_PARSE_CHARS
+from assistant_router.engine.text import LineIndex
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +134,41 @@ def _captures(query: Any, node: Any, capture: str, byte_range: tuple[int, int] |
     return cursor.captures(node).get(capture, [])
 
 
-@lru_cache(maxsize=32)
 def _parse(language: str, text: str) -> Any | None:
+    """The syntax tree, or None without a grammar or for a text too long to
+    parse at once (one parse cannot be interrupted)."""
+    if len(text) > MAX_PARSE_CHARS:
+        return None
+    if len(text) > _CACHED_CHARS:  # a tree holds some 35 bytes per character: not kept
+        return _parse_uncached(language, text)
+    return _parse_cached(language, text)
+
+
+_CACHED_CHARS = 100_000
+
+
+@lru_cache(maxsize=16)
+def _parse_cached(language: str, text: str) -> Any | None:
+    return _parse_uncached(language, text)
+
+
+def _parse_uncached(language: str, text: str) -> Any | None:
     parser = _parser(language)
-    return parser.parse(text.encode("utf-8")) if parser is not None else None
+    if parser is None:
+        return None
+    source = text.encode("utf-8")
+    # Read in pieces: between two reads the interpreter may run another
+    # thread (the event loop, while a request is assembled off it). A parser
+    # is not reentrant, and two requests may be assembled at once.
+    def read(offset: int, _point: Any) -> bytes:
+        return source[offset : offset + _PARSE_READ_BYTES]
+
+    with _PARSING:
+        return parser.parse(read)
+
+
+_PARSE_READ_BYTES = 16_384
+_PARSING = threading.Lock()
 
 
 def _name_of(node: Any) -> str | None:
@@ -178,8 +213,8 @@ def _text(source: bytes, node: Any) -> str:
     return source[_start(node).start_byte : node.end_byte].decode("utf-8", "replace")
 
 
-def _lines_of(node: Any) -> str:
-    return f"lines {_start(node).start_point[0] + 1}-{node.end_point[0] + 1}"
+def _lines_of(node: Any, first_line: int = 0) -> str:
+    return f"lines {first_line + _start(node).start_point[0] + 1}-{first_line + node.end_point[0] + 1}"
 
 
 def _cut(text: str) -> str:
@@ -190,10 +225,8 @@ def _cut(text: str) -> str:
     return f"{kept}\n… ({len(lines) - MAX_DEFINITION_LINES} more lines)"
 
 
-def _byte_offset(text: str, line: int, column: int) -> int:
-    lines = text.splitlines(keepends=True)
-    before = "".join(lines[:line]) + (lines[line][:column] if line < len(lines) else "")
-    return len(before.encode("utf-8"))
+def _byte_offset(lines: LineIndex, line: int, column: int) -> int:
+    return len(lines.text[: lines.offset(line, column)].encode("utf-8"))
 
 
 def gather(
@@ -202,16 +235,20 @@ def gather(
     start: tuple[int, int],
     end: tuple[int, int],
     neighbours: Sequence[Neighbour] = (),
+    first_line: int = 0,
 ) -> list[Piece]:
     """Context pieces for the selection [start, end) given as (line, column)
-    in code points, most important first."""
+    in code points of ``text``, most important first. ``text`` may be a window
+    of a longer document that starts at line ``first_line`` of it (titles
+    give the document's line numbers)."""
     tree = _parse(language, text)
     last_line = end[0] - 1 if end[1] == 0 and end[0] > start[0] else end[0]
     if tree is None:
-        return _line_windows(text, start[0], last_line)
+        return _line_windows(text, start[0], last_line, first_line)
     grammar = GRAMMARS[language]
     source = text.encode("utf-8")
-    s, e = _byte_offset(text, *start), _byte_offset(text, *end)
+    lines = LineIndex(text)
+    s, e = _byte_offset(lines, *start), _byte_offset(lines, *end)
     # Containment ignores the blank space a selection starts or ends with
     # (whole-line selections include the indentation and the final newline).
     inner_s = s + len(source[s:e]) - len(source[s:e].lstrip())
@@ -229,7 +266,7 @@ def gather(
     if enclosing_node is not None:
         name = _name_of(enclosing_node) or enclosing_node.type
         pieces.append(Piece("enclosing", f"enclosing {enclosing_node.type.replace('_', ' ')} `{name}` "
-                            f"({_lines_of(enclosing_node)})", _cut(_text(source, enclosing_node)), 1))
+                            f"({_lines_of(enclosing_node, first_line)})", _cut(_text(source, enclosing_node)), 1))
 
     imports = [n for n in root.children if n.type in grammar.imports or (
         n.type == "export_statement" and any(c.type in grammar.imports for c in n.children))]
@@ -248,7 +285,7 @@ def gather(
         inside_covered = covered[0] <= begin and node.end_byte <= covered[1]
         overlaps_selection = begin < inner_e and inner_s < node.end_byte
         if name in used and not inside_covered and not overlaps_selection:
-            pieces.append(Piece("definition", f"definition of `{name}` ({_lines_of(node)})",
+            pieces.append(Piece("definition", f"definition of `{name}` ({_lines_of(node, first_line)})",
                                 _cut(_text(source, node)), 3))
 
     wanted = used - defined_here
@@ -271,11 +308,13 @@ def gather(
     return pieces
 
 
-def _line_windows(text: str, first: int, last: int) -> list[Piece]:
-    lines = text.splitlines()
+def _line_windows(text: str, first: int, last: int, first_line: int = 0) -> list[Piece]:
+    lines = LineIndex(text)
     pieces = []
-    before = lines[max(0, first - WINDOW_BEFORE) : first]
-    after = lines[last + 1 : last + 1 + WINDOW_AFTER]
+    before = text[lines.start(first - WINDOW_BEFORE) : lines.start(first)].splitlines()
+    after = text[lines.start(last + 1) : lines.start(last + 1 + WINDOW_AFTER)].splitlines()
+    first += first_line
+    last += first_line
     if before:
         pieces.append(Piece("before", f"lines {first - len(before) + 1}-{first} (before the selection)",
                             "\n".join(before), 2))

@@ -142,6 +142,7 @@ async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assem
     if not policy.budget.any:
         return decision
     spend = await engine.usage.refresh(request.project, policy)
+    await assemblies.prepare(decision.primary)
     try:
         tokens = assemblies.get(decision.primary).input_tokens
     except RequestTooLarge:
@@ -160,22 +161,26 @@ async def _record(engine: Engine, request: TaskRequest, result: TaskResult) -> T
     return replace(result, cost_usd=cost)
 
 
-def preview(request: TaskRequest) -> dict[str, Any]:
+async def preview(request: TaskRequest) -> dict[str, Any]:
     """Exactly what a run would send to the primary model, and what it may
     cost; nothing is sent. Raises Refused when the selection does not fit."""
     decision = request.decision
+    assemblies = Assemblies(request.source)
+    await assemblies.prepare(decision.primary)
     try:
-        assembled = Assemblies(request.source).get(decision.primary)
+        assembled = assemblies.get(decision.primary)
     except RequestTooLarge as exc:
         raise Refused(str(exc)) from None
     return preview_data(decision.to_json(), decision.primary, assembled)
 
 
-def estimate(request: TaskRequest) -> dict[str, Any]:
+async def estimate(request: TaskRequest) -> dict[str, Any]:
     """What a run would send and cost, in numbers (``assistant.route``)."""
     primary = request.decision.primary
+    assemblies = Assemblies(request.source)
+    await assemblies.prepare(primary)
     try:
-        tokens = Assemblies(request.source).get(primary).input_tokens
+        tokens = assemblies.get(primary).input_tokens
     except RequestTooLarge as exc:
         return {"input_tokens": None, "cost_usd": None, "note": str(exc)}
     cost = budget_estimate_usd(primary, tokens)

@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant_router.engine.assembly import TaskSource
 from assistant_router.engine.context import Neighbour
+from assistant_router.engine.limits import (
+    CONTEXT_REACH_CHARS,
+    LINE_SLACK_CHARS,
+    MAX_NEIGHBOUR_CHARS,
+    MAX_NEIGHBOURS,
+    MAX_SELECTION_CHARS,
+    WHOLE_DOCUMENT_CHARS,
+)
 from assistant_router.engine.results import Refused
-from assistant_router.engine.text import Span, clamp, split_lines
+from assistant_router.engine.text import LineIndex, Span
 from assistant_router.routing.matching import RouteRequest
 from assistant_router.routing.tasks import Task, TaskSpec
 
@@ -112,23 +120,34 @@ def build_request(
     prompt: str | None = None,
     diagnostics: Sequence[str] = (),
     open_documents: Iterable[Document] = (),
+    lines: LineIndex | None = None,
 ) -> TaskRequest:
-    """The request for one run. Raises Refused when nothing may be sent."""
+    """The request for one run. Raises Refused when nothing may be sent.
+
+    Costs time in proportion to the selection and the window around it, not
+    to the document (``lines``: the document's index, if the front end keeps one)."""
     if document.root is None and not document.open:
         raise Refused(f"nothing was sent: {document.name} is outside the workspace folders and not open in the editor")
-    lines = split_lines(document.text)
-    span = Span(clamp(lines, span.start.line, span.start.character), clamp(lines, span.end.line, span.end.character))
-    if document.text and span.start.line >= len(document.text.splitlines()):
+    lines = lines if lines is not None else LineIndex(document.text)
+    span = Span(lines.clamp(span.start.line, span.start.character), lines.clamp(span.end.line, span.end.character))
+    if document.text and span.start.line >= len(lines):
         raise Refused(f"nothing was sent: line {span.start.line + 1} is past the end of {document.file_name}")
     exclusions = policies.exclusions(document.root)
     if (reason := exclusions.reason(document.relative)) is not None:
         raise Refused(f"nothing was sent: {document.relative} is {reason}")
+    start = lines.offset(span.start.line, span.start.character)
+    end = lines.offset(span.end.line, span.end.character)
+    if end - start > MAX_SELECTION_CHARS:
+        raise Refused(f"nothing was sent: the selection is {end - start:,} characters, and at most "
+                      f"{MAX_SELECTION_CHARS:,} are sent at once; select less")
+    window, window_line, window_column = _window(lines, start, end)
     policy = policies.router(document.root).policy
     neighbours = tuple(
         Neighbour(other.name, other.language, other.text)
         for other in open_documents
-        if other.uri != document.uri and other.root == document.root and exclusions.reason(other.relative) is None
-    )
+        if other.uri != document.uri and other.root == document.root and len(other.text) <= MAX_NEIGHBOUR_CHARS
+        and exclusions.reason(other.relative) is None
+    )[:MAX_NEIGHBOURS]
     source = TaskSource(
         task=task,
         path=document.name,
@@ -141,8 +160,30 @@ def build_request(
         neighbours=neighbours,
         instructions=_instructions(policy, document.root),
         redact_secrets=policy.privacy.redact_secrets,
+        window=window,
+        window_line=window_line,
+        window_column=window_column,
     )
     return TaskRequest(task.spec, document, span, policy, decide(task, document, span, policies), source)
+
+
+def _window(lines: LineIndex, start: int, end: int) -> tuple[str | None, int, int]:
+    """What the engine reads of a long document around the selection [start,
+    end): the window's text and where it starts (line, column); None for a
+    document short enough to read whole. The window ends at line ends unless
+    a line is too long to reach one nearby (a minified file)."""
+    text = lines.text
+    if len(text) <= WHOLE_DOCUMENT_CHARS:
+        return None, 0, 0
+    low, high = max(0, start - CONTEXT_REACH_CHARS), min(len(text), end + CONTEXT_REACH_CHARS)
+    line_start = lines.start(lines.line_of(low))
+    if low - line_start <= LINE_SLACK_CHARS:
+        low = line_start
+    next_line = lines.start(lines.line_of(high) + 1) if high < len(text) else high
+    if next_line - high <= LINE_SLACK_CHARS:
+        high = next_line
+    first_line = lines.line_of(low)
+    return text[low:high], first_line, low - lines.start(first_line)
 
 
 def real_path_inside(path: Path, root: Path) -> Path | None:

@@ -32,6 +32,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from assistant_router.engine.limits import SLICE_CHARS, SLICE_OVERLAP_CHARS
+from assistant_router.engine.text import slices
+
 
 @dataclass(frozen=True)
 class Found:
@@ -360,9 +363,12 @@ def _near(text: str, pattern: re.Pattern[str], needles: tuple[str, ...]) -> Iter
             last = end
 
 
-def _specific_findings(text: str) -> Iterable[Found]:
+def _block_findings(text: str) -> Iterable[Found]:
     for m in _BLOCK.finditer(text):
         yield Found(m.start(), m.end(), "private key")
+
+
+def _specific_findings(text: str) -> Iterable[Found]:
     for kind, pattern, needles in _PREFIXED_FAST:
         if not any(n in text for n in needles):
             continue
@@ -427,7 +433,10 @@ def _keyed_findings(text: str, path: str) -> Iterable[Found]:
     if path.lower().endswith((".netrc", "_netrc", ".authinfo")):
         for m in _NETRC.finditer(text):
             yield Found(*m.span(1), "password")
-    if _K8S_KIND.search(text):
+
+
+def _kubernetes_findings(text: str) -> Iterable[Found]:
+    if "Secret" in text and _K8S_KIND.search(text):
         for section in _K8S_SECTION.finditer(text):
             offset = section.start(2)
             for m in _K8S_VALUE.finditer(section.group(2)):
@@ -465,15 +474,41 @@ def merge(found: Iterable[Found]) -> list[Found]:
     return merged
 
 
-@lru_cache(maxsize=256)
 def find_secrets(text: str, path: str = "", env_like: bool | None = None) -> tuple[Found, ...]:
     """Every secret in ``text`` (a whole document when there is one), as
     non-overlapping spans in order. ``path`` picks file-type rules."""
+    if len(text) <= _CACHED_CHARS:
+        return _find_cached(text, path, env_like)
+    return _find(text, path, env_like)
+
+
+_CACHED_CHARS = 256_000  # results are cached by content for texts up to this size (the cache holds the text)
+
+
+@lru_cache(maxsize=256)
+def _find_cached(text: str, path: str, env_like: bool | None) -> tuple[Found, ...]:
+    return _find(text, path, env_like)
+
+
+def _find(text: str, path: str, env_like: bool | None) -> tuple[Found, ...]:
     path = path.replace("\\", "/")
-    # Specific kinds first: on overlap, the first finding names the kind.
+    env = env_like if env_like is not None else is_env_like(path)
+    # Key blocks and Kubernetes Secrets span many lines: found over the whole
+    # text (each starts with a literal, a fast scan). The rest line by line,
+    # over overlapping slices of a long text, so that no single regular-
+    # expression call holds the interpreter for long.
+    found = list(_block_findings(text))
+    for start, end in slices(text, SLICE_CHARS, SLICE_OVERLAP_CHARS):
+        part = text[start:end] if (start, end) != (0, len(text)) else text
+        found += (Found(f.start + start, f.end + start, f.kind) for f in _line_findings(part, path, env))
+    found += _kubernetes_findings(text)  # specific kinds first: on overlap, the first finding names the kind
+    return tuple(merge(found))
+
+
+def _line_findings(text: str, path: str, env_like: bool) -> list[Found]:
     found = list(_specific_findings(text))
     found += _gitleaks_findings(text, path)
     found += _keyed_findings(text, path)
-    if env_like if env_like is not None else is_env_like(path):
+    if env_like:
         found += _env_findings(text)
-    return tuple(merge(found))
+    return found

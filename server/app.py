@@ -23,6 +23,7 @@ from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.routing.tasks import task_table
 from assistant_router.server.diagnostics import DiagnosticsHub
+from assistant_router.server.line_indexes import LineIndexes
 from assistant_router.server.protocol import RouterProtocol, RunningTasks
 from assistant_router.server.workspace import WorkspaceRoots
 
@@ -85,6 +86,7 @@ class Services:
         self.diagnostics = DiagnosticsHub(ls.text_document_publish_diagnostics)
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
+        self.line_indexes = LineIndexes()
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`

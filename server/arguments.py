@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
+from assistant_router.engine.limits import MAX_DIAGNOSTIC_CHARS, MAX_DIAGNOSTICS, MAX_PROMPT_CHARS
 from assistant_router.routing.strict import StrictModel as _Strict
 from assistant_router.routing.strict import describe
 from assistant_router.routing.tasks import Task
@@ -24,7 +25,7 @@ class RangeArg(_Strict):
 class DiagnosticArg(_Strict):
     """A diagnostic the ``fix`` task should address (what the code action saw)."""
 
-    message: str
+    message: str = Field(max_length=MAX_DIAGNOSTIC_CHARS)
     line: int = Field(ge=0, description="0-based start line")
     source: str | None = None
 
@@ -35,8 +36,9 @@ class TaskArgs(_Strict):
     task: Task
     uri: str
     range: RangeArg
-    prompt: str | None = Field(default=None, description="extra instructions from the user")
-    diagnostics: list[DiagnosticArg] = []
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS,
+                               description="extra instructions from the user")
+    diagnostics: list[DiagnosticArg] = Field(default=[], max_length=MAX_DIAGNOSTICS)
 
 
 class RouteArgs(TaskArgs):
@@ -56,8 +58,8 @@ class AskArgs(_Strict):
 
     uri: str
     range: RangeArg
-    prompt: str = Field(min_length=1)
-    diagnostics: list[DiagnosticArg] = []
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    diagnostics: list[DiagnosticArg] = Field(default=[], max_length=MAX_DIAGNOSTICS)
 
 
 class UsageArgs(_Strict):
@@ -72,6 +74,11 @@ class ArgumentError(ValueError):
 
 
 def parse_task_args(raw: Any, model: type[_Strict] = TaskArgs) -> Any:
+    diagnostics = raw.get("diagnostics") if isinstance(raw, dict) else None
+    if isinstance(diagnostics, list) and len(diagnostics) > MAX_DIAGNOSTICS:
+        # Said before validating each of them, which costs time in proportion.
+        raise ArgumentError(f"invalid command argument: diagnostics: at most {MAX_DIAGNOSTICS} "
+                            f"(got {len(diagnostics):,})")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

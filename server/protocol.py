@@ -32,6 +32,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInva
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from assistant_router.engine.limits import MAX_DIAGNOSTICS
+
 logger = logging.getLogger(__name__)
 
 EXPERIMENTAL_KEY = "assistantRouter"
@@ -100,6 +102,7 @@ class RouterProtocol(LanguageServerProtocol):
             problem = _params_problem(data) if is_request else None
             if problem is not None:
                 raise JsonRpcInvalidParams(f"Invalid params: {problem}")
+            _bound_diagnostics(data)
             # pygls passes structure_message as json's object_hook; it leaves every
             # dict without "jsonrpc" as it is, so structuring the top level is the same.
             message = self.structure_message(data)
@@ -158,6 +161,21 @@ class RouterProtocol(LanguageServerProtocol):
                 future.cancel()
         self._shutdown = True
         return None
+
+
+def _bound_diagnostics(data: dict[str, Any]) -> None:
+    """Keep the first MAX_DIAGNOSTICS of a code action's diagnostics, before
+    pygls structures them (200,000 of them took it 26 s): more could not go
+    into one request anyway."""
+    if data.get("method") != types.TEXT_DOCUMENT_CODE_ACTION:
+        return
+    params = data.get("params")
+    context = params.get("context") if isinstance(params, dict) else None
+    diagnostics = context.get("diagnostics") if isinstance(context, dict) else None
+    if isinstance(context, dict) and isinstance(diagnostics, list) and len(diagnostics) > MAX_DIAGNOSTICS:
+        logger.warning("a code action came with %d diagnostics; the first %d are used",
+                       len(diagnostics), MAX_DIAGNOSTICS)
+        context["diagnostics"] = diagnostics[:MAX_DIAGNOSTICS]
 
 
 def _field_errors(cause: BaseException) -> str:

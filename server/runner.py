@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from assistant_router import delivery
+from assistant_router.engine.limits import WHOLE_DOCUMENT_CHARS
 from assistant_router.engine.pipeline import CANCELLED_MESSAGE, Run, estimate, preview, run_task
 from assistant_router.engine.request import (
     Document,
@@ -29,7 +30,7 @@ from assistant_router.engine.request import (
     real_path_inside,
 )
 from assistant_router.engine.results import Refused, Status, TaskError, TaskResult, model_label
-from assistant_router.engine.text import Span
+from assistant_router.engine.text import LineIndex, Pos, Span
 from assistant_router.routing.tasks import EmptySelection, Task
 from assistant_router.server.lsp_target import LspTarget, save_markdown
 from assistant_router.server.progress import ProgressReporter
@@ -58,7 +59,7 @@ class TaskRunner:
 
     # ------------------------------------------------------------ requests
 
-    def _document(self, uri: str, *, must_read: bool = True) -> tuple[TextDocument, Document]:
+    async def _document(self, uri: str, *, must_read: bool = True) -> tuple[TextDocument, Document]:
         """The document as pygls has it, and as the engine sees it (``must_read``
         false: an unreadable file is an empty one, for routing alone)."""
         text_document = self._ls.workspace.get_text_document(uri)
@@ -67,7 +68,8 @@ class TaskRunner:
         if not is_open and must_read:
             self._check_readable(uri, location)
         try:
-            text = text_document.source  # read from disk when the document is not open
+            # An open document's text is in memory; any other is read from disk, off the loop.
+            text = text_document.source if is_open else await asyncio.to_thread(lambda: text_document.source)
         except (OSError, UnicodeDecodeError) as exc:
             if must_read:
                 raise TaskError(f"cannot read {uri}: {getattr(exc, 'strerror', None) or exc}") from None
@@ -96,15 +98,27 @@ class TaskRunner:
             yield Document(uri, other.source, other.language_id or "", location.root, location.relative, location.path,
                            other.version, open=True)
 
-    def request(self, args: TaskArgs) -> TaskRequest:
+    async def request(self, args: TaskArgs) -> TaskRequest:
         """One request context for ``args``. Raises TaskError (Refused: nothing may be sent)."""
-        text_document, document = self._document(args.uri)
+        text_document, document = await self._document(args.uri)
+        lines, span = await self._locate(text_document, document.text, args.range)
         return build_request(
-            args.task, document, _span(text_document, args.range), self._services.policies,
+            args.task, document, span, self._services.policies,
             prompt=args.prompt,
             diagnostics=[describe_diagnostic(d.line, d.message) for d in args.diagnostics],
             open_documents=self._open_documents(),
+            lines=lines,
         )
+
+    async def _locate(self, document: TextDocument, text: str, selection: RangeArg) -> tuple[LineIndex, Span]:
+        """The document's line index and the selection in code points (a long
+        document is indexed off the loop, once per text)."""
+        if len(text) <= WHOLE_DOCUMENT_CHARS:
+            lines = self._services.line_indexes.get(document.uri, text) or LineIndex(text)
+            return lines, _span(document, lines, selection)
+        lines = await self._services.line_indexes.ensure(document.uri, text)
+        # A long line of a long document may need a character-by-character count.
+        return lines, await asyncio.to_thread(_span, document, lines, selection)
 
     # ------------------------------------------------------------ commands
 
@@ -117,7 +131,7 @@ class TaskRunner:
         )
         run = Run()
         try:
-            request = self.request(args)
+            request = await self.request(args)
         except TaskError as exc:
             result = TaskResult(args.task, exc.status, 0, message=str(exc))
         else:
@@ -153,8 +167,8 @@ class TaskRunner:
         """What ``assistant.run`` would send to the primary model; sends nothing."""
         request = None
         try:
-            request = self.request(args)
-            data = {**preview(request), "status": "preview"}
+            request = await self.request(args)
+            data = {**await preview(request), "status": "preview"}
         except TaskError as exc:
             decision = request.decision.to_json() if request is not None else {"task": args.task.value}
             return {**decision, "sent": False, "status": Status.REFUSED.value, "message": str(exc)}
@@ -167,7 +181,7 @@ class TaskRunner:
             data["document"] = path.as_uri()
         return data
 
-    def route(self, args: RouteArgs) -> dict[str, Any]:
+    async def route(self, args: RouteArgs) -> dict[str, Any]:
         """The decision, with an estimate of what it would send and cost; with a
         prompt and no task, the classified task too."""
         extra: dict[str, Any] = {}
@@ -177,13 +191,13 @@ class TaskRunner:
             extra["classification"] = classification.to_json()
         task_args: TaskArgs = args  # type: ignore[assignment]  # the task is set now
         try:
-            request = self.request(task_args)
+            request = await self.request(task_args)
         except TaskError as exc:
-            _, document = self._document(args.uri, must_read=False)
+            _, document = await self._document(args.uri, must_read=False)
             decision = decide(task_args.task, document, Span.from_range(args.range), self._services.policies)
             return {**decision.to_json(), "estimate": {"input_tokens": None, "cost_usd": None, "note": str(exc)},
                     **extra}
-        return {**request.decision.to_json(), "estimate": estimate(request), **extra}
+        return {**request.decision.to_json(), "estimate": await estimate(request), **extra}
 
     @staticmethod
     def classify(prompt: str, args: TaskArgs | RouteArgs | AskArgs) -> Classification:
@@ -241,19 +255,23 @@ class TaskRunner:
         self._ls.protocol.notify(STATUS_NOTIFICATION, {key: result.get(key) for key in STATUS_KEYS})
 
 
-def _span(document: TextDocument, selection: RangeArg) -> Span:
+def _span(document: TextDocument, lines: LineIndex, selection: RangeArg) -> Span:
     """The client's selection in code points, clamped to the document (a
     character past the end of its line means the line's end)."""
+    codec = document.position_codec
 
-    def clamp(line: int, character: int) -> types.Position:
-        if line < len(document.lines):
-            length = document.position_codec.client_num_units(document.lines[line].rstrip("\r\n"))
-            return types.Position(line, min(character, length))
-        return types.Position(line, character)
+    def convert(line: int, character: int) -> Pos:
+        if line >= len(lines):  # as pygls: the end of the last line
+            return Pos(len(lines) - 1, len(lines[-1].rstrip("\r\n")))
+        content = lines[line].rstrip("\r\n")
+        if content.isascii():  # one code unit per character in every encoding
+            return Pos(line, min(character, len(content)))
+        character = min(character, codec.client_num_units(content))
+        return Pos(line, codec.position_from_client_units(lines, types.Position(line, character)).character)
 
     start, end = selection.start, selection.end
-    client = types.Range(clamp(start.line, start.character), clamp(end.line, end.character))
-    return Span.from_range(document.range_from_client_units(client))
+    return Span(convert(start.line, start.character), convert(end.line, end.character))
+
 
 
 def _end_message(result: TaskResult) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
+from assistant_router.engine.limits import MAX_DIAGNOSTIC_CHARS
 from assistant_router.engine.text import last_selected_line, overlaps, range_json
 from assistant_router.engine.usage.budgets import exhausted
 from assistant_router.routing.matching import RouteRequest
@@ -31,12 +32,15 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
     fixes = services.reviews.get(uri)
     if not fixes or document is None or not _wanted(types.CodeActionKind.QuickFix.value, only):
         return []
+    lines = services.line_indexes.get(uri, document.source)
+    if lines is None:
+        return []  # a long document being indexed: offered again once it is
     if target.start == target.end:  # a bare cursor: the findings on its line
         target = types.Range(types.Position(target.start.line, 0), types.Position(target.start.line, 1 << 30))
     actions = []
     for fix in fixes:
         diagnostic = fix.diagnostic
-        if not overlaps(diagnostic.range, target) or not fix.still_applies(document.lines):
+        if not overlaps(diagnostic.range, target) or not fix.still_applies(lines):
             continue
         edit = types.TextEdit(diagnostic.range, fix.replacement)
         if services.capabilities.document_changes:
@@ -57,6 +61,25 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
     return actions
 
 
+def _line_end(services: Services, document, uri: str, line: int) -> types.Position:
+    """Where ``line`` ends, in the client's units. In a long document not yet
+    indexed: past any line's end, which the LSP defines as the line's end
+    (and the run clamps), rather than splitting the whole text now."""
+    if document is None:
+        return types.Position(line, 0)
+    lines = services.line_indexes.get(uri, document.source)
+    if lines is None:
+        return types.Position(line, LINE_END)
+    if line >= len(lines):
+        return types.Position(line, 0)
+    content = lines[line].rstrip("\r\n")
+    units = len(content) if content.isascii() else document.position_codec.client_num_units(content)
+    return types.Position(line, units)
+
+
+LINE_END = 2**31 - 1  # the largest uinteger a client must accept
+
+
 def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -75,11 +98,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         start, end = params.range.start, params.range.end
         if start == end:
             # A bare cursor: scaffold inserts there; the others take the whole line.
-            line_end = types.Position(start.line, 0)
-            if document and start.line < len(document.lines):
-                line_end = document.position_codec.position_to_client_units(
-                    document.lines, types.Position(start.line, len(document.lines[start.line].rstrip("\r\n")))
-                )
+            line_end = _line_end(services, document, uri, start.line)
             line_range = range_json(types.Range(types.Position(start.line, 0), line_end))
             target = f"line {start.line + 1}"
         else:
@@ -121,7 +140,8 @@ def setup(server: LanguageServer, services: Services) -> None:
             }
             if diagnostics:  # the problems in range are context for every task, and the point of a fix
                 argument["diagnostics"] = [
-                    {"message": d.message, "line": d.range.start.line, "source": d.source} for d in diagnostics
+                    {"message": d.message[:MAX_DIAGNOSTIC_CHARS], "line": d.range.start.line, "source": d.source}
+                    for d in diagnostics
                 ]
             actions.append(
                 types.CodeAction(

@@ -46,9 +46,9 @@ def setup(server: LanguageServer, services: Services) -> None:
         return await services.runner.preview(_parse(argument))
 
     @server.command(ROUTE_COMMAND)
-    def route(ls: LanguageServer, argument: Any) -> dict:
+    async def route(ls: LanguageServer, argument: Any) -> dict:
         """The decision; with a prompt and no task, the classified task too."""
-        return services.runner.route(_parse(argument, "RouteArgs"))
+        return await services.runner.route(_parse(argument, "RouteArgs"))
 
     @server.command(USAGE_COMMAND)
     async def usage(ls: LanguageServer, *arguments: Any) -> dict:

@@ -20,7 +20,10 @@ def _prune_stale_review_fixes(ls: LanguageServer, services: Services, uri: str) 
     """Drop review findings whose text the user has since changed (fixed or rewritten)."""
     if not services.reviews.get(uri):
         return
-    stale = services.reviews.prune(uri, ls.workspace.get_text_document(uri).lines)
+    lines = services.line_indexes.get(uri, ls.workspace.get_text_document(uri).source)
+    if lines is None:
+        return  # a long document: checked at its next change once indexed
+    stale = services.reviews.prune(uri, lines)
     if stale:
         gone = {id(fix.diagnostic) for fix in stale}
         remaining = [d for d in services.diagnostics.get(uri, REVIEW_CHANNEL) if id(d) not in gone]
@@ -31,12 +34,18 @@ def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         policy_file_edited(ls, services, params.text_document.uri)
+        services.line_indexes.get(params.text_document.uri, params.text_document.text)  # a long one: off the loop
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
         policy_file_edited(ls, services, uri)
         _prune_stale_review_fixes(ls, services, uri)
+        services.line_indexes.get(uri, ls.workspace.get_text_document(uri).source)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        services.line_indexes.forget(params.text_document.uri)  # it holds the text
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
