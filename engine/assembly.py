@@ -209,6 +209,12 @@ def preview_data(decision_json: dict[str, Any], config: ModelConfig, assembled: 
 
 
 def preview_markdown(data: dict[str, Any]) -> str:
+    return "".join(preview_markdown_parts(data))
+
+
+def preview_markdown_parts(data: dict[str, Any]) -> list[str]:
+    """The preview as Markdown, in parts (a file can be written from them
+    without one more copy of a long prompt)."""
     cost = data["estimated_cost"]
     money = (
         "unknown price"
@@ -233,8 +239,5 @@ def preview_markdown(data: dict[str, Any]) -> str:
             "- Secrets replaced by placeholders: " + ", ".join(f"{n} {k}" for k, n in data["redactions"].items())
         )
     fence = "`" * 4  # the prompt itself contains ``` fences
-    lines += [
-        "", "## System prompt", "", fence, data["system"], fence,
-        "", "## Prompt", "", fence, data["prompt"], fence, "",
-    ]
-    return "\n".join(lines)
+    lines += ["", "## System prompt", "", fence, data["system"], fence, "", "## Prompt", "", fence, ""]
+    return ["\n".join(lines), data["prompt"], f"\n{fence}\n"]

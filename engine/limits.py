@@ -20,6 +20,9 @@ MAX_SELECTION_CHARS = 2_000_000
 WHOLE_DOCUMENT_CHARS = 512_000
 CONTEXT_REACH_CHARS = 128_000
 LINE_SLACK_CHARS = 16_000  # how far the window may stretch to reach a line end
+# Around a selection too long to parse (below), the window only needs to
+# hold the key blocks that reach into it, and the line windows.
+KEY_BLOCK_REACH_CHARS = 32_000
 
 # Tree-sitter parses at most this much at once (a parse cannot be
 # interrupted, and its tree takes some 35 bytes per character); beyond it,

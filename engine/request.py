@@ -20,9 +20,11 @@ from assistant_router.engine.assembly import TaskSource
 from assistant_router.engine.context import Neighbour
 from assistant_router.engine.limits import (
     CONTEXT_REACH_CHARS,
+    KEY_BLOCK_REACH_CHARS,
     LINE_SLACK_CHARS,
     MAX_NEIGHBOUR_CHARS,
     MAX_NEIGHBOURS,
+    MAX_PARSE_CHARS,
     MAX_SELECTION_CHARS,
     WHOLE_DOCUMENT_CHARS,
 )
@@ -175,7 +177,10 @@ def _window(lines: LineIndex, start: int, end: int) -> tuple[str | None, int, in
     text = lines.text
     if len(text) <= WHOLE_DOCUMENT_CHARS:
         return None, 0, 0
-    low, high = max(0, start - CONTEXT_REACH_CHARS), min(len(text), end + CONTEXT_REACH_CHARS)
+    # A selection too long for a syntax tree around it gets line windows, for
+    # which the reach that finds key blocks whole is enough.
+    reach = CONTEXT_REACH_CHARS if end - start + 2 * CONTEXT_REACH_CHARS <= MAX_PARSE_CHARS else KEY_BLOCK_REACH_CHARS
+    low, high = max(0, start - reach), min(len(text), end + reach)
     line_start = lines.start(lines.line_of(low))
     if low - line_start <= LINE_SLACK_CHARS:
         low = line_start

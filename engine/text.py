@@ -237,9 +237,13 @@ class LineIndex(Sequence[str]):
         return Pos(line, character)
 
 
+_SOFT_CUT = re.compile(r"[ \t][^ \t]")
+
+
 def slices(text: str, size: int, overlap: int = 0) -> Iterator[tuple[int, int]]:
     """[start, end) offsets that cover ``text`` in pieces of about ``size``
-    characters, each ending at a line end where one is near, and reaching
+    characters, each ending at a line end where one is near (else after a
+    space), and reaching
     ``overlap`` characters into the next (for findings that straddle a cut)."""
     at, length = 0, len(text)
     while at < length:
@@ -248,7 +252,10 @@ def slices(text: str, size: int, overlap: int = 0) -> Iterator[tuple[int, int]]:
             yield at, length
             return
         newline = text.find("\n", end, end + size)
-        end = newline + 1 if newline >= 0 else end
+        if newline >= 0:
+            end = newline + 1
+        elif (space := _SOFT_CUT.search(text, end, end + size)) is not None:
+            end = space.start() + 1  # a long line: after a space, where no word or number is cut
         reach = end
         if overlap:
             newline = text.find("\n", end + overlap, end + overlap + size)

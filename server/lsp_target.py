@@ -136,10 +136,12 @@ class LspTarget:
         return {"diagnostics": len(diagnostics), "fixes": len(fixes)}
 
 
-def save_markdown(folder: Path, name: str, text: str) -> Path:
-    """A Markdown file in the answers folder (user cache), named after its source."""
+def save_markdown(folder: Path, name: str, text: str | list[str]) -> Path:
+    """A Markdown file in the answers folder (user cache), named after its
+    source; ``text`` may come in parts."""
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     path = folder / f"{name}-{stamp}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with path.open("w", encoding="utf-8") as file:
+        file.writelines([text] if isinstance(text, str) else text)
     return path

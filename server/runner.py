@@ -173,10 +173,10 @@ class TaskRunner:
             decision = request.decision.to_json() if request is not None else {"task": args.task.value}
             return {**decision, "sent": False, "status": Status.REFUSED.value, "message": str(exc)}
         if self._services.capabilities.show_document:
-            from assistant_router.engine.assembly import preview_markdown
+            from assistant_router.engine.assembly import preview_markdown_parts
 
             name = f"preview-{args.task.value}-{request.document.stem}"
-            path = save_markdown(self._services.answers_dir(), name, preview_markdown(data))
+            path = save_markdown(self._services.answers_dir(), name, preview_markdown_parts(data))
             await self._ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=True))
             data["document"] = path.as_uri()
         return data
