@@ -4,6 +4,7 @@ onto what they typed meanwhile, applied by the front end's target."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from assistant_router.delivery.text_edits import (
     test_file_for,
 )
 from assistant_router.engine.results import Delivered, Failed, Status
-from assistant_router.engine.text import Pos, Span, split_lines
+from assistant_router.engine.text import LineIndex, Pos, Span
 from assistant_router.routing.tasks import EditPlacement
 
 if TYPE_CHECKING:
@@ -35,8 +36,12 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
     if spec.placement is EditPlacement.TEST_FILE and target.can_create_files and source.root and source.relative:
         test_file = test_file_for(source.relative, source.language, (source.root / "tests").is_dir())
     destination = Path(test_file).name if test_file else source.file_name
+    seen = request.source  # what the model saw: the document, or the window of a long one
     try:
-        check_confined(answer.text, source.text, request.span, destination, new_module=spec.new_module)
+        await asyncio.to_thread(
+            check_confined, answer.text, seen.context, Span.of(*seen.local(seen.start), *seen.local(seen.end)),
+            destination, new_module=spec.new_module, line_offset=seen.window_line,
+        )
     except OutsideSelection as exc:
         raise Failed(
             f"not applied: {exc}. {answer.label} was asked to change only your selection; nothing was changed"
@@ -46,7 +51,10 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
     current = target.read(source.uri)
     now = current.text if current is not None else source.text
     try:
-        change = build_text_edit(source.text, now, request.span, answer.text, spec.placement or EditPlacement.REPLACE)
+        # Off the loop: a long document that changed meanwhile is compared (its changed part) line by line.
+        change = await asyncio.to_thread(
+            build_text_edit, source.text, now, request.span, answer.text, spec.placement or EditPlacement.REPLACE
+        )
     except EditConflict as exc:
         raise Failed(
             f"not applied: {exc} while {answer.label} was working. Run the task again on the new text."
@@ -69,7 +77,7 @@ async def _to_test_file(answer: Answer, target: Target, path: Path) -> Delivered
     text = current.text if current is not None else ""
     code = extract_code(answer.text).rstrip("\n") + "\n"
     if text:
-        lines = split_lines(text)
+        lines = LineIndex(text)
         end = Pos(len(lines), 0) if text.endswith("\n") else Pos(len(lines) - 1, len(lines[-1]))
         new_text = ("" if text.endswith("\n") else "\n") + "\n\n" + code
     else:

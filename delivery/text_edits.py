@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from assistant_router.engine.text import Pos, RangeLike, Span, last_selected_line, split_lines, text_in
+from assistant_router.engine.text import LineIndex, Pos, RangeLike, Span, last_selected_line
 from assistant_router.routing.tasks import EditPlacement
 
 _FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -37,16 +37,34 @@ class TextChange:
 def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) -> int:
     """How many lines the region [start_line, end_line] moved between two texts.
 
-    Raises EditConflict if any change touches the region itself.
+    Raises EditConflict if any change touches the region itself. The texts'
+    common start and end are found at C speed: a region before or after
+    everything that changed is placed at once, and only when changes lie
+    around it are the changed lines compared line by line (at most
+    MAX_DIFF_LINES of them: a diff is quadratic on repetitive code).
     """
     if snapshot == current:
         return 0
-    old, new = split_lines(snapshot), split_lines(current)
+    old, new = LineIndex(snapshot), LineIndex(current)
+    prefix = _common_prefix(snapshot, current)
+    suffix = _common_suffix(snapshot, current, limit=min(len(snapshot), len(current)) - prefix)
+    first = old.line_of(prefix)  # the first line that differs (the same in both)
+    old_last, new_last = old.line_of(len(snapshot) - suffix), new.line_of(len(current) - suffix)
+    if end_line < first:
+        return 0  # everything changed after the region
+    if start_line > old_last:
+        return new_last - old_last  # everything changed before it: the rest is the same, moved
+    if max(old_last, new_last) - first > MAX_DIFF_LINES:
+        raise EditConflict(
+            f"the document changed both before and after the target lines {start_line + 1}-{end_line + 1} "
+            f"(lines {first + 1} to {new_last + 1})"
+        )
     shift = 0
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, old[first : old_last + 1], new[first : new_last + 1], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
+        i1, i2, j1, j2 = i1 + first, i2 + first, j1 + first, j2 + first
         touches = i1 <= end_line and i2 > start_line if i2 > i1 else start_line < i1 <= end_line
         if touches:
             raise EditConflict(
@@ -55,6 +73,48 @@ def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) ->
         if i2 <= start_line:
             shift += (j2 - j1) - (i2 - i1)
     return shift
+
+
+MAX_DIFF_LINES = 2_000
+_BLOCK = 65_536  # characters compared at once when looking for where two texts differ
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common start of ``a`` and ``b``."""
+    limit, at = min(len(a), len(b)), 0
+    while at < limit and a[at : at + _BLOCK] == b[at : at + _BLOCK]:
+        at += _BLOCK
+    if at >= limit:
+        return limit
+    low, high = at, min(at + _BLOCK, limit)  # a[:low] == b[:low]; they differ before high
+    while high - low > 1:
+        middle = (low + high) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle
+    return low + (a[low] == b[low])
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """The length of the longest common end of ``a`` and ``b``, at most ``limit``."""
+    length_a, length_b, at = len(a), len(b), 0
+
+    def same(start: int, end: int) -> bool:  # the characters start..end from the end
+        return a[length_a - end : length_a - start] == b[length_b - end : length_b - start]
+
+    while at < limit and same(at, min(at + _BLOCK, limit)):
+        at = min(at + _BLOCK, limit)
+    if at >= limit:
+        return limit
+    low, high = at, min(at + _BLOCK, limit)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if same(low, middle):
+            low = middle
+        else:
+            high = middle
+    return low + same(low, low + 1)
 
 
 def build_text_edit(
@@ -70,7 +130,7 @@ def build_text_edit(
     code = extract_code(answer)
     if placement is not EditPlacement.REPLACE:  # after the selection (tests without a test file too)
         line = last + shift + 1
-        lines = split_lines(current)
+        lines = LineIndex(current)
         if line >= len(lines):
             # After the last line: terminate that line first if it is not.
             last_text = lines[-1]
@@ -81,7 +141,7 @@ def build_text_edit(
             return TextChange(Span(end, end), "\n" + code.rstrip("\n"))
         position = Pos(line, 0)
         return TextChange(Span(position, position), code.rstrip("\n") + "\n")
-    selected = text_in(split_lines(snapshot), target)
+    selected = LineIndex(snapshot).text_in(target)
     if selected.endswith("\n") and not code.endswith("\n"):
         code += "\n"
     elif not selected.endswith("\n") and code.endswith("\n"):
@@ -109,11 +169,14 @@ class OutsideSelection(Exception):
     """The answer tries to change something other than the selection."""
 
 
-def check_confined(answer: str, document: str, target: RangeLike, file_name: str, *, new_module: bool = False) -> None:
+def check_confined(
+    answer: str, document: str, target: RangeLike, file_name: str, *, new_module: bool = False, line_offset: int = 0
+) -> None:
     """Refuse answers that patch other files, carry several code blocks, name
     another file, or rewrite code outside the selection (a prompt injection in
     the code, or a model that ignored its contract). ``new_module`` answers
-    (tests) may repeat the code they test."""
+    (tests) may repeat the code they test. ``document`` may be the window of
+    a long document that starts at its line ``line_offset`` (what the model saw)."""
     if _PATCH_MARKERS.search(answer):
         raise OutsideSelection("the answer is a patch, which may touch other code or files")
     blocks = _FENCE.findall(answer)
@@ -144,7 +207,8 @@ def check_confined(answer: str, document: str, target: RangeLike, file_name: str
             and stripped not in inside
         ):
             outside.setdefault(stripped, number)
-    copied = sorted({outside[s] + 1 for s in (line.strip() for line in code.splitlines()) if s in outside})
+    answered = (line.strip() for line in code.splitlines())
+    copied = sorted({line_offset + outside[s] + 1 for s in answered if s in outside})
     if len(copied) > MAX_COPIED_LINES:
         shown = ", ".join(map(str, copied[:5])) + ("…" if len(copied) > 5 else "")
         raise OutsideSelection(f"the answer rewrites code outside the selection (lines {shown})")

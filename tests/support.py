@@ -46,3 +46,16 @@ MOCK_USER_CONFIG = textwrap.dedent(
     model = "claude-opus-4-6"
     """
 )
+
+# A long Python module for the big-input tests: function N starts at line 5 N (0-based).
+FUNCTION = "def helper_{n}(value):\n    total = value * {n}\n    return total + 1\n\n\n"
+
+
+def long_module(chars: int) -> str:
+    """At least ``chars`` characters of :data:`FUNCTION` s, numbered from 0."""
+    out, n, size = [], 0, 0
+    while size < chars:
+        out.append(FUNCTION.format(n=n))
+        size += len(out[-1])
+        n += 1
+    return "".join(out)

@@ -11,19 +11,9 @@ import json
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from support import long_module
 
 from assistant_router.engine import limits
-
-FUNCTION = "def helper_{n}(value):\n    total = value * {n}\n    return total + 1\n\n\n"
-
-
-def module(chars: int) -> str:
-    out, n, size = [], 0, 0
-    while size < chars:
-        out.append(FUNCTION.format(n=n))
-        size += len(out[-1])
-        n += 1
-    return "".join(out)
 
 
 def sent(loopback) -> str:
@@ -31,7 +21,7 @@ def sent(loopback) -> str:
 
 
 async def test_code_actions_answer_while_a_long_document_is_previewed(start_session, loopback, workspace):
-    text = module(3_000_000)
+    text = long_module(3_000_000)
     lines = text.count("\n")
     (workspace / "big.py").write_text(text)
     session = await start_session("vscode", env=loopback.env)
@@ -92,7 +82,7 @@ async def test_thousands_of_diagnostics_are_cut_to_the_limit(start_session, work
 
 
 async def test_a_bare_cursor_in_a_long_document_targets_its_line(start_session, loopback, workspace):
-    text = module(limits.WHOLE_DOCUMENT_CHARS * 2)
+    text = long_module(limits.WHOLE_DOCUMENT_CHARS * 2)
     session = await start_session("vscode", env=loopback.env)
     uri = session.open("long.py", text=text)
     line = text.count("\n") // 2 + 1  # "    total = value * N"
@@ -109,3 +99,21 @@ async def test_a_bare_cursor_in_a_long_document_targets_its_line(start_session, 
     assert answer["status"] == "shown"
     (request,) = loopback.requests
     assert text.splitlines()[line] in json.dumps(request.body)
+
+
+async def test_an_edit_in_a_long_document_is_rebased_onto_what_was_typed_meanwhile(start_session):
+    text = long_module(limits.WHOLE_DOCUMENT_CHARS * 4)
+    session = await start_session("vscode")
+    session.write_policy("[models.opus]\noptions = { delay_ms = 40, chunk_chars = 8 }\n")  # slow enough to type
+    uri = session.open("long.py", text=text)
+    line = text.count("\n") // 2 - (text.count("\n") // 2) % 5
+    argument = session.task_argument("refactor", uri, line, line + 3)
+    run = asyncio.ensure_future(session.execute("assistant.run", argument))
+    await session.wait_for(lambda: any(len(r) >= 2 for r in session.client.progress_reports.values()))
+    session.change(uri, "# typed meanwhile\n# and more\n" + text)
+    result = await run
+    assert result["status"] == "applied" and result["edit"]["rebased"] is True
+    (params,) = session.applied_edits
+    (change,) = params.edit.document_changes
+    (edit,) = change.edits
+    assert edit.range.start.line == line + 2 and change.text_document.version == 2

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support import FUNCTION, long_module
 
 from assistant_router.engine import limits, tokens
 from assistant_router.engine.assembly import assemble
@@ -30,7 +31,6 @@ from assistant_router.engine.tokens import _estimate, estimate_tokens
 from assistant_router.routing.policy import build_policy, builtin_layer
 from assistant_router.routing.tasks import Task
 
-FUNCTION = "def helper_{n}(value):\n    total = value * {n}\n    return total + 1\n\n\n"
 PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\n"
     + "".join(f"MIIEowIBAAKCAQEA{n:04d}x9Qv2Lm8Zr7Tk4Wq1Yp6Hs3Jd5Nf0Bc8Ve2Xg7Ka9Lm\n" for n in range(12))
@@ -42,14 +42,6 @@ def policies(root: Path) -> StaticPolicies:
     policy, _ = build_policy([builtin_layer()])
     assert policy is not None
     return StaticPolicies(root, policy)
-
-
-def big_module(chars: int) -> str:
-    out, n = [], 0
-    while sum(map(len, out)) < chars:
-        out.append(FUNCTION.format(n=n))
-        n += 1
-    return "".join(out)
 
 
 def request_for(text: str, span: Span, tmp_path: Path, task: Task = Task.REVIEW):
@@ -72,7 +64,7 @@ def test_a_selection_over_the_limit_is_refused_before_anything_is_estimated(tmp_
 
 
 def test_a_long_document_is_read_around_the_selection_with_its_own_line_numbers(tmp_path):
-    text = big_module(3 * limits.WHOLE_DOCUMENT_CHARS)
+    text = long_module(3 * limits.WHOLE_DOCUMENT_CHARS)
     index = LineIndex(text)
     first = index.line_of(len(text) // 2)
     first -= first % 5  # the start of a function
@@ -100,8 +92,8 @@ def test_a_line_too_long_to_end_nearby_is_cut_mid_line(tmp_path):
 
 
 def test_a_key_block_reaching_into_the_selection_is_found_whole_in_a_long_document(tmp_path):
-    head = big_module(2 * limits.WHOLE_DOCUMENT_CHARS)
-    text = head + 'KEY = """\n' + PEM + '"""\n' + big_module(limits.WHOLE_DOCUMENT_CHARS)
+    head = long_module(2 * limits.WHOLE_DOCUMENT_CHARS)
+    text = head + 'KEY = """\n' + PEM + '"""\n' + long_module(limits.WHOLE_DOCUMENT_CHARS)
     lines = LineIndex(text)
     key_line = lines.line_of(len(head)) + 1  # the BEGIN line
     # Select only the last lines of the block: the BEGIN line is not in the selection.
@@ -120,7 +112,7 @@ def test_gather_numbers_lines_from_the_window_start():
 
 
 def test_sliced_token_estimates_add_up_to_one_pass():
-    text = big_module(5 * limits.SLICE_CHARS) + "naïve  café 😀 " * 10_000 + "\n" + big_module(limits.SLICE_CHARS)
+    text = long_module(5 * limits.SLICE_CHARS) + "naïve  café 😀 " * 10_000 + "\n" + long_module(limits.SLICE_CHARS)
     assert len(list(slices(text, limits.SLICE_CHARS))) > 4
     assert estimate_tokens(text) == max(1, round(_estimate(text)))
 
@@ -169,6 +161,74 @@ def test_neighbours_are_bounded_in_size_and_number(tmp_path):
 
 
 def test_a_short_document_is_read_whole(tmp_path):
-    request = request_for(big_module(10_000), Span.of(5, 0, 8, 0), tmp_path)
+    request = request_for(long_module(10_000), Span.of(5, 0, 8, 0), tmp_path)
     assert request.source.window is None and request.source.context is request.source.text
     assert replace(request.source, window="x\n").context == "x\n"
+
+
+@pytest.mark.parametrize("block", [4, 65_536])
+def test_rebasing_finds_the_selection_where_it_moved(monkeypatch, block):
+    """Whatever the user typed, an edit that is not a conflict lands on the
+    same lines of text, at their new place."""
+    import random
+
+    from assistant_router.delivery import text_edits
+    from assistant_router.delivery.text_edits import EditConflict, rebase_range
+    from assistant_router.engine.text import split_lines
+
+    monkeypatch.setattr(text_edits, "_BLOCK", block)  # small blocks: every boundary case of the C-speed scan
+    rng = random.Random(block)
+    words = ["a\n", "b\n", "cc\n", "x", "\n", "dd\n", "e\r\n"]
+    applied = 0
+    for _ in range(3000):
+        before = [rng.choice(words) for _ in range(rng.randrange(1, 12))]
+        after = list(before)
+        for _ in range(rng.randrange(1, 3)):
+            at = rng.randrange(0, len(after) + 1)
+            match rng.randrange(3):
+                case 0:
+                    after.insert(at, rng.choice(words))
+                case 1 if after:
+                    after.pop(min(at, len(after) - 1))
+                case _ if after:
+                    after[min(at, len(after) - 1)] = rng.choice(words)
+        old, new = split_lines("".join(before)), split_lines("".join(after))
+        first = rng.randrange(0, len(old))
+        last = rng.randrange(first, len(old))
+        try:
+            shift = rebase_range("".join(before), "".join(after), first, last)
+        except EditConflict:
+            continue
+        applied += 1
+        assert first + shift >= 0 and new[first + shift : last + 1 + shift] == old[first : last + 1]
+    assert applied > 1000
+
+
+def test_rebasing_a_long_document_compares_only_what_changed(monkeypatch):
+    import difflib
+
+    from assistant_router.delivery.text_edits import MAX_DIFF_LINES, EditConflict, rebase_range
+
+    compared: list[int] = []
+    real = difflib.SequenceMatcher
+
+    def counting(junk, a, b, autojunk=True):
+        compared.append(len(a) + len(b))
+        return real(junk, a, b, autojunk=autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", counting)
+    text = long_module(3_000_000)
+    index = LineIndex(text)
+    middle = index.line_of(len(text) // 2)
+    near = index.start(middle + 100)
+    # Typed above the selection, or below it: placed at once. Close by on both sides: the changed lines compared.
+    assert rebase_range(text, "# typed\n" + text, middle, middle + 2) == 1
+    assert rebase_range(text, text + "# typed\n", middle, middle + 2) == 0
+    assert compared == []
+    nearby = text[: index.start(middle - 10)] + "# a\n" + text[index.start(middle - 10) : near] + "# b\n" + text[near:]
+    assert rebase_range(text, nearby, middle, middle + 2) == 1
+    assert sum(compared) < 300  # the 110 lines between the two changes, not 2 x 300,000
+    # Far apart on both sides: refused rather than diffing a million repetitive lines.
+    with pytest.raises(EditConflict, match="changed both before and after the target lines"):
+        rebase_range(text, "# typed\n" + text + "# typed\n", middle, middle + 2)
+    assert MAX_DIFF_LINES < index.line_of(len(text))
