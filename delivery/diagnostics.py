@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from assistant_router.engine.results import Delivered, Failed, Status
-from assistant_router.engine.text import split_lines
+from assistant_router.engine.text import LineIndex
 
 if TYPE_CHECKING:
     from assistant_router.delivery.review import ReviewFix
@@ -28,7 +28,7 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
         ) from None
     document = answer.request.document
     current = target.read(document.uri)
-    line_count = len(split_lines(current.text if current is not None else document.text))
+    line_count = len(current.lines if current is not None else LineIndex(document.text))
     inside = [f for f in findings if f.line <= line_count]
     if outside := len(findings) - len(inside):
         notes.append(

@@ -101,7 +101,7 @@ def parse_review(answer: str) -> tuple[list[Finding], list[str]]:
 
 
 def findings_to_diagnostics(
-    findings: list[Finding], lines: list[str], model_label: str
+    findings: list[Finding], lines: Sequence[str], model_label: str
 ) -> tuple[list[types.Diagnostic], int]:
     """Diagnostics (ranges in code points) and how many findings lay outside the document."""
     diagnostics = []

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant_router.engine.text import Span
+from assistant_router.engine.text import LineIndex, Span
 
 if TYPE_CHECKING:
     from assistant_router.delivery.review import Finding
@@ -23,6 +23,11 @@ class CurrentText:
 
     text: str
     version: int | None = None  # None: not open in the editor
+    index: LineIndex | None = None  # the front end's index of ``text``, when it keeps one
+
+    @property
+    def lines(self) -> LineIndex:
+        return self.index if self.index is not None and self.index.text is self.text else LineIndex(self.text)
 
 
 @dataclass(frozen=True)

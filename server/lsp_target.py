@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 
 from assistant_router.delivery.target import CurrentText, FileEdit
 from assistant_router.engine.results import Declined, Failed
+from assistant_router.engine.text import LineIndex
 from assistant_router.server.diagnostics import REVIEW_CHANNEL
 
 if TYPE_CHECKING:
@@ -32,11 +33,14 @@ logger = logging.getLogger(__name__)
 ANNOTATION_ID = "assistant-router"
 
 
-def client_range(ls: LanguageServer, uri: str, span: Any) -> types.Range:
-    """A code-point range of the document at ``uri`` in the client's units."""
+def client_range(ls: LanguageServer, services: Services, uri: str, span: Any) -> types.Range:
+    """A code-point range of the document at ``uri`` in the client's units
+    (with its line index: pygls's own conversion splits the whole text)."""
     server_range = types.Range(types.Position(span.start.line, span.start.character),
                                types.Position(span.end.line, span.end.character))
-    return ls.workspace.get_text_document(uri).range_to_client_units(server_range)
+    document = ls.workspace.get_text_document(uri)
+    lines = services.line_indexes.get(uri, document.source) or LineIndex(document.source)
+    return document.position_codec.range_to_client_units(lines, server_range)
 
 
 class LspTarget:
@@ -56,7 +60,7 @@ class LspTarget:
     def read(self, uri: str) -> CurrentText | None:
         workspace = self._ls.workspace
         if (document := workspace.text_documents.get(uri)) is not None:
-            return CurrentText(document.source, document.version)
+            return CurrentText(document.source, document.version, self._services.line_indexes.get(uri, document.source))
         path = uris.to_fs_path(uri)
         if path is None or not Path(path).is_file():
             return None
@@ -73,7 +77,7 @@ class LspTarget:
             if edit.create:
                 changes.append(types.CreateFile(uri=edit.uri, options=types.CreateFileOptions(ignore_if_exists=True)))
             rng = (types.Range(types.Position(0, 0), types.Position(0, 0)) if edit.create
-                   else client_range(self._ls, edit.uri, edit.range))
+                   else client_range(self._ls, self._services, edit.uri, edit.range))
             text_edit: types.TextEdit = (
                 types.AnnotatedTextEdit(range=rng, new_text=edit.new_text, annotation_id=ANNOTATION_ID)
                 if features.change_annotations else types.TextEdit(rng, edit.new_text)
@@ -122,11 +126,12 @@ class LspTarget:
 
         uri = answer.request.document.uri
         document = self._ls.workspace.get_text_document(uri)
-        diagnostics, _ = findings_to_diagnostics(list(findings), document.lines, answer.label)
+        lines = self._services.line_indexes.get(uri, document.source) or LineIndex(document.source)
+        diagnostics, _ = findings_to_diagnostics(list(findings), lines, answer.label)
         fixes = []
         for diagnostic in diagnostics:
             server_range = diagnostic.range
-            diagnostic.range = document.range_to_client_units(server_range)
+            diagnostic.range = document.position_codec.range_to_client_units(lines, server_range)
             if diagnostic.data is not None:
                 fixes.append(
                     ReviewFix(diagnostic, server_range, diagnostic.data["original"], diagnostic.data["replacement"])
