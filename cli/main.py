@@ -128,14 +128,13 @@ def _serve(args: argparse.Namespace) -> int:
     # loop's thread then waits for the interpreter at most this long, instead
     # of Python's default 5 ms, each time it needs it to answer a request.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # Our frame reader, not pygls's: that one goes deaf after one bad header.
+    from assistant_router.server.stdio import start_io, start_tcp
+
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        from assistant_router.server.stdio import start_io
-
-        return start_io(server)  # our frame reader: pygls's goes deaf after one bad header
-    return 0
+        return start_tcp(server, host or "127.0.0.1", int(port))
+    return start_io(server)
 
 
 def _registry_check():

@@ -1,4 +1,4 @@
-"""The LSP base protocol over stdio: frames in, messages to the protocol.
+"""The LSP base protocol over stdio or TCP: frames in, messages to the protocol.
 
 pygls 2.1.1 (``pygls.io_.run_async``) reads headers line by line and only
 recognises ``Content-Length: <digits>``. After a frame it cannot read (say
@@ -19,7 +19,8 @@ This reader fixes both:
   (not JSON), -32600 (not a JSON-RPC message) or -32602 (params that do not
   fit, naming the field) instead of staying silent.
 
-At the end of stdin the server shuts down as pygls's own loop does.
+At the end of input the server shuts down as pygls's own loop does.
+``serve --tcp`` reads its one connection with the same reader.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import logging
 import re
 import sys
 import threading
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Awaitable, Coroutine
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from pygls.io_ import StdinAsyncReader, StdoutWriter
 
@@ -42,6 +44,14 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024 * 1024  # a larger Content-Length is taken as a broken frame
 _GLUED = re.compile(rb"Content-Length:[ \t]*(\S*)[ \t]*\r?\n?$", re.IGNORECASE)
+
+
+class FrameReader(Protocol):
+    """What :func:`read_frames` reads from: stdin (through a thread) or a socket."""
+
+    def readline(self) -> Awaitable[bytes]: ...
+
+    def readexactly(self, n: int) -> Awaitable[bytes]: ...
 
 
 class FrameError(ValueError):
@@ -72,9 +82,7 @@ def _shown(data: bytes, limit: int = 80) -> str:
     return text + ("…" if len(data) > limit else "")
 
 
-async def read_frames(
-    stop_event: threading.Event, reader: StdinAsyncReader, protocol: RouterProtocol
-) -> None:
+async def read_frames(stop_event: threading.Event, reader: FrameReader, protocol: RouterProtocol) -> None:
     """Read frames until the end of input (or ``stop_event``), resynchronising
     after a frame whose header cannot be read."""
     length: int | None = None
@@ -130,17 +138,61 @@ def start_io(server: LanguageServer, stdin: BinaryIO | None = None, stdout: Bina
     Returns the exit status: 0 at the end of input or after ``shutdown`` and
     ``exit``; 1 after ``exit`` without ``shutdown`` (pygls's own loop loses
     that status) or when reading fails, so that the editor restarts us."""
-    from assistant_router.server.protocol import RouterProtocol
-
-    protocol = server.protocol
-    assert isinstance(protocol, RouterProtocol)
+    protocol = _protocol(server)
     stop_event = threading.Event()
     server._stop_event = stop_event
     reader = StdinAsyncReader(stdin or sys.stdin.buffer, server.thread_pool)
     protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+    return _run(server, read_frames(stop_event, reader, protocol))
+
+
+def start_tcp(server: LanguageServer, host: str, port: int) -> int:
+    """``LanguageServer.start_tcp`` with :func:`read_frames` as the reader: the
+    first connection is served, and its end ends the server (as in pygls).
+    Returns the exit status, as :func:`start_io`."""
+    protocol = _protocol(server)
+    stop_event = threading.Event()
+    server._stop_event = stop_event
+
+    async def serve() -> None:
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if finished.done():
+                writer.close()
+                return
+            logger.info("client connected from %s", writer.get_extra_info("peername"))
+            protocol.set_writer(writer)  # type: ignore[arg-type]  # pygls takes its write() and close()
+            try:
+                await read_frames(stop_event, reader, protocol)
+            except Exception as exc:  # seen by _run, like a failure reading stdin
+                if not finished.done():
+                    finished.set_exception(exc)
+            finally:
+                if not finished.done():
+                    finished.set_result(None)
+
+        # A line may be as long as a body (a frame glued to a body while resynchronising).
+        listener = await asyncio.start_server(connection, host, port, limit=MAX_BODY_BYTES + 1024)
+        logger.info("serving LSP on %s", ", ".join(str(s.getsockname()) for s in listener.sockets))
+        async with listener:
+            await finished
+
+    return _run(server, serve())
+
+
+def _protocol(server: LanguageServer) -> RouterProtocol:
+    from assistant_router.server.protocol import RouterProtocol
+
+    protocol = server.protocol
+    assert isinstance(protocol, RouterProtocol)
+    return protocol
+
+
+def _run(server: LanguageServer, main: Coroutine[Any, Any, None]) -> int:
     status = 0
     try:
-        asyncio.run(read_frames(stop_event, reader, protocol))
+        asyncio.run(main)
     except BrokenPipeError:
         logger.error("connection to the client is lost; shutting down")
     except KeyboardInterrupt:

@@ -135,6 +135,8 @@ def test_serve_over_tcp(project, tmp_path):
                     raise
                 time.sleep(0.05)
         with connection:
+            # A broken frame first: the same reader as on stdio resynchronises on the next header.
+            connection.sendall(b'Content-Length: abc\r\n\r\n{"jsonrpc": "2.0", "id": 7, "method": "nothing"}')
             connection.sendall(
                 _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
             )
@@ -144,6 +146,7 @@ def test_serve_over_tcp(project, tmp_path):
                 assert chunk, "connection closed"
                 data += chunk
         assert b'"assistant.run"' in data
+        assert b'"id": 7' in data and b"-32700" in data  # the request in the skipped bytes is answered
     finally:
         server.kill()
         server.wait(10)
