@@ -203,8 +203,10 @@ async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
     if result.status in (Status.APPLIED, Status.SHOWN):
         model, usage = result.model, result.usage
         assert model is not None
-        _err(f"{request.task.value} by {model.alias} ({model.model}): {usage.input_tokens} tokens in, "
-             f"{usage.output_tokens} out, {result.elapsed_ms} ms" + (" (fallback)" if result.fallback else ""))
+        about = "about " if usage.estimated else ""
+        _err(f"{request.task.value} by {model.alias} ({model.model}): {about}{usage.input_tokens} tokens in, "
+             f"{about}{usage.output_tokens} out, {result.elapsed_ms} ms" + (" (fallback)" if result.fallback else "")
+             + (" (the server reported no usage: estimated)" if usage.estimated else ""))
     return EXIT_CODES[result.status]
 
 

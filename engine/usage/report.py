@@ -35,7 +35,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
 
     models: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "attempts": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
-        "unknown_cost": 0, "_ms": [], "_ttft": []})
+        "unknown_cost": 0, "estimated_usage": 0, "_ms": [], "_ttft": []})
     tasks: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "cost_usd": 0.0, "applied": 0, "kept": 0, "undone": 0})
     projects: dict[str, dict[str, Any]] = defaultdict(lambda: {"answered": 0, "cost_usd": 0.0})
@@ -52,6 +52,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
             continue
         runs.add(row.run_id)
         m["answered"] += 1
+        m["estimated_usage"] += row.estimated
         m["input_tokens"] += row.input_tokens
         m["output_tokens"] += row.output_tokens
         m["_ms"].append(row.total_ms)
@@ -96,6 +97,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "requests": len(runs),
         "cost_usd": round(total_cost, 6),
         "unknown_cost_requests": unknown,
+        "estimated_usage_answers": sum(m["estimated_usage"] for m in models.values()),
         "by_model": {k: {**v, "cost_usd": round(v["cost_usd"], 6)} for k, v in sorted(models.items())},
         "by_task": task_rows,
         "by_project": {k: {**v, "cost_usd": round(v["cost_usd"], 6)} for k, v in sorted(projects.items())},
@@ -151,12 +153,22 @@ def render_text(summary: dict[str, Any]) -> str:
     out = [f"assistant-router usage, {start} to {end} (UTC): {summary['requests']} requests, "
            f"{_money(summary['cost_usd'])}" + (f" (+{summary['unknown_cost_requests']} at unknown prices)"
                                               if summary["unknown_cost_requests"] else ""), ""]
+    def approx(m: dict[str, Any]) -> str:  # "~": some of these tokens are the router's estimate
+        return "~" if m.get("estimated_usage") else ""
+
     out += _table(
         ["model", "answers", "failed", "tokens in", "tokens out", "cost", "avg ms", "first token ms"],
-        [[k, str(m["answered"]), str(m["failed"]), f"{m['input_tokens']:,}", f"{m['output_tokens']:,}",
-          _money(m["cost_usd"]) + ("*" if m["unknown_cost"] else ""), str(m["avg_ms"] or "—"),
-          str(m["avg_ttft_ms"] or "—")] for k, m in summary["by_model"].items()],
+        [[k, str(m["answered"]), str(m["failed"]), f"{approx(m)}{m['input_tokens']:,}",
+          f"{approx(m)}{m['output_tokens']:,}", approx(m) + _money(m["cost_usd"]) + ("*" if m["unknown_cost"] else ""),
+          str(m["avg_ms"] or "—"), str(m["avg_ttft_ms"] or "—")] for k, m in summary["by_model"].items()],
     )
+    notes = []
+    if summary.get("estimated_usage_answers"):
+        notes.append(f"~ {summary['estimated_usage_answers']} answers came with no usage from the server: their "
+                     "tokens are the router's estimate, priced as such")
+    if summary["unknown_cost_requests"]:
+        notes.append("* some answers came from models without a known price: not in the cost")
+    out += notes
     out.append("")
     out += _table(
         ["task", "model", "answers", "cost", "avg cost", "edits applied", "kept", "undone", "acceptance"],

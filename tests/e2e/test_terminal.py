@@ -33,6 +33,18 @@ async def test_review_prints_findings_for_ci(loopback, workspace, user_config):
     assert request.api == "anthropic" and "### imports" in request.prompt
 
 
+async def test_usage_a_server_did_not_report_is_shown_as_estimated(loopback, workspace, user_config):
+    loopback.usage = "none"  # llama.cpp's server, for one
+    env = environment(loopback, user_config)
+    code, out, err = await terminal_run("explain", "geometry.py:9-10", env=env, cwd=workspace)
+    assert code == 0, err
+    assert "explain by opus (claude-opus-4-6): about " in err and "(the server reported no usage: estimated)" in err
+    process = await asyncio.create_subprocess_exec(EXE, "usage", cwd=workspace, env={**os.environ, **env},
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    report, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert "~ 1 answers came with no usage from the server" in report.decode()
+
+
 async def test_explain_streams_the_answer(loopback, workspace, user_config):
     code, out, err = await terminal_run("explain", "geometry.py:9-10", "--prompt", "keep it short",
                                env=environment(loopback, user_config), cwd=workspace)

@@ -264,3 +264,21 @@ def Layer_(text, role):  # noqa: N802
     from assistant_router.routing.policy import Layer
 
     return Layer(f"{role}.toml", None, text, role)
+
+
+def test_the_report_marks_usage_the_router_estimated():
+    now = time.time()
+    rows = [
+        AttemptRow(now, "/repo", "explain", "local", "openai", "llama", "ok", "e1", 400, 90, cost_usd=0.001,
+                   estimated=True),
+        AttemptRow(now, "/repo", "explain", "codex", "openai", "gpt-5.3-codex", "ok", "r1", 400, 90, cost_usd=0.002),
+    ]
+    summary = summarize(rows, since=0)
+    assert summary["estimated_usage_answers"] == 1
+    assert summary["by_model"]["local (llama)"]["estimated_usage"] == 1
+    assert summary["by_model"]["codex (gpt-5.3-codex)"]["estimated_usage"] == 0
+    text = render_text(summary)
+    assert "~400" in text and "~90" in text
+    assert "~ 1 answers came with no usage from the server: their tokens are the router's estimate" in text
+    (codex_line,) = [line for line in text.splitlines() if line.startswith("codex (gpt-5.3-codex)")]
+    assert "~" not in codex_line  # reported usage is not marked
