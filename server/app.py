@@ -86,7 +86,7 @@ class Services:
         self.diagnostics = DiagnosticsHub(ls.text_document_publish_diagnostics)
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
-        self.line_indexes = LineIndexes()
+        self.line_indexes = LineIndexes(lambda uri: ls.workspace.text_documents.get(uri))
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`

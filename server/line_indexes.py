@@ -1,33 +1,38 @@
-"""Line indexes of the open documents (engine/text.py ``LineIndex``), one per
-text: pygls's ``TextDocument.lines`` splits the whole text on every use,
-which for a 50 MB document costs 120 ms and 100 MB each time.
+"""Line indexes of documents (engine/text.py ``LineIndex``), one per text.
 
-A short document is indexed when asked (well under a millisecond); a long
-one off the event loop, after it opens or changes, so a code action never
+An open document keeps its own (server/text_documents.py); this decides when to
+build it: a short text when asked (well under a millisecond), a long one
+off the event loop after it opens or changes, so that a code action never
 waits for it (until it is ready, the code action uses what needs no index).
+Texts that are not open (read from disk) get a small cache of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from assistant_router.engine.limits import WHOLE_DOCUMENT_CHARS
 from assistant_router.engine.text import LineIndex
+from assistant_router.server.text_documents import IndexedTextDocument
 
 logger = logging.getLogger(__name__)
 
-KEPT = 16  # documents whose index is kept (a few kilobytes each)
+KEPT = 16  # indexes kept of texts that are not open (a few kilobytes each, and their text)
 
 
 class LineIndexes:
-    def __init__(self) -> None:
-        self._indexes: dict[str, LineIndex] = {}
+    def __init__(self, open_document: Callable[[str], Any]) -> None:
+        self._open_document = open_document  # uri → the open document, or None
+        self._others: dict[str, LineIndex] = {}
         self._building: dict[str, tuple[str, asyncio.Task[LineIndex]]] = {}
 
     def get(self, uri: str, text: str) -> LineIndex | None:
         """The index of ``text``, if it is ready or cheap to build now."""
-        found = self._indexes.get(uri)
+        document = self._document(uri, text)
+        found = document.ready_index() if document is not None else self._others.get(uri)
         if found is not None and found.text is text:
             return found
         if len(text) > WHOLE_DOCUMENT_CHARS:
@@ -59,15 +64,26 @@ class LineIndexes:
                 del self._building[uri]
         return self._keep(uri, index)
 
+    def _document(self, uri: str, text: str) -> IndexedTextDocument | None:
+        """The open document whose current text is ``text``."""
+        document = self._open_document(uri)
+        if isinstance(document, IndexedTextDocument) and document.source is text:
+            return document
+        return None
+
     def _keep(self, uri: str, index: LineIndex) -> LineIndex:
-        self._indexes.pop(uri, None)
-        self._indexes[uri] = index
-        while len(self._indexes) > KEPT:
-            self._indexes.pop(next(iter(self._indexes)))
+        document = self._document(uri, index.text)
+        if document is not None:
+            document.adopt(index)
+            return index
+        self._others.pop(uri, None)
+        self._others[uri] = index
+        while len(self._others) > KEPT:
+            self._others.pop(next(iter(self._others)))
         return index
 
     def forget(self, uri: str) -> None:
-        self._indexes.pop(uri, None)
+        self._others.pop(uri, None)
         building = self._building.pop(uri, None)
         if building is not None:
             building[1].cancel()

@@ -147,6 +147,11 @@ class RouterProtocol(LanguageServerProtocol):
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
         result: types.InitializeResult = yield from super().lsp_initialize(params)
+        # pygls has just created the workspace: its documents get a line index
+        # (server/text_documents.py), the same state and behaviour otherwise.
+        from assistant_router.server.text_documents import IndexedWorkspace
+
+        self._workspace.__class__ = IndexedWorkspace
         if self.experimental is not None:
             result.capabilities.experimental = {EXPERIMENTAL_KEY: self.experimental()}
         return result

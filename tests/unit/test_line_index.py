@@ -53,3 +53,41 @@ def test_big_document_costs_a_small_index() -> None:
     assert len(index) == text.count("\n")
     assert len(index._bounds) <= len(text) // text_module.INDEX_CHUNK + 2  # kilobytes, not a list of lines
     assert index[len(index) // 2] == line and index.line_of(len(text) // 2) == (len(text) // 2) // len(line)
+
+
+# --------------------------------------------------------------------------- #
+# server/text_documents.py: pygls's TextDocument with the index
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
+def test_incremental_changes_give_what_pygls_gives(encoding: str) -> None:
+    """Random valid changes (between whole characters, or at the very end)
+    leave the same text in both documents."""
+    from lsprotocol import types
+    from pygls.workspace import TextDocument
+    from pygls.workspace.position_codec import PositionCodec
+
+    from assistant_router.server.text_documents import IndexedTextDocument
+
+    codec = PositionCodec(types.PositionEncodingKind(encoding))
+    rng = random.Random(encoding)
+    alphabet = ["a", "b", " ", "\n", "\r\n", "é", "😀", "\r", "\u2028"]
+    for text in texts(7, 1500):
+        ours, theirs = (kind("file:///a", text, version=1, sync_kind=types.TextDocumentSyncKind.Incremental,
+                             position_codec=codec) for kind in (IndexedTextDocument, TextDocument))
+
+        def position(lines: tuple[str, ...]) -> types.Position:
+            if not lines or rng.random() < 0.1:
+                return types.Position(len(lines), 0)  # the very end
+            line = rng.randrange(0, len(lines))
+            content = lines[line].rstrip("\r\n")
+            return types.Position(line, codec.client_num_units(content[: rng.randrange(0, len(content) + 1)]))
+
+        for _ in range(4):
+            first, last = sorted([position(theirs.lines), position(theirs.lines)], key=lambda p: (p.line, p.character))
+            change = types.TextDocumentContentChangePartial(
+                range=types.Range(first, last), text="".join(rng.choice(alphabet) for _ in range(rng.randrange(4))))
+            theirs.apply_change(change)
+            ours.apply_change(change)
+            assert ours.source == theirs.source, (text, change)
+            assert list(ours.lines) == list(theirs.lines) or (ours.source == "" and list(ours.lines) == [""])
