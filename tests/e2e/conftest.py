@@ -16,6 +16,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
+from support import raw_server
 
 from assistant_router.cli.demo import client_converter
 
@@ -190,3 +191,10 @@ async def loopback(user_config: Path):
         )
         fake.env = {"OPENAI_API_KEY": LOOPBACK_KEY, "ANTHROPIC_API_KEY": LOOPBACK_KEY}
         yield fake
+
+
+@pytest_asyncio.fixture
+async def raw(tmp_path: Path, workspace: Path, user_config: Path):
+    """The real server with raw bytes on its stdin (``support.RawClient``)."""
+    async with raw_server(tmp_path, workspace, user_config) as client:
+        yield client
