@@ -156,3 +156,13 @@ async def raw_server(tmp_path: Path, workspace: Path, user_config: Path) -> Asyn
         yield client
     finally:
         await client.close()
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+FUZZ_EXAMPLES_ENV = "ASSISTANT_ROUTER_FUZZ_EXAMPLES"
+
+
+def fuzz_examples(default: int = 50) -> int:
+    """Examples per property: ``default``, or ``$ASSISTANT_ROUTER_FUZZ_EXAMPLES`` for a long run."""
+    return int(os.environ.get(FUZZ_EXAMPLES_ENV) or default)
