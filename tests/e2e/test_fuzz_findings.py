@@ -1,0 +1,64 @@
+"""What the fuzz suite (tests/fuzz/) found, as exact bytes on the real server's
+stdin: each was a request never answered, or answered as an internal error
+(-32603) for what is the client's mistake. After each, a valid code action is
+still served. Every wait is bounded (support.WAIT)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from support import code_action_request
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def framed(body: bytes) -> Callable[[str], bytes]:
+    return lambda uri: frame(body)
+
+
+def code_action(uri: str) -> bytes:
+    return frame(json.dumps(code_action_request(2, uri)).encode())
+
+
+FOUND = {  # name: (the bytes, given the document's URI; the id answered; its error code, None for a result)
+    # A byte before a frame's header glued to it: the frame was skipped as an unknown header.
+    "a byte before a header": (
+        lambda uri: b"\x00" + code_action(uri), 2, None),
+    # The rest of a body longer than its Content-Length, glued to the next header: that frame was lost.
+    "a Content-Length too small": (
+        lambda uri: b'Content-Length: 5\r\n\r\n{"jsonrpc": "2.0", "method": "x"}' + code_action(uri), 2, None),
+    # A notification's method sent with an id: handled as a notification, never answered.
+    "a notification with an id": (
+        lambda uri: frame(b'{"jsonrpc": "2.0", "id": 2, "method": "textDocument/didClose", '
+                          b'"params": {"textDocument": {"uri": "%s"}}}' % uri.encode()), 2, -32600),
+    # No params, for a method lsprotocol does not know: -32603 (pygls's generic message requires them).
+    "an unknown method without params": (framed(b'{"jsonrpc": "2.0", "id": 2, "method": "no/such"}'), 2, -32601),
+    # A member JSON-RPC does not have, for such a method: -32603 too.
+    "an unknown member": (framed(b'{"jsonrpc": "2.0", "id": 2, "method": "no/such", "extra": null}'), 2, -32601),
+    # A method that is not a string: -32603 (pygls's "method not found" message concatenates it).
+    "a method that is not a string": (framed(b'{"jsonrpc": "2.0", "id": 2, "method": null}'), 2, -32600),
+    # An id null: answered with a response that had no "id" member at all.
+    "an id null": (framed(b'{"jsonrpc": "2.0", "id": null, "method": "no/such"}'), None, -32600),
+}
+
+
+@pytest.mark.parametrize("name", list(FOUND))
+async def test_a_fuzz_finding_is_answered_and_the_server_still_serves(raw, workspace, name):
+    data, msg_id, code = FOUND[name]
+    uri = (workspace / "geometry.py").as_uri()
+    raw.send_bytes(data(uri))
+    raw.send(code_action_request(3, uri))
+
+    answer = await raw.response(msg_id)
+    assert answer is not None and "id" in answer
+    if code is None:
+        assert any("Review" in action["title"] for action in answer["result"])
+    else:
+        assert answer["error"]["code"] == code, answer
+    after = await raw.response(3)
+    assert after is not None and any("Review" in action["title"] for action in after["result"])
+    assert raw.process.returncode is None
