@@ -41,9 +41,14 @@ FOUND = {  # name: (the bytes, given the document's URI; the id answered; its er
     "an unknown member": (framed(b'{"jsonrpc": "2.0", "id": 2, "method": "no/such", "extra": null}'), 2, -32601),
     # A method that is not a string: -32603 (pygls's "method not found" message concatenates it).
     "a method that is not a string": (framed(b'{"jsonrpc": "2.0", "id": 2, "method": null}'), 2, -32600),
+    # A command argument's unknown key written ".[": named "[" (a key path's "." before "[" was dropped).
+    "an unknown key '.['": (framed(b'{"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": '
+                                  b'{"command": "assistant.usage", "arguments": [{".[": 1}]}}'), 2, -32602),
     # An id null: answered with a response that had no "id" member at all.
     "an id null": (framed(b'{"jsonrpc": "2.0", "id": null, "method": "no/such"}'), None, -32600),
 }
+
+MESSAGES = {"an unknown key '.['": "invalid command argument: .[: unknown key '.['"}
 
 
 @pytest.mark.parametrize("name", list(FOUND))
@@ -59,6 +64,7 @@ async def test_a_fuzz_finding_is_answered_and_the_server_still_serves(raw, works
         assert any("Review" in action["title"] for action in answer["result"])
     else:
         assert answer["error"]["code"] == code, answer
+        assert MESSAGES.get(name, "") in answer["error"]["message"]
     after = await raw.response(3)
     assert after is not None and any("Review" in action["title"] for action in after["result"])
     assert raw.process.returncode is None
