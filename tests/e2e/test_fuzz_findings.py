@@ -1,15 +1,17 @@
-"""What the fuzz suite (tests/fuzz/) found, as exact bytes on the real server's
-stdin: each was a request never answered, or answered as an internal error
-(-32603) for what is the client's mistake. After each, a valid code action is
-still served. Every wait is bounded (support.WAIT)."""
+"""What the fuzz suite (tests/fuzz/) found, as exact bytes: on the real
+server's stdin, each was a request never answered, or answered as an internal
+error (-32603) for what is the client's mistake, and after each a valid code
+action is still served; in a policy file, each was a diagnostic on no line
+(shown on the first) or on the wrong one. Every wait is bounded (support.WAIT)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
 import pytest
-from support import code_action_request
+from support import WAIT, code_action_request
 
 
 def frame(body: bytes) -> bytes:
@@ -68,3 +70,26 @@ async def test_a_fuzz_finding_is_answered_and_the_server_still_serves(raw, works
     after = await raw.response(3)
     assert after is not None and any("Review" in action["title"] for action in after["result"])
     assert raw.process.returncode is None
+
+
+POLICY_FOUND = {  # name: (the policy file's bytes, the diagnostic's line (0-based), what it says)
+    "invalid TOML at the end": (b'[routes]\nreview = "codex"\nbroken', 2, "(at end of document)"),
+    "a quote in a quoted key": (b'# a quote\n"\'" = 1\n', 1, "unknown key '''"),
+    "an escape in a quoted key": (b'# the models\n[models."\\u001f"]\n', 1, "needs provider and model"),
+    "an array of tables": (b'[[rules]]\nuse = "opus"\n\n[[rulesx]]\n', 3, "unknown key 'rulesx'"),
+    "a line separator in a comment": (b"# \xc2\x85 \xe2\x80\xa8 comment\nbad = 1\n", 1, "unknown key 'bad'"),
+}
+
+
+@pytest.mark.parametrize("name", list(POLICY_FOUND))
+async def test_a_fuzz_finding_in_a_policy_file_is_a_diagnostic_on_its_line(start_session, workspace, name):
+    data, line, message = POLICY_FOUND[name]
+    policy = workspace / ".assistant-router.toml"
+    policy.write_bytes(data)
+    session = await start_session("vscode")
+    await session.wait_for(lambda: session.client.diagnostics.get(policy.as_uri()), timeout=WAIT)
+    (diagnostic,) = [d for d in session.client.diagnostics[policy.as_uri()] if d.severity == 1]
+    assert message in diagnostic.message and diagnostic.range.start.line == line
+    uri = session.open("geometry.py")
+    actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
+    assert "Review selection · opus (claude-opus-4-6)" in [a.title for a in actions]  # the defaults serve
