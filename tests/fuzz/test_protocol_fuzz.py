@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 from fuzz.strategies import COMMANDS, json_values, near, near_valid, ranges, task_arguments, uris
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.io_ import StdinAsyncReader
-from support import MOCK_USER_CONFIG, SAMPLE
+from support import MOCK_USER_CONFIG, SAMPLE, fuzz_examples, raw_server
 
 from assistant_router.server.app import build_server
 from assistant_router.server.stdio import MAX_BODY_BYTES, read_frames
@@ -247,7 +247,7 @@ def numbered(batch: list[Any], uri: str) -> tuple[list[bytes], list[Any]]:
     bodies, due = [], []
     for number, message in enumerate(batch):
         if isinstance(message, dict) and message.get("id") == ID:
-            message = {**message, "id": number if number % 2 else f"r{number}"}
+            message = {**message, "id": 100 + number if number % 2 else f"r{number}"}  # 1: RawClient's initialize
             if "method" in message:
                 due.append(message["id"])
         bodies.append(message if isinstance(message, bytes) else json.dumps(message).replace(DOC, uri).encode())
@@ -280,3 +280,29 @@ def test_every_request_gets_exactly_one_answer_and_never_an_internal_error(root,
         assert response["id"] is None or any(same_id(response["id"], i) for i in (*sent, "init", TAIL_ID, "bye")), \
             f"an answer to an id never sent: {response}"
     assert "result" in client.responses(TAIL_ID)[0]
+
+
+# ----------------------------------------------------------------------------- the real server
+
+
+@settings(max_examples=max(1, fuzz_examples() // 25), deadline=None)  # a subprocess: bounded by WAIT instead
+@given(junk=garbage, batch=st.lists(messages(), min_size=10, max_size=30))
+def test_the_real_server_answers_every_request_after_garbage_and_stays_up(root, junk, batch):
+    async def run() -> None:
+        async with raw_server(root.parent, root, root.parent / "config.toml") as server:
+            uri = (root / "geometry.py").as_uri()
+            bodies, due = numbered(batch, uri)
+            server.send_bytes(junk + b"".join(frame(body) for body in bodies))
+            server.send(code_action(TAIL_ID, uri))
+            tail = await server.response(TAIL_ID)
+            assert tail is not None and any("Review" in action["title"] for action in tail["result"])
+            for msg_id in due:  # answered before the tail or soon after (an executeCommand runs a task)
+                if not any(same_id(m.get("id"), msg_id) for m in server.messages if "method" not in m):
+                    assert await server.response(msg_id) is not None
+            answers = [m for m in server.messages if "method" not in m]
+            for msg_id in due:
+                assert len([m for m in answers if same_id(m.get("id"), msg_id)]) == 1, msg_id
+            assert not [m for m in answers if m.get("error", {}).get("code") == -32603]
+            assert server.process.returncode is None
+
+    asyncio.run(run())
