@@ -75,13 +75,9 @@ HOSTILE_POLICIES = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_POLICIES))
-async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(start_session, workspace, name):
+async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(policy_session, name):
     data, line, message = HOSTILE_POLICIES[name]
-    policy = workspace / ".assistant-router.toml"
-    policy.write_bytes(data)
-    session = await start_session("vscode")
-    uri = session.open("geometry.py")
-    policy_uri = policy.as_uri()
+    session, uri, diagnostics = await policy_session(data)
 
     actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
     assert "Review selection · opus (claude-opus-4-6)" in [a.title for a in actions]  # the defaults serve
@@ -89,8 +85,7 @@ async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(st
         session.execute("assistant.route", session.task_argument("review", uri, 3, 6)), WAIT
     )
     assert route["alias"] == "opus"
-    await session.wait_for(lambda: session.client.diagnostics.get(policy_uri), timeout=WAIT)
-    (diagnostic,) = session.client.diagnostics[policy_uri]
+    (diagnostic,) = diagnostics
     assert message in diagnostic.message and diagnostic.range.start.line == line
 
 
