@@ -59,6 +59,12 @@ MOCK_USER_CONFIG = textwrap.dedent(
 WAIT = 15.0  # seconds: the most any step may take before the test fails
 
 
+def frame(message: Any) -> bytes:
+    """One LSP frame: ``message`` (bytes as they are, anything else as JSON) after its header."""
+    body = message if isinstance(message, bytes) else json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
 class RawClient:
     """Raw bytes on the server's stdin, LSP frames parsed from its stdout."""
 
@@ -80,8 +86,7 @@ class RawClient:
         self.process.stdin.write(data)
 
     def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
-        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.send_bytes(frame(message))
 
     async def _read_one(self) -> dict[str, Any] | None:
         assert self.process.stdout is not None

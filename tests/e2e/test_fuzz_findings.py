@@ -7,15 +7,10 @@ action is still served; in a policy file, each was a diagnostic on no line
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 
 import pytest
-from support import WAIT, code_action_request
-
-
-def frame(body: bytes) -> bytes:
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+from support import WAIT, code_action_request, frame
 
 
 def framed(body: bytes) -> Callable[[str], bytes]:
@@ -23,7 +18,7 @@ def framed(body: bytes) -> Callable[[str], bytes]:
 
 
 def code_action(uri: str) -> bytes:
-    return frame(json.dumps(code_action_request(2, uri)).encode())
+    return frame(code_action_request(2, uri))
 
 
 FOUND = {  # name: (the bytes, given the document's URI; the id answered; its error code, None for a result)

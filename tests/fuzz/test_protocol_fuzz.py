@@ -26,7 +26,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.io_ import StdinAsyncReader
-from support import MOCK_USER_CONFIG, SAMPLE, fuzz_examples, raw_server
+from support import MOCK_USER_CONFIG, SAMPLE, code_action_request, frame, fuzz_examples, raw_server
 
 from assistant_router.server.app import build_server
 from assistant_router.server.stdio import MAX_BODY_BYTES, read_frames
@@ -47,18 +47,6 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env.setenv("XDG_CACHE_HOME", str(base / "cache"))
         env.setenv("XDG_DATA_HOME", str(base / "data"))
         yield base / "project"
-
-
-def frame(message: Any) -> bytes:
-    body = message if isinstance(message, bytes) else json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def code_action(msg_id: Any, uri: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": msg_id, "method": types.TEXT_DOCUMENT_CODE_ACTION,
-            "params": {"textDocument": {"uri": uri},
-                       "range": {"start": {"line": 3, "character": 0}, "end": {"line": 6, "character": 0}},
-                       "context": {"diagnostics": []}}}
 
 
 def same_id(a: Any, b: Any) -> bool:
@@ -169,7 +157,7 @@ def test_the_reader_stops_cleanly_at_the_end_of_any_input(root, data):
 @example(data=_short_frame(b'{"jsonrpc": "2.0", "method": "x"}', 5)).via("found: the rest of a body glued to a header")
 def test_after_any_garbage_the_next_valid_request_is_answered(root, data):
     uri = (root / "geometry.py").as_uri()
-    client = exchange(root, data + frame(code_action(TAIL_ID, uri)), answered=(TAIL_ID,))
+    client = exchange(root, data + frame(code_action_request(TAIL_ID, uri)), answered=(TAIL_ID,))
     (answer,) = client.responses(TAIL_ID)
     assert any("Review" in action["title"] for action in answer["result"])
     assert not internal_errors(client)
@@ -268,7 +256,7 @@ FOUND = [  # what this property found, each fixed and a regression in tests/e2e/
 def test_every_request_gets_exactly_one_answer_and_never_an_internal_error(root, batch):
     uri = (root / "geometry.py").as_uri()
     bodies, due = numbered(batch, uri)
-    stream = b"".join(frame(body) for body in bodies) + frame(code_action(TAIL_ID, uri))
+    stream = b"".join(frame(body) for body in bodies) + frame(code_action_request(TAIL_ID, uri))
     client = exchange(root, stream, answered=(*due, TAIL_ID))
 
     for msg_id in due:
@@ -293,7 +281,7 @@ def test_the_real_server_answers_every_request_after_garbage_and_stays_up(root, 
             uri = (root / "geometry.py").as_uri()
             bodies, due = numbered(batch, uri)
             server.send_bytes(junk + b"".join(frame(body) for body in bodies))
-            server.send(code_action(TAIL_ID, uri))
+            server.send(code_action_request(TAIL_ID, uri))
             tail = await server.response(TAIL_ID)
             assert tail is not None and any("Review" in action["title"] for action in tail["result"])
             for msg_id in due:  # answered before the tail or soon after (an executeCommand runs a task)
