@@ -478,6 +478,8 @@ def parse_layer(layer: Layer) -> tuple[_Parsed | None, list[PolicyIssue]]:
 
             found = re.search(r"at line (\d+)", str(exc))
             line = int(found.group(1)) if found else None
+            if line is None and "(at end of document)" in str(exc):  # the last line with text on it
+                line = layer.text.rstrip().count("\n") + 1
         return None, [PolicyIssue(layer.label, f"invalid TOML: {exc}", line)]
     locations = TomlLocations(layer.text)
     if too_much := limit_issues(layer, data, locations):

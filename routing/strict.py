@@ -35,8 +35,10 @@ class Problem:
 
 def key_text(loc: tuple[str | int, ...]) -> str:
     """A key path as users write it: ``rules[2].when.paths`` (arrays counted from 1)."""
-    text = ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in loc)
-    return text.replace(".[", "[")
+    text = ""
+    for part in loc:  # not "."-joined then ".[" replaced: that mangles a key such as ".["
+        text += f"[{part + 1}]" if isinstance(part, int) else ("." if text else "") + str(part)
+    return text
 
 
 def problems(error: ValidationError, *, unknown: str = "unknown key") -> Iterator[Problem]:

@@ -14,7 +14,12 @@
   params that do not fit the method, and never answers. :meth:`handle_body`
   (fed by ``server/stdio.py``, our frame reader) answers -32700, -32600 or
   -32602 naming the field; a few params lsprotocol accepts but our features
-  cannot use (``context.only: [5]``) are -32602 too.
+  cannot use (``context.only: [5]``) are -32602 too. What pygls answers with
+  an internal error or not at all is the client's mistake, answered as such:
+  an id that is not a string or an integer and a method that is not a string
+  are -32600, as is a notification's method sent with an id (pygls handles it
+  as a notification); a request to a method lsprotocol does not know, without
+  params or with a member JSON-RPC does not have, is -32601 like any other.
 - **The task table** goes to the client in ``ServerCapabilities.experimental``
   (``assistantRouter.tasks``), so editor clients never copy it.
 """
@@ -99,13 +104,23 @@ class RouterProtocol(LanguageServerProtocol):
             return
         is_request = "method" in data and "id" in data
         try:
+            if is_request and not _valid_id(data["id"]):
+                raise JsonRpcInvalidRequest(f"Invalid Request: the id is not a string or integer: {_short(data['id'])}")
+            if "method" in data and not isinstance(data["method"], str):
+                raise JsonRpcInvalidRequest(f"Invalid Request: the method is not a string: {_short(data['method'])}")
             problem = _params_problem(data) if is_request else None
             if problem is not None:
                 raise JsonRpcInvalidParams(f"Invalid params: {problem}")
             _bound_diagnostics(data)
+            if "method" in data and self.get_message_type(data["method"]) is None:
+                # pygls's generic message (any method lsprotocol does not know)
+                # requires params and takes no other member.
+                data = {"params": None, **{key: value for key, value in data.items() if key in _MEMBERS}}
             # pygls passes structure_message as json's object_hook; it leaves every
             # dict without "jsonrpc" as it is, so structuring the top level is the same.
             message = self.structure_message(data)
+            if is_request and not hasattr(message, "id"):  # pygls would handle it and never answer
+                raise JsonRpcInvalidRequest(f"Invalid Request: {data['method']} is a notification, sent with an id")
         except JsonRpcException as exc:
             if isinstance(exc, JsonRpcInvalidParams) and exc.__cause__ is not None:
                 exc = JsonRpcInvalidParams(f"Invalid params: {_field_errors(exc.__cause__)}")
@@ -211,6 +226,13 @@ def _params_problem(data: dict[str, Any]) -> str | None:
                 if not isinstance(kind, str):
                     return f"expected a string (a code action kind) at params.context.only[{index}], got {_short(kind)}"
     return None
+
+
+_MEMBERS = ("jsonrpc", "id", "method", "params")
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _short(value: Any) -> str:

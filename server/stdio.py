@@ -15,6 +15,9 @@ This reader fixes both:
   line that is no header) is logged and the reader **resynchronises** on the
   next ``Content-Length`` header, even one glued to the end of a body; a
   request found in the skipped bytes is answered with -32700;
+- bytes glued before a ``Content-Length`` header (``x`` or the rest of a body
+  longer than its ``Content-Length``) are skipped the same way, and the frame
+  that follows them is read;
 - every body goes to :meth:`RouterProtocol.handle_body`, which answers -32700
   (not JSON), -32600 (not a JSON-RPC message) or -32602 (params that do not
   fit, naming the field) instead of staying silent.
@@ -94,6 +97,11 @@ async def read_frames(stop_event: threading.Event, reader: FrameReader, protocol
             if lost and skipped:
                 logger.error("end of input while resynchronising; %d bytes skipped", len(skipped))
             return
+        if not lost and (glued := _GLUED.search(line)) is not None and glued.start() > 0:
+            # Bytes glued to a Content-Length header (a byte too many before a
+            # frame, a body longer than its Content-Length): skip them, not the frame.
+            logger.error("bytes before a Content-Length header (%s); skipping them", _shown(line[: glued.start()]))
+            lost, length = True, None
         if lost:
             found = _GLUED.search(line)
             if found is None or not found.group(1).isdigit() or int(found.group(1)) > MAX_BODY_BYTES:

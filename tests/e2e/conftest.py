@@ -16,6 +16,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
+from support import WAIT, raw_server
 
 from assistant_router.cli.demo import client_converter
 
@@ -190,3 +191,26 @@ async def loopback(user_config: Path):
         )
         fake.env = {"OPENAI_API_KEY": LOOPBACK_KEY, "ANTHROPIC_API_KEY": LOOPBACK_KEY}
         yield fake
+
+
+@pytest_asyncio.fixture
+async def raw(tmp_path: Path, workspace: Path, user_config: Path):
+    """The real server with raw bytes on its stdin (``support.RawClient``)."""
+    async with raw_server(tmp_path, workspace, user_config) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def policy_session(start_session: Callable, workspace: Path) -> Callable:
+    """Factory: ``await policy_session(data)`` writes the project policy's bytes, starts
+    a session and returns it, the open geometry.py's URI and the policy's diagnostics."""
+
+    async def start(data: bytes) -> tuple[EditorSession, str, list[types.Diagnostic]]:
+        policy = workspace / ".assistant-router.toml"
+        policy.write_bytes(data)
+        session = await start_session("vscode")
+        uri = session.open("geometry.py")
+        await session.wait_for(lambda: session.client.diagnostics.get(policy.as_uri()), timeout=WAIT)
+        return session, uri, session.client.diagnostics[policy.as_uri()]
+
+    return start

@@ -6,112 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 from lsprotocol import types
-
-WAIT = 15.0  # seconds: the most any step may take before the test fails
-
-
-class RawClient:
-    """Raw bytes on the server's stdin, LSP frames parsed from its stdout."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.messages: list[dict[str, Any]] = []
-
-    @classmethod
-    async def start(cls, env: dict[str, str]) -> RawClient:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "assistant_router.server", "serve",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, **env},
-        )
-        return cls(process)
-
-    def send_bytes(self, data: bytes) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(data)
-
-    def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
-        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    async def _read_one(self) -> dict[str, Any] | None:
-        assert self.process.stdout is not None
-        length = None
-        while True:
-            line = await self.process.stdout.readline()
-            if not line:
-                return None
-            if not line.strip():
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        assert length is not None
-        message = json.loads(await self.process.stdout.readexactly(length))
-        if "method" in message and "id" in message:  # a request to the client: answer null
-            self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-        return message
-
-    async def response(self, msg_id: Any) -> dict[str, Any] | None:
-        """The response to ``msg_id``, or None if the server exits first."""
-        async def wait() -> dict[str, Any] | None:
-            while True:
-                message = await self._read_one()
-                if message is None:
-                    return None
-                self.messages.append(message)
-                if message.get("id") == msg_id and "method" not in message:
-                    return message
-
-        return await asyncio.wait_for(wait(), WAIT)
-
-    async def initialize(self, root: Path) -> None:
-        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                   "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {},
-                              "workspaceFolders": [{"uri": root.as_uri(), "name": "project"}]}})
-        assert "result" in (await self.response(1) or {})
-        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-
-    async def close(self) -> int:
-        if self.process.returncode is None:
-            self.send({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"})
-            self.send({"jsonrpc": "2.0", "method": "exit"})
-            try:
-                await asyncio.wait_for(self.process.wait(), WAIT)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode or 0
-
-
-def code_action_request(msg_id: int, uri: str, only: Any = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"diagnostics": []}
-    if only is not None:
-        context["only"] = only
-    return {"jsonrpc": "2.0", "id": msg_id, "method": "textDocument/codeAction",
-            "params": {"textDocument": {"uri": uri},
-                       "range": {"start": {"line": 3, "character": 0}, "end": {"line": 6, "character": 0}},
-                       "context": context}}
-
-
-@pytest.fixture
-async def raw(tmp_path: Path, workspace: Path, user_config: Path):
-    client = await RawClient.start({
-        "ASSISTANT_ROUTER_CONFIG": str(user_config),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-    })
-    await client.initialize(workspace)
-    yield client
-    await client.close()
-
+from support import WAIT, code_action_request
 
 # ----------------------------------------------------------------------------- the protocol channel
 
@@ -177,13 +75,9 @@ HOSTILE_POLICIES = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_POLICIES))
-async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(start_session, workspace, name):
+async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(policy_session, name):
     data, line, message = HOSTILE_POLICIES[name]
-    policy = workspace / ".assistant-router.toml"
-    policy.write_bytes(data)
-    session = await start_session("vscode")
-    uri = session.open("geometry.py")
-    policy_uri = policy.as_uri()
+    session, uri, diagnostics = await policy_session(data)
 
     actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
     assert "Review selection · opus (claude-opus-4-6)" in [a.title for a in actions]  # the defaults serve
@@ -191,8 +85,7 @@ async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(st
         session.execute("assistant.route", session.task_argument("review", uri, 3, 6)), WAIT
     )
     assert route["alias"] == "opus"
-    await session.wait_for(lambda: session.client.diagnostics.get(policy_uri), timeout=WAIT)
-    (diagnostic,) = session.client.diagnostics[policy_uri]
+    (diagnostic,) = diagnostics
     assert message in diagnostic.message and diagnostic.range.start.line == line
 
 
