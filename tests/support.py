@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -184,3 +186,25 @@ FUZZ_EXAMPLES_ENV = "ASSISTANT_ROUTER_FUZZ_EXAMPLES"
 def fuzz_examples(default: int = 50) -> int:
     """Examples per property: ``default``, or ``$ASSISTANT_ROUTER_FUZZ_EXAMPLES`` for a long run."""
     return int(os.environ.get(FUZZ_EXAMPLES_ENV) or default)
+
+
+# ----------------------------------------------------------------------------- the secrets development set
+
+SECRETS_DEV_GENERATOR = Path("/work/shared/data/secrets-dev/generate.py")
+
+
+def secrets_dev_set(out: Path) -> list[dict[str, str]] | None:
+    """Write the independent secrets development set (../shared/data) into
+    ``out``; its manifest, or None where the generator or its tools are missing."""
+    if not SECRETS_DEV_GENERATOR.exists() or not all(shutil.which(t) for t in ("ssh-keygen", "openssl", "gpg")):
+        return None
+    subprocess.run([sys.executable, str(SECRETS_DEV_GENERATOR), str(out)], check=True, capture_output=True, timeout=120)
+    return json.loads((out / "manifest.json").read_text())
+
+
+def leaked(secret: str, text: str) -> bool:
+    """A secret survives if it does, or (for a multi-line block) if any line of its body does."""
+    if secret in text:
+        return True
+    body = [line.strip() for line in secret.replace("\\n", "\n").splitlines()[1:-1]]
+    return any(len(line) >= 8 and line in text for line in body)

@@ -245,3 +245,40 @@ async def test_a_selection_holding_half_a_key_block_sends_none_of_it(start_sessi
 
     assert result["status"] == "shown" and result["context"]["redactions"] == {"private key": 1}
     assert not any(line in sent(loopback) for line in PEM_BODY)
+
+
+LANGUAGE_IDS = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".java": "java",
+                ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".xml": "xml", ".rb": "ruby", ".php": "php"}
+
+
+async def test_the_secrets_development_set_never_reaches_the_provider(start_session, loopback, workspace):
+    """The independent set (../shared/data/secrets-dev), at the wire: each file
+    open in the editor, explained whole and by its middle third through the
+    real adapters; what the provider received holds none of its secrets."""
+    from support import leaked, secrets_dev_set
+
+    manifest = secrets_dev_set(workspace / "dev")
+    if manifest is None:
+        pytest.skip("the development set's generator (or ssh-keygen, openssl, gpg) is not available")
+    session = await start_session("vscode", env=loopback.env)
+    sent_files: set[str] = set()
+    for name in sorted({e["file"] for e in manifest}):
+        path = workspace / "dev" / name
+        text = path.read_text()
+        uri = session.open(f"dev/{name}", LANGUAGE_IDS.get(path.suffix, "plaintext"), text=text)
+        lines = len(text.splitlines())
+        before = len(loopback.requests)
+        for first, last in ((0, lines), (lines // 3, max(2 * lines // 3, lines // 3 + 1))):
+            result = await session.execute("assistant.run", session.task_argument("explain", uri, first, last))
+            assert result["status"] in ("shown", "refused"), (name, result)
+        if len(loopback.requests) > before:
+            sent_files.add(name)
+    received = sent(loopback)
+    secrets = [e for e in manifest if e["kind"] != "not_secret"]
+    print(f"\nsecrets-dev at the wire: {len(sent_files)} of {len({e['file'] for e in manifest})} files sent, "
+          f"{len(loopback.requests)} requests")
+    assert [e["kind"] for e in secrets if leaked(e["secret"], received)] == []
+    assert len(sent_files) >= len({e["file"] for e in secrets}) // 2  # most files were sent (not all excluded)
+    look_alikes = [e for e in manifest if e["kind"] == "not_secret" and e["file"] in sent_files]
+    kept = [e for e in look_alikes if e["secret"] in received or json.dumps(e["secret"])[1:-1] in received]
+    assert len(kept) >= len(look_alikes) - 1, [e["file"] for e in look_alikes if e not in kept]

@@ -4,13 +4,13 @@ blocks cut across pieces, file types, look-alikes and speed."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from support import leaked, secrets_dev_set
 
 from assistant_router.engine.assembly import TaskSource, assemble
 from assistant_router.engine.context import Neighbour
@@ -19,7 +19,6 @@ from assistant_router.engine.secrets import find_secrets
 from assistant_router.routing.policy import ModelConfig
 from assistant_router.routing.tasks import Task
 
-GENERATOR = Path("/work/shared/data/secrets-dev/generate.py")
 LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".java": "java"}
 
 
@@ -40,19 +39,11 @@ def source_for(path: str, text: str, start: tuple[int, int], end: tuple[int, int
 
 @pytest.fixture(scope="module")
 def dev_set(tmp_path_factory) -> tuple[Path, list[dict[str, str]]]:
-    if not GENERATOR.exists() or not all(shutil.which(t) for t in ("ssh-keygen", "openssl", "gpg")):
-        pytest.skip("the development set's generator (or ssh-keygen, openssl, gpg) is not available")
     out = tmp_path_factory.mktemp("secrets-dev") / "workspace"
-    subprocess.run([sys.executable, str(GENERATOR), str(out)], check=True, capture_output=True, timeout=120)
-    return out, json.loads((out / "manifest.json").read_text())
-
-
-def leaked(secret: str, text: str) -> bool:
-    """A secret survives if it does, or (for a multi-line block) if any line of its body does."""
-    if secret in text:
-        return True
-    body = [line.strip() for line in secret.replace("\\n", "\n").splitlines()[1:-1]]
-    return any(len(line) >= 8 and line in text for line in body)
+    manifest = secrets_dev_set(out)
+    if manifest is None:
+        pytest.skip("the development set's generator (or ssh-keygen, openssl, gpg) is not available")
+    return out, manifest
 
 
 def test_the_development_set(dev_set):
