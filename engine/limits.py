@@ -37,6 +37,7 @@ MAX_NEIGHBOUR_CHARS = 256_000
 MAX_DIAGNOSTICS = 100  # code actions forward at most this many; commands refuse more
 MAX_DIAGNOSTIC_CHARS = 2_000  # a longer message is cut
 MAX_PROMPT_CHARS = 32_000
+MAX_WORKSPACE_FOLDERS = 100  # served at once; each has its own policy to load and watch
 
 # Scans of long texts (secrets, token estimates) run over slices this long,
 # so that no single regular-expression call holds the interpreter for long

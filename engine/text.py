@@ -173,6 +173,9 @@ class LineIndex(Sequence[str]):
     def __len__(self) -> int:
         return self._count
 
+    def __iter__(self) -> Iterator[str]:  # all of them: one split (Sequence's default looks each up)
+        return iter(split_lines(self.text))
+
     def start(self, line: int) -> int:
         """The offset where ``line`` starts (the text's length past the end)."""
         if line <= 0:

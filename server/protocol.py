@@ -37,8 +37,6 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInva
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from assistant_router.engine.limits import MAX_DIAGNOSTICS
-
 logger = logging.getLogger(__name__)
 
 EXPERIMENTAL_KEY = "assistantRouter"
@@ -81,6 +79,9 @@ class RunningTasks:
         return len({id(t) for t in self._by_key.values()})
 
 
+RawBound = Callable[[dict[str, Any]], None]
+
+
 class RouterProtocol(LanguageServerProtocol):
     running: RunningTasks
     experimental: Callable[[], dict[str, Any]] | None = None  # set by the composition root
@@ -88,6 +89,13 @@ class RouterProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.running = RunningTasks()
+        self._bounds: dict[str, RawBound] = {}
+
+    def bound(self, method: str, cut: RawBound) -> None:
+        """Have ``cut`` trim a message's raw params (JSON, before pygls
+        structures them) to what the feature can use: pygls structures every
+        item of a list, and 200,000 of them hold the loop for seconds."""
+        self._bounds[method] = cut
 
     def handle_body(self, body: bytes) -> None:
         """Handle one frame's body; answer every request that cannot be read."""
@@ -111,7 +119,8 @@ class RouterProtocol(LanguageServerProtocol):
             problem = _params_problem(data) if is_request else None
             if problem is not None:
                 raise JsonRpcInvalidParams(f"Invalid params: {problem}")
-            _bound_diagnostics(data)
+            if (cut := self._bounds.get(data.get("method"))) is not None and isinstance(data.get("params"), dict):
+                cut(data["params"])
             if "method" in data and self.get_message_type(data["method"]) is None:
                 # pygls's generic message (any method lsprotocol does not know)
                 # requires params and takes no other member.
@@ -181,21 +190,6 @@ class RouterProtocol(LanguageServerProtocol):
                 future.cancel()
         self._shutdown = True
         return None
-
-
-def _bound_diagnostics(data: dict[str, Any]) -> None:
-    """Keep the first MAX_DIAGNOSTICS of a code action's diagnostics, before
-    pygls structures them (200,000 of them took it 26 s): more could not go
-    into one request anyway."""
-    if data.get("method") != types.TEXT_DOCUMENT_CODE_ACTION:
-        return
-    params = data.get("params")
-    context = params.get("context") if isinstance(params, dict) else None
-    diagnostics = context.get("diagnostics") if isinstance(context, dict) else None
-    if isinstance(context, dict) and isinstance(diagnostics, list) and len(diagnostics) > MAX_DIAGNOSTICS:
-        logger.warning("a code action came with %d diagnostics; the first %d are used",
-                       len(diagnostics), MAX_DIAGNOSTICS)
-        context["diagnostics"] = diagnostics[:MAX_DIAGNOSTICS]
 
 
 def _field_errors(cause: BaseException) -> str:

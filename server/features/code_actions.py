@@ -7,12 +7,13 @@ and routers are cached), a plain synchronous function.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
-from assistant_router.engine.limits import MAX_DIAGNOSTIC_CHARS
+from assistant_router.engine.limits import MAX_DIAGNOSTIC_CHARS, MAX_DIAGNOSTICS
 from assistant_router.engine.text import last_selected_line, overlaps, range_json
 from assistant_router.engine.usage.budgets import exhausted
 from assistant_router.routing.matching import RouteRequest
@@ -21,6 +22,8 @@ from assistant_router.server.features.commands import RUN_COMMAND
 
 if TYPE_CHECKING:
     from assistant_router.server.app import Services
+
+logger = logging.getLogger(__name__)
 
 def _wanted(kind: str, only: list[str] | None) -> bool:
     return not only or any(kind == o or kind.startswith(o + ".") for o in only)
@@ -80,7 +83,20 @@ def _line_end(services: Services, document, uri: str, line: int) -> types.Positi
 LINE_END = 2**31 - 1  # the largest uinteger a client must accept
 
 
+def _first_diagnostics(params: dict[str, Any]) -> None:
+    """Keep the first MAX_DIAGNOSTICS of a code action's diagnostics (raw
+    JSON, before pygls reads them): more could not go into one request."""
+    context = params.get("context")
+    diagnostics = context.get("diagnostics") if isinstance(context, dict) else None
+    if isinstance(context, dict) and isinstance(diagnostics, list) and len(diagnostics) > MAX_DIAGNOSTICS:
+        logger.warning("a code action came with %d diagnostics; the first %d are used",
+                       len(diagnostics), MAX_DIAGNOSTICS)
+        context["diagnostics"] = diagnostics[:MAX_DIAGNOSTICS]
+
+
 def setup(server: LanguageServer, services: Services) -> None:
+    server.protocol.bound(types.TEXT_DOCUMENT_CODE_ACTION, _first_diagnostics)  # type: ignore[attr-defined]
+
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=list(ADVERTISED_KINDS), resolve_provider=False),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls import uris
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
+from assistant_router.engine.limits import MAX_WORKSPACE_FOLDERS
 from assistant_router.server.logs import attach_client_log
 
 if TYPE_CHECKING:
@@ -23,16 +24,46 @@ SHUTDOWN_WAIT_S = 5.0
 
 
 def _workspace_roots(ls: LanguageServer) -> list[Path]:
+    """The workspace folders served: the first MAX_WORKSPACE_FOLDERS (each
+    has a policy to load; a client may send 50,000)."""
     roots = []
     for folder in ls.workspace.folders.values():
         if (path := uris.to_fs_path(folder.uri)) is not None:
             roots.append(Path(path))
     if not roots and ls.workspace.root_path:
         roots.append(Path(ls.workspace.root_path))
+    if len(roots) > MAX_WORKSPACE_FOLDERS:
+        message = (f"assistant-router: serving the first {MAX_WORKSPACE_FOLDERS} of {len(roots)} workspace folders; "
+                   "files in the others are treated as outside the workspace")
+        logger.warning("%s", message)
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
+        roots = roots[:MAX_WORKSPACE_FOLDERS]
     return roots
 
 
+def _first_folders(folders: object, where: str) -> object:
+    """At most MAX_WORKSPACE_FOLDERS of a raw list of folders (before pygls reads them)."""
+    if isinstance(folders, list) and len(folders) > MAX_WORKSPACE_FOLDERS:
+        logger.warning("%s holds %d workspace folders; the first %d are served", where, len(folders),
+                       MAX_WORKSPACE_FOLDERS)
+        return folders[:MAX_WORKSPACE_FOLDERS]
+    return folders
+
+
+def _bound_initialize(params: dict[str, Any]) -> None:
+    if "workspaceFolders" in params:
+        params["workspaceFolders"] = _first_folders(params["workspaceFolders"], "initialize")
+
+
+def _bound_folder_change(params: dict[str, Any]) -> None:
+    event = params.get("event")
+    if isinstance(event, dict) and "added" in event:
+        event["added"] = _first_folders(event["added"], "didChangeWorkspaceFolders")
+
+
 def setup(server: LanguageServer, services: Services) -> None:
+    server.protocol.bound(types.INITIALIZE, _bound_initialize)  # type: ignore[attr-defined]
+    server.protocol.bound(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS, _bound_folder_change)  # type: ignore[attr-defined]
     @server.feature(types.INITIALIZE)
     def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
         services.capabilities = type(services.capabilities).from_capabilities(params.capabilities)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls import uris
@@ -34,7 +34,7 @@ WATCH_REGISTRATION_ID = "assistant-router/policy-files"
 
 def _line_length(ls: LanguageServer, uri: str, line: int) -> int:
     try:
-        return line_length(list(ls.workspace.get_text_document(uri).lines), line)
+        return line_length(ls.workspace.get_text_document(uri).lines, line)
     except (OSError, UnicodeDecodeError):
         return 0
 
@@ -113,6 +113,18 @@ def _reload_for(services: Services, uri: str) -> bool:
 
 
 def setup(server: LanguageServer, services: Services) -> None:
+    def only_watched(params: dict[str, Any]) -> None:
+        """Keep the events about files this feature watches, once each (raw
+        JSON, before pygls reads them: a client may send 200,000 events)."""
+        changes = params.get("changes")
+        if isinstance(changes, list) and len(changes) > 100:
+            names = {PROJECT_POLICY_FILENAME, ".gitignore", services.policies.user_config.name}
+            kept = {c["uri"]: c for c in changes if isinstance(c, dict) and isinstance(c.get("uri"), str)
+                    and c["uri"].rpartition("/")[2] in names}
+            params["changes"] = list(kept.values())
+
+    server.protocol.bound(types.WORKSPACE_DID_CHANGE_WATCHED_FILES, only_watched)  # type: ignore[attr-defined]
+
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched_files_changed(ls: LanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
         for uri in dict.fromkeys(change.uri for change in params.changes):
