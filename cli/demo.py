@@ -35,19 +35,46 @@ def _style(text: str, code: str) -> str:
     return f"\033[{code}m{text}\033[0m" if _COLOR else text
 
 
-def heading(text: str) -> None:
-    print("\n" + _style(f"── {text} ", "1;36") + _style("─" * max(0, 70 - len(text)), "36"))
+class OutputClosed(Exception):
+    """The reader of the demo's output went away."""
 
 
-def field(name: str, value: Any) -> None:
-    print(f"  {_style(f'{name:<9}', '2')} {value}")
+class Output:
+    """The demo's stdout, a line at a time. When the reader goes away
+    (``demo | head``) the next write ends the demo quietly: it cancels the
+    run, which stops the server and the fakes, as a Unix tool stops on SIGPIPE."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.run: asyncio.Task[Any] | None = None  # cancelled when the reader goes away
+
+    def line(self, text: str = "") -> None:
+        if self.closed:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            # The interpreter flushes stdout once more at exit: let that go nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if asyncio.current_task() is self.run:
+                raise OutputClosed from None
+            if self.run is not None:  # a client callback: stop the run where it waits
+                self.run.cancel()
+
+    def heading(self, text: str) -> None:
+        self.line("\n" + _style(f"── {text} ", "1;36") + _style("─" * max(0, 70 - len(text)), "36"))
+
+    def field(self, name: str, value: Any) -> None:
+        self.line(f"  {_style(f'{name:<9}', '2')} {value}")
 
 
 class DemoEditor:
     """A minimal editor: keeps the buffer, applies edits, shows what arrives."""
 
-    def __init__(self, client: LanguageClient, uri: str, text: str) -> None:
+    def __init__(self, client: LanguageClient, uri: str, text: str, out: Output) -> None:
         self.client = client
+        self.out = out
         self.uri = uri
         self.text = text
         self.version = 1
@@ -65,11 +92,11 @@ class DemoEditor:
             kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
             get = value.get if isinstance(value, dict) else lambda k: getattr(value, k, None)
             if kind == "begin":
-                field("progress", _style(f"▶ {get('title')}", "33"))
+                self.out.field("progress", _style(f"▶ {get('title')}", "33"))
             elif kind == "report":
-                field("", _style(f"… {get('message')}", "2"))
+                self.out.field("", _style(f"… {get('message')}", "2"))
             elif kind == "end":
-                field("", _style(f"■ {get('message')}", "33"))
+                self.out.field("", _style(f"■ {get('message')}", "33"))
 
         @client.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
@@ -90,10 +117,10 @@ class DemoEditor:
             diff = difflib.unified_diff(
                 before.splitlines(), self.text.splitlines(), "before", "after", lineterm="", n=1
             )
-            print(_style(f"  workspace/applyEdit: {params.label}", "32"))
+            self.out.line(_style(f"  workspace/applyEdit: {params.label}", "32"))
             for line in list(diff)[2:]:
                 color = "32" if line.startswith("+") else "31" if line.startswith("-") else "2"
-                print("    " + _style(line, color))
+                self.out.line("    " + _style(line, color))
             return types.ApplyWorkspaceEditResult(applied=True)
 
         @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
@@ -109,7 +136,7 @@ class DemoEditor:
 
         @client.feature(types.WINDOW_SHOW_MESSAGE)
         def show_message(params: types.ShowMessageParams) -> None:
-            print(_style(f"  window/showMessage: {params.message}", "35"))
+            self.out.line(_style(f"  window/showMessage: {params.message}", "35"))
 
         @client.feature(types.WINDOW_LOG_MESSAGE)
         def log_message(params: types.LogMessageParams) -> None:
@@ -124,7 +151,8 @@ class DemoEditor:
             cost = getattr(params, "cost_usd", None)
             today = getattr(getattr(params, "spend_today", None), "usd", None)
             money = "" if cost is None else f", ${cost:.4f}" + ("" if today is None else f" (${today:.4f} today)")
-            field("status", _style(f"assistant/status: {params.task} by {params.alias} · {params.status}{money}", "2"))
+            line = f"assistant/status: {params.task} by {params.alias} · {params.status}{money}"
+            self.out.field("status", _style(line, "2"))
 
     def argument(self, task: str, start: int, end: int) -> dict[str, Any]:
         return {
@@ -134,17 +162,17 @@ class DemoEditor:
         }
 
     async def run(self, task: str, start: int, end: int) -> dict[str, Any]:
-        heading(f"{task}: lines {start + 1}-{end}")
+        self.out.heading(f"{task}: lines {start + 1}-{end}")
         decision = await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams("assistant.route", [self.argument(task, start, end)])
         )
-        field("model", f"{decision['alias']} → {decision['provider']} {decision['model']}")
-        field("reason", decision["reason"])
+        self.out.field("model", f"{decision['alias']} → {decision['provider']} {decision['model']}")
+        self.out.field("reason", decision["reason"])
         result = await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams("assistant.run", [self.argument(task, start, end)])
         )
         usage = result["usage"]
-        field(
+        self.out.field(
             "result",
             f"{result['status']} by {result['alias']} ({result['model']}) in {result['elapsed_ms']} ms, "
             f"{usage['input_tokens']} tokens in / {usage['output_tokens']} out",
@@ -191,6 +219,8 @@ OFFLINE_KEY = "demo-offline-key"
 
 async def _demo(delay_ms: float, live: bool) -> int:
     data = resources.files(__package__).joinpath("demo")
+    out = Output()
+    out.run = asyncio.current_task()
     if live and (missing := [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if not os.environ.get(k)]):
         print(f"assistant-router demo --live needs {' and '.join(missing)} in the environment", file=sys.stderr)
         return 2
@@ -215,15 +245,16 @@ async def _demo(delay_ms: float, live: bool) -> int:
             env.update(ASSISTANT_ROUTER_CONFIG=str(config), OPENAI_API_KEY=OFFLINE_KEY, ANTHROPIC_API_KEY=OFFLINE_KEY)
 
         where = "the real services" if live else f"loopback fakes of both APIs on 127.0.0.1:{fake.port}"
-        heading(f"assistant-router demo: the real openai and anthropic adapters, talking to {where}")
-        field("project", root)
-        field("policy", f"{root / '.assistant-router.toml'}: refactors under legacy/ go to codex")
+        out.heading(f"assistant-router demo: the real openai and anthropic adapters, talking to {where}")
+        out.field("project", root)
+        out.field("policy", f"{root / '.assistant-router.toml'}: refactors under legacy/ go to codex")
         client = LanguageClient("assistant-router-demo", "1", converter_factory=client_converter)
         await client.start_io(sys.executable, "-m", "assistant_router.server", "serve", env=env)
         stderr_reader = asyncio.create_task(_show_server_stderr(client))
+        ended = False
         try:
             uri = (root / "inventory.py").as_uri()
-            editor = DemoEditor(client, uri, sample)
+            editor = DemoEditor(client, uri, sample, out)
             capabilities = types.ClientCapabilities(
                 window=types.WindowClientCapabilities(
                     work_done_progress=True, show_document=types.ShowDocumentClientCapabilities(support=True)
@@ -241,14 +272,14 @@ async def _demo(delay_ms: float, live: bool) -> int:
             )
             client.initialized(types.InitializedParams())
             info = result.server_info
-            field("server", f"{info.name} {info.version}" if info else "assistant-router")
+            out.field("server", f"{info.name} {info.version}" if info else "assistant-router")
             commands = result.capabilities.execute_command_provider
-            field("commands", ", ".join(commands.commands) if commands else "none")
+            out.field("commands", ", ".join(commands.commands) if commands else "none")
             client.text_document_did_open(
                 types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, sample))
             )
 
-            heading("textDocument/codeAction on lines 12-16 (no model is called)")
+            out.heading("textDocument/codeAction on lines 12-16 (no model is called)")
             actions = await client.text_document_code_action_async(
                 types.CodeActionParams(
                     types.TextDocumentIdentifier(uri),
@@ -257,7 +288,7 @@ async def _demo(delay_ms: float, live: bool) -> int:
                 )
             )
             for action in actions or []:
-                print(f"  • {action.title}  {_style(f'[{action.kind}]', '2')}")
+                out.line(f"  • {action.title}  {_style(f'[{action.kind}]', '2')}")
 
             lines = sample.splitlines()
             scaffold_line = next(i for i, line in enumerate(lines) if line.startswith("# scaffold:"))
@@ -266,36 +297,36 @@ async def _demo(delay_ms: float, live: bool) -> int:
             editor.diagnostics_arrived.clear()
             review = await editor.run("review", 5, 9)
             await asyncio.wait_for(editor.diagnostics_arrived.wait(), 5)
-            print(_style(f"  textDocument/publishDiagnostics: {review.get('diagnostics', 0)} findings", "32"))
+            out.line(_style(f"  textDocument/publishDiagnostics: {review.get('diagnostics', 0)} findings", "32"))
             for diagnostic in editor.diagnostics:
                 severity = types.DiagnosticSeverity(diagnostic.severity).name.lower() if diagnostic.severity else "?"
-                print(f"    line {diagnostic.range.start.line + 1}: {severity}: {diagnostic.message}")
+                out.line(f"    line {diagnostic.range.start.line + 1}: {severity}: {diagnostic.message}")
 
             await editor.run("explain", 11, 16)
             for shown in editor.shown[-1:]:
-                print(_style(f"  window/showDocument: {shown}", "32"))
+                out.line(_style(f"  window/showDocument: {shown}", "32"))
                 from pygls import uris
 
                 path = uris.to_fs_path(shown)
                 for line in Path(path).read_text(encoding="utf-8").splitlines():
-                    print("    │ " + line)
+                    out.line("    │ " + line)
 
             if fake is not None:
-                heading("when a model is overloaded")
-                print("  (the fake Anthropic API now answers 529 overloaded, twice)")
+                out.heading("when a model is overloaded")
+                out.line("  (the fake Anthropic API now answers 529 overloaded, twice)")
                 fake.fail_next("anthropic", Fault("status", 529), Fault("status", 529))
                 fallback = await editor.run("debug", 11, 16)
                 for attempt in fallback["attempts"]:
                     outcome = attempt.get("error") or "answered"
-                    field("attempt", f"{attempt['alias']} ({attempt['model']}): {outcome}")
+                    out.field("attempt", f"{attempt['alias']} ({attempt['model']}): {outcome}")
 
-            heading("what it cost (assistant.usage: the ledger, priced per model)")
+            out.heading("what it cost (assistant.usage: the ledger, priced per model)")
             summary = await client.workspace_execute_command_async(types.ExecuteCommandParams("assistant.usage", []))
             for model, numbers in summary["by_model"].items():
-                field(model.split(" ")[0], f"{numbers['answered']} answers, {numbers['input_tokens']} tokens in, "
+                out.field(model.split(" ")[0], f"{numbers['answered']} answers, {numbers['input_tokens']} tokens in, "
                       f"{numbers['output_tokens']} out, ${numbers['cost_usd']:.4f}")
 
-            heading("why refactors of legacy code go elsewhere")
+            out.heading("why refactors of legacy code go elsewhere")
             legacy = (root / "legacy" / "old.py").as_uri()
             decision = await client.workspace_execute_command_async(
                 types.ExecuteCommandParams(
@@ -309,16 +340,20 @@ async def _demo(delay_ms: float, live: bool) -> int:
                     ],
                 )
             )
-            field("legacy/", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")
+            out.field("legacy/", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")
             decision = await client.workspace_execute_command_async(
                 types.ExecuteCommandParams("assistant.route", [editor.argument("refactor", 11, 16)])
             )
-            field("elsewhere", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")
-            print()
+            out.field("elsewhere", f"refactor → {decision['alias']} ({decision['model']}): {decision['reason']}")
+            out.line()
             await client.shutdown_async(None)
             client.exit(None)
+            ended = True
         finally:
             stderr_reader.cancel()
+            process = client._server
+            if not ended and process is not None and process.returncode is None:
+                process.terminate()  # stopped early (an error, a closed output): pygls's stop() waits for the exit
             await client.stop()
             if fake is not None:
                 await fake.close()
@@ -330,3 +365,5 @@ def run_demo(delay_ms: float = 15, live: bool = False) -> int:
         return asyncio.run(_demo(delay_ms, live))
     except KeyboardInterrupt:
         return 130
+    except (OutputClosed, asyncio.CancelledError):  # the reader of stdout went away (Output.line)
+        return 0
