@@ -34,11 +34,27 @@ environment:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line that say where to look (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    """``--tcp``: HOST:PORT or PORT, the port 0-65535."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:2087)")
+    return host or "127.0.0.1", int(port)
+
+
 def _parser() -> argparse.ArgumentParser:
     from assistant_router.engine import __version__
     from assistant_router.routing.tasks import Task
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="assistant-router",
         description="A language server that routes each AI coding task to the model that suits it.",
         epilog=EPILOG,
@@ -46,10 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     task_names = ", ".join(task.value for task in Task)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
-    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (for debugging)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", type=_host_port,
+                       help="listen on TCP instead of stdio (for debugging)")
     serve.add_argument(
         "--log-level",
         default=os.environ.get("ASSISTANT_ROUTER_LOG", "warning"),
@@ -92,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
 
     check = commands.add_parser("check", help="validate a project policy file and the user config")
-    check.add_argument("directory", nargs="?", type=Path, default=Path("."), help="project root (default: .)")
+    check.add_argument("directory", nargs="?", type=Path, default=Path("."),
+                       help="project root, or its .assistant-router.toml (default: .)")
 
     demo = commands.add_parser("demo", help="drive the real server as an editor would, offline")
     demo.add_argument("--delay-ms", type=float, default=15, help="offline: the fakes' delay per streamed chunk")
@@ -102,16 +120,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class UsageError(Exception):
+    """A command line that cannot be run as written (exit 2); the message says why."""
+
+
 def _split_file_arg(value: str) -> tuple[Path, int | None, int | None]:
+    """FILE, FILE:LINE or FILE:START-END (1-based, inclusive). A file whose
+    name holds a colon is taken as it is when it exists."""
     head, sep, tail = value.rpartition(":")
-    if sep and tail and all(part.isdigit() for part in tail.split("-", 1)) and tail.split("-", 1)[0]:
-        start_text, _, end_text = tail.partition("-")
-        start = int(start_text)
-        end = int(end_text) if end_text else start
-        if start < 1 or end < start:
-            raise SystemExit(f"assistant-router: bad line range '{tail}' (expected START-END, 1-based)")
-        return Path(head), start, end
-    return Path(value), None, None
+    if not sep or not head or Path(value).exists():
+        return Path(value), None, None
+    start_text, dash, end_text = tail.partition("-")
+    if not start_text.isdigit() or (dash and not end_text.isdigit()):
+        if Path(head).exists():
+            raise UsageError(f"bad line range '{tail}' in '{value}' (expected FILE:LINE or FILE:START-END, 1-based)")
+        return Path(value), None, None
+    start = int(start_text)
+    end = int(end_text) if dash else start
+    if start < 1 or end < start:
+        raise UsageError(f"bad line range '{tail}': the first line must be 1 or more and not after the last "
+                         f"(FILE:START-END, 1-based)")
+    return Path(head), start, end
 
 
 SWITCH_INTERVAL_S = 0.001
@@ -132,8 +161,13 @@ def _serve(args: argparse.Namespace) -> int:
     from assistant_router.server.stdio import start_io, start_tcp
 
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        return start_tcp(server, host or "127.0.0.1", int(port))
+        from assistant_router.server.stdio import CannotListen
+
+        try:
+            return start_tcp(server, *args.tcp)
+        except CannotListen as exc:
+            print(f"assistant-router: {exc}", file=sys.stderr)
+            return 1
     return start_io(server)
 
 
@@ -221,7 +255,11 @@ def _usage(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.html:
-        args.html.write_text(render_html(summary), encoding="utf-8")
+        try:
+            args.html.write_text(render_html(summary), encoding="utf-8")
+        except OSError as exc:
+            print(f"assistant-router: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"wrote {args.html}", file=sys.stderr)
     print(json.dumps(summary, indent=2) if args.json else render_text(summary))
     return 0
@@ -229,11 +267,20 @@ def _usage(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from assistant_router.routing.config import load_policy, project_policy_path
+    from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
 
-    root = args.directory.resolve()
+    target = args.directory.resolve()
+    if not target.exists():
+        print(f"assistant-router: {args.directory} does not exist (give a project folder or its "
+              f"{PROJECT_POLICY_FILENAME})", file=sys.stderr)
+        return 1
+    root = target.parent if target.is_file() else target  # the policy file itself, or its folder
+    if target.is_file() and target.name != PROJECT_POLICY_FILENAME:
+        print(f"assistant-router: {args.directory} is not a {PROJECT_POLICY_FILENAME}; checking the folder it is in",
+              file=sys.stderr)
     load = load_policy(root, _registry_check())
     checked = [str(p) for p in (load.user_config, project_policy_path(root)) if p.exists()]
-    for issue in load.issues:
+    for issue in sorted(load.issues, key=lambda i: (i.source, i.line or 0)):  # in the order of each file
         print(issue)
     errors = len(load.errors)
     if errors:
@@ -250,7 +297,25 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do. The
+        # interpreter flushes stdout once more at exit: let that go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except UsageError as exc:
+        print(f"assistant-router: {exc}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "route":

@@ -7,8 +7,11 @@ and a sentence; the policy adds the line, the others the argument name.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -48,7 +51,16 @@ def problems(error: ValidationError, *, unknown: str = "unknown key") -> Iterato
         if detail["type"] == "extra_forbidden":
             yield Problem(loc, f"{unknown} '{loc[-1]}'" if loc else unknown, True)
         else:
-            yield Problem(loc, str(detail["msg"]).removeprefix("Value error, "), False)
+            yield Problem(loc, str(detail["msg"]).removeprefix("Value error, ") + _did_you_mean(detail), False)
+
+
+def _did_you_mean(detail: Any) -> str:
+    """For a value that is not one of a few (a task, a provider), the closest one."""
+    if detail["type"] not in ("enum", "literal_error") or not isinstance(detail.get("input"), str):
+        return ""
+    choices = re.findall(r"'([^']*)'", str(detail.get("ctx", {}).get("expected", "")))
+    close = difflib.get_close_matches(detail["input"], choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def describe(error: ValidationError, *, what: str = "argument", unknown: str = "unknown key") -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sys
 import threading
@@ -55,6 +56,10 @@ class FrameReader(Protocol):
     def readline(self) -> Awaitable[bytes]: ...
 
     def readexactly(self, n: int) -> Awaitable[bytes]: ...
+
+
+class CannotListen(OSError):
+    """``serve --tcp`` could not open its port; the message says why."""
 
 
 class FrameError(ValueError):
@@ -181,7 +186,11 @@ def start_tcp(server: LanguageServer, host: str, port: int) -> int:
                     finished.set_result(None)
 
         # A line may be as long as a body (a frame glued to a body while resynchronising).
-        listener = await asyncio.start_server(connection, host, port, limit=MAX_BODY_BYTES + 1024)
+        try:
+            listener = await asyncio.start_server(connection, host, port, limit=MAX_BODY_BYTES + 1024)
+        except OSError as exc:  # in use, not allowed, no such address
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's own text repeats the address
+            raise CannotListen(f"cannot listen on {host}:{port}: {reason}") from None
         logger.info("serving LSP on %s", ", ".join(str(s.getsockname()) for s in listener.sockets))
         async with listener:
             await finished
@@ -205,6 +214,8 @@ def _run(server: LanguageServer, main: Coroutine[Any, Any, None]) -> int:
         logger.error("connection to the client is lost; shutting down")
     except KeyboardInterrupt:
         pass
+    except CannotListen:
+        raise  # the command line says it in one line
     except SystemExit as exc:  # the exit notification
         status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception:
