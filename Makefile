@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit e2e bench check lint typecheck clean vscode e2e-vscode
+.PHONY: demo test unit e2e bench check lint typecheck clean vscode e2e-vscode dist
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -70,7 +70,14 @@ typecheck: $(STAMP)
 check: $(STAMP)
 	$(BIN)/assistant-router check .
 
+# A wheel of this clone, to install elsewhere (`pipx install dist/assistant_router-*.whl`):
+# no package of this name is published on a registry.
+dist: | $(BIN)/python
+	rm -rf dist build
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
 	rm -rf editors/vscode/node_modules editors/vscode/dist editors/vscode/*.vsix \
 		editors/vscode/tools/vsce/node_modules editors/vscode/e2e/.cache editors/vscode/e2e/out

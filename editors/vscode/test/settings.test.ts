@@ -243,7 +243,7 @@ describe("serverNotFoundMessage", () => {
     const text = serverNotFoundMessage(notFound("assistant-router", false));
     assert.match(text, /"assistant-router" was not found on PATH/);
     assert.ok(text.includes(`\`${INSTALL_COMMAND}\``));
-    assert.equal(INSTALL_COMMAND, "pipx install assistant-router");
+    assert.equal(INSTALL_COMMAND, "pipx install /path/to/assistant-router");
     assert.match(text, /assistantRouter\.server\.command/);
   });
   it("says a configured path is wrong", () => {

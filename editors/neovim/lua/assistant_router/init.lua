@@ -17,7 +17,7 @@ local M = {}
 
 M.name = config.NAME
 
-local INSTALL_HINT = "install it with `pipx install assistant-router` (or, from a clone, `pipx install /path/to/assistant-router`)"
+local INSTALL_HINT = "install it from your clone of the repository: `pipx install /path/to/assistant-router`"
 
 -- ------------------------------------------------------------ 0.7 - 0.10
 

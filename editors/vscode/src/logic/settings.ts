@@ -7,7 +7,8 @@ import * as path from "node:path";
 export const SECTION = "assistantRouter";
 export const DEFAULT_COMMAND = "assistant-router";
 export const DEFAULT_ARGS: readonly string[] = ["serve"];
-export const INSTALL_COMMAND = "pipx install assistant-router";
+// From the user's clone of the repository: no package of this name is published on a registry.
+export const INSTALL_COMMAND = "pipx install /path/to/assistant-router";
 
 /** The settings as read from the configuration (`unknown`: users can write anything in settings.json). */
 export interface RawSettings {
@@ -233,7 +234,7 @@ export function serverNotFoundMessage(resolution: Extract<Resolution, { found: f
   }
   return (
     `assistant-router: the language server "${resolution.command}" was not found on PATH. ` +
-    `Install it with \`${INSTALL_COMMAND}\` (or pip install into the environment VS Code starts from), ` +
+    `Install it with \`${INSTALL_COMMAND}\` (the path of your clone of the repository; or pip install it into the environment VS Code starts from), ` +
     `or set ${setting} to its full path.`
   );
 }
