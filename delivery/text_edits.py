@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -141,12 +142,51 @@ def build_text_edit(
             return TextChange(Span(end, end), "\n" + code.rstrip("\n"))
         position = Pos(line, 0)
         return TextChange(Span(position, position), code.rstrip("\n") + "\n")
+    if target.start == target.end:  # a bare cursor: whole lines, not text glued into the line
+        return lines_at_cursor(current, Pos(target.start.line + shift, target.start.character), code)
     selected = LineIndex(snapshot).text_in(target)
     if selected.endswith("\n") and not code.endswith("\n"):
         code += "\n"
     elif not selected.endswith("\n") and code.endswith("\n"):
         code = code[:-1]
     return TextChange(Span.from_range(target).moved(shift), code)
+
+
+_COMMENT = re.compile(r"^\s*(?:#|//|--|/\*|\*|;|%|<!--)")
+
+
+def lines_at_cursor(current: str, cursor: Pos, code: str) -> TextChange:
+    """Code for a bare cursor as whole lines, indented like the line it goes to:
+    in place of a blank line; after a comment (the code it asks for) or when
+    the cursor is in the line's text; before a line of code when the cursor is
+    in its indentation. The line's own line breaks are kept and used."""
+    lines = LineIndex(current)
+    if not current or cursor.line >= len(lines):  # past the end: a new last line
+        end = Pos(len(lines), 0) if current.endswith(("\n", "\r")) or not current else Pos(
+            len(lines) - 1, len(lines[-1]))
+        return TextChange(Span(end, end), ("" if end.character == 0 else "\n") + _block(code, "", "\n"))
+    text = lines[cursor.line]
+    content = text.rstrip("\r\n")
+    indent = content[: len(content) - len(content.lstrip())]
+    newline = text[len(content):] or ("\r\n" if "\r\n" in current else "\n")
+    if not content.strip():
+        indent = content if cursor.character >= len(content) else content[: cursor.character]
+        place = Span.of(cursor.line, 0, cursor.line, len(content))
+        return TextChange(place, _block(code, indent, newline).removesuffix(newline))
+    if _COMMENT.match(content) or cursor.character > len(indent):
+        if text == content:  # the last line, without a line break
+            end = Pos(cursor.line, len(content))
+            return TextChange(Span(end, end), newline + _block(code, indent, newline).removesuffix(newline))
+        after = Pos(cursor.line + 1, 0)
+        return TextChange(Span(after, after), _block(code, indent, newline))
+    before = Pos(cursor.line, 0)
+    return TextChange(Span(before, before), _block(code, indent, newline))
+
+
+def _block(code: str, indent: str, newline: str) -> str:
+    """``code`` re-indented under ``indent``, each line ended by ``newline``."""
+    body = textwrap.dedent(code.strip("\r\n")).splitlines()
+    return "".join((indent + line if line.strip() else "") + newline for line in body)
 
 
 # --------------------------------------------------------------------------- #

@@ -458,3 +458,24 @@ async def test_a_selection_past_the_end_of_its_line_is_clamped(start_session, sa
     assert result["edit"]["range"]["end"] == {"line": 9, "character": len(line)}
     after = edited_text(sample, only_edit(session))
     assert after.endswith("2 * math.pi * radius\n") and after.count("\n") == sample.count("\n") + 1
+
+
+@pytest.mark.parametrize("client", ["vscode", "neovim"])
+async def test_scaffold_at_a_bare_cursor_inserts_whole_lines(start_session, sample, client):
+    """At column 0 of a comment, from the code action the editor offers there:
+    the code goes on its own lines after the comment, indented like it."""
+    session = await start_session(client)
+    uri = session.open("geometry.py")
+    comment = sample.splitlines().index("    # TODO: validate radius")
+    actions = await session.client.text_document_code_action_async(types.CodeActionParams(
+        types.TextDocumentIdentifier(uri), types.Range(types.Position(comment, 0), types.Position(comment, 0)),
+        types.CodeActionContext(diagnostics=[])))
+    scaffold = next(a for a in actions if a.title.startswith("Scaffold code for line"))
+
+    result = await session.execute(scaffold.command.command, scaffold.command.arguments[0])
+
+    assert result["status"] == "applied"
+    after = edited_text(sample, only_edit(session)).splitlines()
+    assert after[comment] == "    # TODO: validate radius"  # the comment stays whole
+    assert after[comment + 1].startswith("    def ") and "raise NotImplementedError" in after[comment + 3]
+    assert after[comment + 4] == "    return math.pi * radius ** 2"  # the next line is untouched

@@ -165,6 +165,21 @@ DRIVER = HELPERS + r"""
       (ar-wait (lambda () (equal (plist-get assistant-router-last-status :task) "scaffold")) 5)
       (ar-put 'status_after_scaffold assistant-router-last-status))
 
+    ;; Scaffold at a bare cursor, at column 0 of a comment (no region): whole lines after it.
+    (deactivate-mark)
+    (goto-char (point-min))
+    (search-forward "# TODO: validate radius")
+    (beginning-of-line)
+    (let ((last-nonmenu-event ?\r)
+          (count assistant-router--status-count))
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (_prompt collection &rest _)
+                   (cl-find-if (lambda (title) (string-prefix-p "Scaffold code for line" title))
+                               (mapcar #'car collection)))))
+        (eglot-code-actions (point) (point) nil t))
+      (ar-wait (lambda () (> assistant-router--status-count count)) 20)
+      (ar-put 'cursor_scaffold_text (buffer-substring-no-properties (point-min) (point-max))))
+
     ;; The package's own commands: route (no model) and ask (classified, then run).
     (goto-char (ar-line-start 3))
     (ar-put 'route (assistant-router-route "review"))
@@ -380,6 +395,14 @@ def test_scaffold_chosen_from_eglots_menu_edits_the_buffer(session):
     assert text.startswith("import math\n") and "def perimeter(radius):" in text
     status = session["status_after_scaffold"]
     assert (status["task"], status["alias"], status["status"]) == ("scaffold", "codex", "applied")
+
+
+def test_scaffold_at_a_bare_cursor_inserts_whole_lines(session):
+    lines = session["cursor_scaffold_text"].splitlines()
+    comment = lines.index("    # TODO: validate radius")
+    assert lines[comment + 1].startswith("    def ") and "raise NotImplementedError" in lines[comment + 3]
+    assert lines[comment + 4] == "    return math.pi * radius ** 2"  # the next line is untouched
+    assert not any("NotImplementedError#" in line for line in lines)
 
 
 def test_route_and_ask_commands(session):

@@ -165,3 +165,35 @@ def test_a_test_module_may_name_its_own_file_and_repeat_the_code():
 )
 def test_test_file_conventions(path, language, tests_dir, expected):
     assert conventional_test_file(path, language, tests_dir) == expected
+
+
+STUB = "def stub():\n    raise NotImplementedError\n"
+NESTED = "class A:\n    def stub():\n        raise NotImplementedError\n    y = 2\n"  # the stub inside class A
+
+
+@pytest.mark.parametrize(
+    ("text", "cursor", "after"),
+    [
+        # At column 0 of a comment: the code it asks for, on the lines after it.
+        ("# scaffold: a stub\nx = 1\n", (0, 0), "# scaffold: a stub\n" + STUB + "x = 1\n"),
+        # On a blank, indented line: in its place, with that indentation.
+        ("class A:\n    \n    y = 2\n", (1, 4), NESTED),
+        # In a line's indentation: before it, indented like it.
+        ("class A:\n    y = 2\n", (1, 2), NESTED),
+        # After the text of the last line, which has no line break: a line break first.
+        ("x = 1", (0, 5), "x = 1\n" + STUB.rstrip("\n")),
+        # The document's own line breaks.
+        ("x = 1\r\ny = 2\r\n", (1, 0), "x = 1\r\n" + STUB.replace("\n", "\r\n") + "y = 2\r\n"),
+        ("", (0, 0), STUB),
+        ("a\n", (5, 0), "a\n" + STUB),
+    ],
+)
+def test_code_for_a_bare_cursor_is_whole_lines(text, cursor, after):
+    from assistant_router.delivery.text_edits import lines_at_cursor
+    from assistant_router.engine.text import LineIndex, Pos
+
+    change = lines_at_cursor(text, Pos(*cursor), "    " + STUB.replace("\n", "\n    ").rstrip(" "))  # indented answer
+    lines = LineIndex(text)
+    start = lines.offset(change.range.start.line, change.range.start.character)
+    end = lines.offset(change.range.end.line, change.range.end.character)
+    assert text[:start] + change.new_text + text[end:] == after
