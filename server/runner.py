@@ -158,7 +158,10 @@ class TaskRunner:
                        f"{model_label(result.answered_by)} because {model_label(result.decision.primary)} failed: "
                        f"{result.fallback_error}")
         data = result.to_json()
-        data["spend_today"] = services.usage.today(services.project_key(args.uri))
+        project = services.project_key(args.uri)
+        # Fresh from the shared ledger: other windows and machines spend on the same project.
+        await services.usage.refresh(project, services.policies.router(services.roots.locate(args.uri).root).policy)
+        data["spend_today"] = services.usage.today(project)
         self._notify_status(data)
         logger.info("%s → %s: %s (%s)", args.task.value, data["alias"], result.status, result.message or data["reason"])
         return data

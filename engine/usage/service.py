@@ -127,15 +127,15 @@ class UsageService:
 
     # ----------------------------------------------------------- background
     def start(self, projects: Callable[[], list[tuple[str, Policy]]], read_text: Callable[[str], str | None]) -> None:
-        """Refresh budgeted projects' spend and judge due edits, every REFRESH_S."""
+        """Refresh the projects' spend (budgets and the status line read it,
+        whether or not a budget is set) and judge due edits, every REFRESH_S."""
 
         async def loop() -> None:
             while True:
                 await asyncio.sleep(REFRESH_S)
                 try:
                     for project, policy in projects():
-                        if policy.budget.any:
-                            await self.refresh(project, policy)
+                        await self.refresh(project, policy)
                     await self.judge(read_text)
                 except Exception:  # keep the loop alive; the next round may work
                     logger.exception("usage refresh failed")

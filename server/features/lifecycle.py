@@ -82,14 +82,13 @@ def setup(server: LanguageServer, services: Services) -> None:
         for root in services.roots.roots or (None,):
             services.policies.reload(root)
 
-        def budgeted_projects():
+        def projects():
             roots = services.roots.roots or (None,)
             return [(str(root) if root else "", services.policies.router(root).policy) for root in roots]
 
-        services.usage.start(budgeted_projects, services.read_text)
-        for project, policy in budgeted_projects():
-            if policy.budget.any:
-                await services.usage.refresh(project, policy)
+        services.usage.start(projects, services.read_text)
+        for project, policy in projects():  # the spend so far, from the shared ledger (other windows too)
+            await services.usage.refresh(project, policy)
         from assistant_router.server.features.policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)

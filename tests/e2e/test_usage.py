@@ -215,3 +215,20 @@ async def test_spend_at_an_unknown_price_counts_against_the_budget(start_session
     await session.wait_for(lambda: statuses)
     expected = (row.input_tokens * 5 + row.output_tokens * 25) / 1e6  # but the budget counts it at opus's price
     assert statuses[-1].spend_today.usd == pytest.approx(expected)
+
+
+async def test_spend_today_counts_every_window_without_a_budget(start_session, workspace, user_config):
+    """Two servers (two editor windows) on one project, no [budget]: each status
+    line shows the day's spend from the shared ledger, not its own process's."""
+    priced(user_config)
+    first, second = await start_session("vscode"), await start_session("vscode")
+    statuses: list = []
+    second.client.feature("assistant/status")(lambda params: statuses.append(params))
+
+    a = await first.execute("assistant.run", first.task_argument("explain", first.open("geometry.py"), 3, 6))
+    b = await second.execute("assistant.run", second.task_argument("explain", second.open("geometry.py"), 3, 6))
+
+    assert a["cost_usd"] > 0 and b["cost_usd"] > 0
+    assert b["spend_today"]["usd"] == pytest.approx(a["cost_usd"] + b["cost_usd"])
+    await second.wait_for(lambda: statuses)
+    assert statuses[-1].spend_today.usd == pytest.approx(a["cost_usd"] + b["cost_usd"])
