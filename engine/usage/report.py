@@ -5,6 +5,7 @@ self-contained HTML page (inline SVG, no network) for people."""
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -17,9 +18,29 @@ ACCEPTANCE_MARGIN = 0.10  # a cheaper model this close in acceptance is worth su
 
 
 def _money(value: float | None) -> str:
+    """Cents to four places, and amounts under a hundredth of a cent to two
+    significant digits ($0.000034), so a cheap model never reads as free."""
     if value is None:
         return "unknown"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.0001:
+        return f"${value:.4f}"
+    return f"${value:.{1 - math.floor(math.log10(abs(value)))}f}"
+
+
+def _percentile(values: list[int], share: float) -> int | None:
+    """Nearest rank: the smallest value with at least ``share`` of them at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _day(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
 
 
 def _percent(value: float | None) -> str:
@@ -35,11 +56,16 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
 
     models: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "attempts": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
-        "unknown_cost": 0, "estimated_usage": 0, "_ms": [], "_ttft": []})
+        "unknown_cost": 0, "estimated_usage": 0, "fallback_answers": 0, "skipped": 0, "cancelled": 0,
+        "_ms": [], "_ttft": []})
     tasks: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "cost_usd": 0.0, "applied": 0, "kept": 0, "undone": 0})
     projects: dict[str, dict[str, Any]] = defaultdict(lambda: {"answered": 0, "cost_usd": 0.0})
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    # Per UTC day, what happened to the attempts: answers, failures, answers
+    # by a fallback model, models skipped while cooling down, cancelled runs.
+    outcomes: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"answers": 0, "failed": 0, "fallback_answers": 0, "skipped": 0, "cancelled": 0})
     runs = set()
     total_cost = 0.0
     unknown = 0
@@ -47,11 +73,18 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         model = model_of(row)
         m = models[model]
         m["attempts"] += 1
+        day = outcomes[_day(row.time)]
         if row.status != "ok":
-            m["failed"] += row.status == "failed"
+            if row.status in ("failed", "skipped", "cancelled"):
+                m[row.status] += 1
+                day[row.status] += 1
             continue
         runs.add(row.run_id)
         m["answered"] += 1
+        day["answers"] += 1
+        if row.fallback:
+            day["fallback_answers"] += 1
+            m["fallback_answers"] += 1
         m["estimated_usage"] += row.estimated
         m["input_tokens"] += row.input_tokens
         m["output_tokens"] += row.output_tokens
@@ -69,7 +102,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
             m["cost_usd"] += row.cost_usd
             t["cost_usd"] += row.cost_usd
             p["cost_usd"] += row.cost_usd
-            days[time.strftime("%Y-%m-%d", time.gmtime(row.time))][model] += row.cost_usd
+            days[_day(row.time)][model] += row.cost_usd
             total_cost += row.cost_usd
         if row.applied:
             t["applied"] += 1
@@ -81,6 +114,8 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         ms, ttft = m.pop("_ms"), m.pop("_ttft")
         m["avg_ms"] = round(sum(ms) / len(ms)) if ms else None
         m["avg_ttft_ms"] = round(sum(ttft) / len(ttft)) if ttft else None
+        m["median_ms"], m["p90_ms"] = _percentile(ms, 0.5), _percentile(ms, 0.9)
+        m["median_ttft_ms"], m["p90_ttft_ms"] = _percentile(ttft, 0.5), _percentile(ttft, 0.9)
     task_rows = []
     for (task, model), t in sorted(tasks.items()):
         judged = t["kept"] + t["undone"]
@@ -90,6 +125,8 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
             "task": task, "model": model, **t,
             "avg_cost_usd": (t["cost_usd"] / priced) if priced else None,
             "acceptance": (t["kept"] / judged) if judged else None,
+            # What one edit that stayed cost: all the answers' known cost over the edits kept.
+            "cost_per_kept_usd": (t["cost_usd"] / t["kept"]) if t["kept"] and priced else None,
         })
     summary = {
         "since": since,
@@ -102,6 +139,10 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "by_task": task_rows,
         "by_project": {k: {**v, "cost_usd": round(v["cost_usd"], 6)} for k, v in sorted(projects.items())},
         "by_day": {day: dict(per_model) for day, per_model in sorted(days.items())},
+        "outcomes_by_day": dict(sorted(outcomes.items())),
+        "projects": sorted({row.project or "(no project)" for row in rows}),
+        "first_time": min((row.time for row in rows), default=None),
+        "last_time": max((row.time for row in rows), default=None),
     }
     summary["suggestions"] = suggestions(summary)
     return summary
