@@ -147,7 +147,11 @@ def stacked_bars(title: str, categories: Sequence[str], series: Series, fmt: For
 
 def grouped_bars(title: str, categories: Sequence[str], series: Series, fmt: Format, *, y_label: str,
                  x_label: str, top: float | None = None, colours: Mapping[str, str] | None = None) -> str:
-    """Side-by-side bars per category, one per series; ``None`` leaves a gap (no value)."""
+    """Side-by-side bars per category, one per series with a value there; a
+    category no series has a value for is left out."""
+    shown = [i for i in range(len(categories)) if any(vs[i] is not None for vs in series.values())]
+    categories = [categories[i] for i in shown]
+    series = {name: [vs[i] for i in shown] for name, vs in series.items()}
     values = [v for vs in series.values() for v in vs if v is not None]
     if not categories or not values:
         return empty(title)

@@ -142,8 +142,10 @@ def test_no_network_and_every_chart_is_xml_with_titles_and_a_legend():
 
 def test_charts_keep_colours_and_counts_on_whole_ticks():
     colours = {"a": "#111111", "b": "#222222"}
-    svg = ET.fromstring(charts.grouped_bars("T", ["x", "y"], {"b": [1.0, None], "a": [None, 2.0]}, str,
-                                            y_label="v", x_label="k", colours=colours))
+    chart = charts.grouped_bars("T", ["x", "y", "nothing"], {"b": [1.0, None, None], "a": [None, 2.0, None]}, str,
+                                y_label="v", x_label="k", colours=colours)
+    assert ">nothing<" not in chart  # a task no model has a value for takes no room
+    svg = ET.fromstring(chart)
     fills = [r.get("fill") for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.find("*") is not None]
     assert fills == ["#222222", "#111111"]  # by name, whatever the order; no bar for a missing value
     line = charts.lines("Counts", ["d1", "d2"], {"failed": [0.0, 1.0]}, lambda v: f"{v:g}", y_label="n",
