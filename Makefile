@@ -23,16 +23,16 @@ demo: $(STAMP)
 	$(BIN)/assistant-router demo
 
 # What the tests run for real: Debian's Neovim 0.7.2, Emacs 28 and Eglot (a
-# current Neovim comes from PyPI with the test extras), and PostgreSQL for
-# the team ledger's tests.
+# current Neovim comes from PyPI with the test extras), PostgreSQL for
+# the team ledger's tests and Chromium for the HTML usage report's.
 SYSTEM_STAMP := $(VENV)/.system
 $(SYSTEM_STAMP): | $(BIN)/python
 	@if command -v nvim >/dev/null && command -v emacs >/dev/null && [ -d /usr/share/emacs/site-lisp/elpa/eglot-1.9 ] \
-		&& ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then :; \
+		&& ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 && command -v chromium >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			neovim emacs-nox elpa-eglot postgresql >/dev/null; \
-	else echo "install neovim, emacs-nox, elpa-eglot and postgresql (Debian) to run every test" >&2; exit 1; fi
+			neovim emacs-nox elpa-eglot postgresql chromium >/dev/null; \
+	else echo "install neovim, emacs-nox, elpa-eglot, postgresql and chromium (Debian) to run every test" >&2; exit 1; fi
 	touch $@
 
 test: $(STAMP) $(SYSTEM_STAMP) vscode typecheck

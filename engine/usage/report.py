@@ -5,11 +5,14 @@ self-contained HTML page (inline SVG, no network) for people."""
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
+from assistant_router.engine.usage import charts
 from assistant_router.engine.usage.ledger import AttemptRow
 
 MIN_JUDGED = 5  # edits judged kept or undone before a model's acceptance counts in a suggestion
@@ -17,9 +20,29 @@ ACCEPTANCE_MARGIN = 0.10  # a cheaper model this close in acceptance is worth su
 
 
 def _money(value: float | None) -> str:
+    """Cents to four places, and amounts under a hundredth of a cent to two
+    significant digits ($0.000034), so a cheap model never reads as free."""
     if value is None:
         return "unknown"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.0001:
+        return f"${value:.4f}"
+    return f"${value:.{1 - math.floor(math.log10(abs(value)))}f}"
+
+
+def _percentile(values: list[int], share: float) -> int | None:
+    """Nearest rank: the smallest value with at least ``share`` of them at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _day(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
 
 
 def _percent(value: float | None) -> str:
@@ -35,11 +58,16 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
 
     models: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "attempts": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
-        "unknown_cost": 0, "estimated_usage": 0, "_ms": [], "_ttft": []})
+        "unknown_cost": 0, "estimated_usage": 0, "fallback_answers": 0, "skipped": 0, "cancelled": 0,
+        "_ms": [], "_ttft": []})
     tasks: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "cost_usd": 0.0, "applied": 0, "kept": 0, "undone": 0})
     projects: dict[str, dict[str, Any]] = defaultdict(lambda: {"answered": 0, "cost_usd": 0.0})
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    # Per UTC day, what happened to the attempts: answers, failures, answers
+    # by a fallback model, models skipped while cooling down, cancelled runs.
+    outcomes: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"answers": 0, "failed": 0, "fallback_answers": 0, "skipped": 0, "cancelled": 0})
     runs = set()
     total_cost = 0.0
     unknown = 0
@@ -47,11 +75,18 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         model = model_of(row)
         m = models[model]
         m["attempts"] += 1
+        day = outcomes[_day(row.time)]
         if row.status != "ok":
-            m["failed"] += row.status == "failed"
+            if row.status in ("failed", "skipped", "cancelled"):
+                m[row.status] += 1
+                day[row.status] += 1
             continue
         runs.add(row.run_id)
         m["answered"] += 1
+        day["answers"] += 1
+        if row.fallback:
+            day["fallback_answers"] += 1
+            m["fallback_answers"] += 1
         m["estimated_usage"] += row.estimated
         m["input_tokens"] += row.input_tokens
         m["output_tokens"] += row.output_tokens
@@ -69,7 +104,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
             m["cost_usd"] += row.cost_usd
             t["cost_usd"] += row.cost_usd
             p["cost_usd"] += row.cost_usd
-            days[time.strftime("%Y-%m-%d", time.gmtime(row.time))][model] += row.cost_usd
+            days[_day(row.time)][model] += row.cost_usd
             total_cost += row.cost_usd
         if row.applied:
             t["applied"] += 1
@@ -81,6 +116,8 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         ms, ttft = m.pop("_ms"), m.pop("_ttft")
         m["avg_ms"] = round(sum(ms) / len(ms)) if ms else None
         m["avg_ttft_ms"] = round(sum(ttft) / len(ttft)) if ttft else None
+        m["median_ms"], m["p90_ms"] = _percentile(ms, 0.5), _percentile(ms, 0.9)
+        m["median_ttft_ms"], m["p90_ttft_ms"] = _percentile(ttft, 0.5), _percentile(ttft, 0.9)
     task_rows = []
     for (task, model), t in sorted(tasks.items()):
         judged = t["kept"] + t["undone"]
@@ -90,6 +127,8 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
             "task": task, "model": model, **t,
             "avg_cost_usd": (t["cost_usd"] / priced) if priced else None,
             "acceptance": (t["kept"] / judged) if judged else None,
+            # What one edit that stayed cost: all the answers' known cost over the edits kept.
+            "cost_per_kept_usd": (t["cost_usd"] / t["kept"]) if t["kept"] and priced else None,
         })
     summary = {
         "since": since,
@@ -102,6 +141,10 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "by_task": task_rows,
         "by_project": {k: {**v, "cost_usd": round(v["cost_usd"], 6)} for k, v in sorted(projects.items())},
         "by_day": {day: dict(per_model) for day, per_model in sorted(days.items())},
+        "outcomes_by_day": dict(sorted(outcomes.items())),
+        "projects": sorted({row.project or "(no project)" for row in rows}),
+        "first_time": min((row.time for row in rows), default=None),
+        "last_time": max((row.time for row in rows), default=None),
     }
     summary["suggestions"] = suggestions(summary)
     return summary
@@ -183,94 +226,197 @@ def render_text(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"]
+# ------------------------------------------------------------------ the HTML page
 
-
-def _legend(names: list[str], height: int) -> list[str]:
-    """A colour swatch and name per series below the chart, and the end of the SVG."""
-    parts = []
-    for index, name in enumerate(names):
-        colour = _COLOURS[index % len(_COLOURS)]
-        parts.append(f'<rect x="{60 + index * 150}" y="{height + 28}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{74 + index * 150}" y="{height + 37}">{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return parts
-
-
-def _bar_chart(series: dict[str, dict[str, float]], title: str, fmt: Callable[[float], str]) -> str:
-    """Stacked bars, one per key of ``series`` (e.g. a day), a colour per inner key."""
-    keys = list(series)
-    names = sorted({n for values in series.values() for n in values})
-    if not keys:
-        return f"<p><em>{html.escape(title)}: no data</em></p>"
-    top = max(sum(v.values()) for v in series.values()) or 1.0
-    width, height, bar = max(360, 48 * len(keys) + 80), 220, 32
-    y: float
-    parts = [f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{height + 60}" '
-             f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">']
-    for index, key in enumerate(keys):
-        x, y = 60 + index * 48, height
-        for name in names:
-            value = series[key].get(name, 0.0)
-            h = value / top * (height - 20)
-            if h <= 0:
-                continue
-            y -= h
-            colour = _COLOURS[names.index(name) % len(_COLOURS)]
-            parts.append(f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{h:.1f}" fill="{colour}">'
-                         f'<title>{html.escape(key)} · {html.escape(name)}: {html.escape(fmt(value))}</title></rect>')
-        parts.append(f'<text x="{x + bar / 2}" y="{height + 14}" text-anchor="middle">{html.escape(key[-5:])}</text>')
-    parts.append(f'<text x="4" y="14">{html.escape(fmt(top))}</text><line x1="56" y1="{height}" x2="{width}" '
-                 f'y2="{height}" stroke="#888"/>')
-    parts.extend(_legend(names, height))
-    return "".join(parts)
-
-
-def render_html(summary: dict[str, Any]) -> str:
-    acceptance: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in summary["by_task"]:
-        if row["acceptance"] is not None:
-            acceptance[row["task"]][row["model"]] = row["acceptance"]
-    text = html.escape(render_text(summary))
-    suggestions = "".join(f"<li>{html.escape(s)}</li>" for s in summary["suggestions"]) or "<li>None yet.</li>"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>assistant-router usage</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-pre{{background:#f6f6f6;padding:1em;overflow:auto}} h2{{margin-top:2em}}</style></head><body>
-<h1>assistant-router usage</h1>
-<h2>Spend per day, per model</h2>
-{_bar_chart(summary["by_day"], "Spend per day per model", _money)}
-<h2>Edits kept, per task and model</h2>
-{_grouped_acceptance(acceptance)}
-<h2>Suggestions</h2><ul>{suggestions}</ul>
-<h2>Numbers</h2><pre>{text}</pre>
-</body></html>
+_CSS = """
+:root{color-scheme:light;--muted:#555;--rule:#d8d8d8}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f1f1f;background:#fff;
+  max-width:1100px;margin:0 auto;padding:1.5em 16px 4em}
+h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.2em;margin:2.2em 0 .6em;border-bottom:1px solid var(--rule);
+  padding-bottom:.2em}
+.period,.note,.empty{color:var(--muted)}.empty{font-style:italic}
+.totals{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:1.2em 0;padding:0}
+.totals div{border:1px solid var(--rule);border-radius:6px;padding:.6em .8em}
+.totals dt{font-size:.85em;color:var(--muted)}.totals dd{margin:0;font-size:1.35em;font-weight:600;
+  font-variant-numeric:tabular-nums}
+figure{margin:1em 0;overflow-x:auto}
+/* A narrow window scrolls a chart sideways rather than shrink its labels past reading. */
+figure svg{display:block;width:100%;min-width:600px;max-width:860px;height:auto}
+.scroll{overflow-x:auto;margin:1em 0}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:.92em}
+caption{text-align:left;font-weight:600;padding:.3em 0}
+th,td{padding:.3em .6em;border-bottom:1px solid var(--rule);text-align:right;white-space:nowrap}
+thead th{white-space:normal;vertical-align:bottom}
+th[scope=row],.label{text-align:left}thead th{border-bottom:2px solid #999}
+tbody tr:nth-child(even){background:#f6f7f9}
+ul.suggestions li{margin:.4em 0}
 """
 
 
-def _grouped_acceptance(acceptance: dict[str, dict[str, float]]) -> str:
-    """One bar per task and model, height the share of edits kept."""
-    if not acceptance:
-        return "<p><em>No edits judged yet: acceptance appears once applied edits have been kept or undone.</em></p>"
-    names = sorted({m for models in acceptance.values() for m in models})
-    tasks = sorted(acceptance)
-    width, height = max(360, len(tasks) * (len(names) * 26 + 30) + 80), 200
-    parts = [f'<svg role="img" aria-label="Edits kept per task and model" width="{width}" height="{height + 60}" '
-             'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">']
-    x = 60
-    for task in tasks:
-        for index, name in enumerate(names):
-            value = acceptance[task].get(name)
-            if value is not None:
-                h = value * (height - 20)
-                colour = _COLOURS[index % len(_COLOURS)]
-                parts.append(f'<rect x="{x + index * 26}" y="{height - h:.1f}" width="22" height="{h:.1f}" '
-                             f'fill="{colour}"><title>{html.escape(task)} · {html.escape(name)}: {value:.0%}'
-                             '</title></rect>')
-        parts.append(f'<text x="{x + len(names) * 13}" y="{height + 14}" text-anchor="middle">'
-                     f'{html.escape(task)}</text>')
-        x += len(names) * 26 + 30
-    parts.append(f'<text x="4" y="14">100%</text>'
-                 f'<line x1="56" y1="{height}" x2="{width}" y2="{height}" stroke="#888"/>')
-    parts.extend(_legend(names, height))
-    return "".join(parts)
+def _axis_money(value: float) -> str:
+    text = _money(value)
+    return text.rstrip("0").rstrip(".") if "." in text and value < 1 else text
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f} ms" if value < 10_000 else f"{value / 1000:,.1f} s"
+
+
+def _known_cost(cost: float, unknown: int, answered: int) -> str:
+    """What the priced answers cost, never "$0" for answers no price is known for."""
+    if unknown and unknown == answered:
+        return "unknown"
+    return f"{_money(cost)} + {unknown:,} unknown" if unknown else _money(cost)
+
+
+def _html_table(caption: str, header: list[str], rows: list[list[str]], labels: int = 1) -> str:
+    """A captioned table; the first ``labels`` columns name the row (left-aligned), the rest are numbers."""
+    if not rows:
+        return charts.empty(caption)
+    head = "".join(f'<th scope="col" class="{"label" if i < labels else "num"}">{html.escape(h)}</th>'
+                   for i, h in enumerate(header))
+    body = []
+    for row in rows:
+        cells = [f'<th scope="row">{html.escape(row[0])}</th>']
+        cells += [f'<td class="label">{html.escape(c)}</td>' for c in row[1:labels]]
+        cells += [f"<td>{html.escape(c)}</td>" for c in row[labels:]]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<div class="scroll"><table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _days_between(days: list[str]) -> list[str]:
+    """Every UTC day from the first to the last given, so quiet days show as gaps."""
+    if not days:
+        return []
+    first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _per(rows: list[dict[str, Any]], key: str) -> tuple[list[str], dict[str, list[float | None]]]:
+    """Tasks as categories, models as series, ``key`` of each task × model row as the values."""
+    tasks = sorted({r["task"] for r in rows})
+    models = sorted({r["model"] for r in rows})
+    values = {(r["task"], r["model"]): r[key] for r in rows}
+    return tasks, {m: [values.get((t, m)) for t in tasks] for m in models}
+
+
+def _totals(summary: dict[str, Any]) -> str:
+    models = summary["by_model"].values()
+    cards = [
+        ("Requests", f"{summary['requests']:,}"),
+        ("Spend (known prices)", _money(summary["cost_usd"])),
+        ("Answers at unknown price", f"{summary['unknown_cost_requests']:,}"),
+        ("Answers with estimated usage", f"{summary['estimated_usage_answers']:,}"),
+        ("Failed attempts", f"{sum(m['failed'] for m in models):,}"),
+        ("Answers by a fallback", f"{sum(m['fallback_answers'] for m in models):,}"),
+    ]
+    return '<dl class="totals">' + "".join(
+        f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>" for k, v in cards) + "</dl>"
+
+
+def render_html(summary: dict[str, Any]) -> str:
+    """The page: a header with the period and totals, then one section per
+    question (spend, cost, acceptance, failures, latency), each a chart and
+    its numbers as a table, then the suggestions."""
+    start = time.strftime("%Y-%m-%d %H:%M", time.gmtime(summary["since"]))
+    end = time.strftime("%Y-%m-%d %H:%M", time.gmtime(summary["until"]))
+    projects = ", ".join(summary["projects"]) or "none"
+    by_model, by_task = summary["by_model"], summary["by_task"]
+    models = list(by_model)
+    outcomes = summary["outcomes_by_day"]
+    days = _days_between(list(outcomes))
+    short_days = [d[5:] for d in days]
+
+    spend_series: dict[str, list[float | None]] = {
+        m: [summary["by_day"].get(d, {}).get(m) for d in days] for m in models
+        if any(m in summary["by_day"].get(d, {}) for d in days)}
+    model_colours = {m: charts.colour(i) for i, m in enumerate(models)}
+    spend = charts.stacked_bars("Spend per day, per model", short_days, spend_series, _axis_money,
+                                y_label="US dollars", x_label="day (UTC)", colours=model_colours)
+    tasks, avg_cost = _per(by_task, "avg_cost_usd")
+    cost = charts.grouped_bars("Average cost of an answer, per task and model", tasks, avg_cost, _axis_money,
+                               y_label="US dollars", x_label="task", colours=model_colours)
+    _, per_kept = _per(by_task, "cost_per_kept_usd")
+    kept_cost = charts.grouped_bars("Cost per kept edit, per task and model", tasks, per_kept, _axis_money,
+                                    y_label="US dollars", x_label="task", colours=model_colours)
+    if not any(v is not None for vs in per_kept.values() for v in vs):
+        kept_cost = charts.empty("Cost per kept edit", "no applied edit has been judged kept in this period")
+    _, accepted = _per(by_task, "acceptance")
+    acceptance = charts.grouped_bars("Edits kept, of those judged, per task and model", tasks, accepted,
+                                     _percent, y_label="share kept", x_label="task", top=1.0,
+                                     colours=model_colours)
+    if not any(v is not None for vs in accepted.values() for v in vs):
+        acceptance = charts.empty("Edits kept", "no applied edit has been judged kept or undone in this period")
+    outcome_names = {"failed": "failed attempts", "fallback_answers": "answers by a fallback",
+                     "skipped": "skipped (cooling down)", "cancelled": "cancelled"}
+    outcome_series: dict[str, list[float | None]] = {
+        label: [float(outcomes.get(d, {}).get(key, 0)) for d in days] for key, label in outcome_names.items()
+        if key in ("failed", "fallback_answers") or any(o[key] for o in outcomes.values())}
+    failures = charts.lines("Failures and fallbacks per day", short_days, outcome_series, lambda v: f"{v:g}",
+                            y_label="attempts", x_label="day (UTC)", whole=True)
+    if days and not any(v for vs in outcome_series.values() for v in vs):
+        failures = charts.empty("Failures and fallbacks per day", "none in this period: every attempt answered")
+    latency_keys = {"median_ttft_ms": "first token, median", "p90_ttft_ms": "first token, p90",
+                    "median_ms": "total, median", "p90_ms": "total, p90"}
+    answered = [m for m in models if by_model[m]["answered"]]
+    latency = charts.grouped_bars(
+        "Latency per model", answered,
+        {label: [by_model[m][key] for m in answered] for key, label in latency_keys.items()},
+        _ms, y_label="milliseconds", x_label="model")
+
+    model_table = _html_table(
+        "Per model", ["model", "answers", "attempts", "failed", "by a fallback", "tokens in", "tokens out", "cost",
+                      "unknown price", "estimated usage"],
+        [[m, f"{v['answered']:,}", f"{v['attempts']:,}", f"{v['failed']:,}", f"{v['fallback_answers']:,}",
+          f"{v['input_tokens']:,}", f"{v['output_tokens']:,}", _known_cost(v["cost_usd"], v["unknown_cost"],
+                                                                        v["answered"]), f"{v['unknown_cost']:,}",
+          f"{v['estimated_usage']:,}"] for m, v in by_model.items()])
+    task_table = _html_table(
+        "Per task and model", ["task", "model", "answers", "cost", "avg cost", "cost per kept edit", "edits applied",
+                               "kept", "undone", "acceptance"],
+        [[t["task"], t["model"], f"{t['answered']:,}",
+          _money(t["cost_usd"]) if t["avg_cost_usd"] is not None or not t["answered"] else "unknown",
+          _money(t["avg_cost_usd"]),
+          _money(t["cost_per_kept_usd"]) if t["kept"] else "—", f"{t['applied']:,}", f"{t['kept']:,}",
+          f"{t['undone']:,}", _percent(t["acceptance"])] for t in by_task], labels=2)
+    latency_table = _html_table(
+        "Latency per model", ["model", *latency_keys.values(), "answers"],
+        [[m, *(_ms(by_model[m][k]) for k in latency_keys), f"{by_model[m]['answered']:,}"] for m in answered])
+    day_table = _html_table(
+        "Per day (UTC)", ["day", "spend", "answers", "failed attempts", "answers by a fallback", "skipped",
+                          "cancelled"],
+        [[d, _money(sum(summary["by_day"].get(d, {}).values())), *(f"{outcomes[d][k]:,}" for k in
+          ("answers", "failed", "fallback_answers", "skipped", "cancelled"))] for d in days if d in outcomes])
+    project_table = _html_table("Per project", ["project", "answers", "cost"],
+                                [[k, f"{p['answered']:,}", _money(p["cost_usd"])]
+                                 for k, p in summary["by_project"].items()])
+    advice = "".join(f"<li>{html.escape(s)}</li>" for s in summary["suggestions"])
+    estimated = (f'<p class="note">{summary["estimated_usage_answers"]:,} answers came with no usage from the '
+                 "server: their tokens and cost are the router's estimate.</p>"
+                 if summary["estimated_usage_answers"] else "")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>assistant-router usage, {start[:10]} to {end[:10]}</title><style>{_CSS}</style></head><body>
+<header><h1>assistant-router usage</h1>
+<p class="period">{start} to {end} UTC · {len(summary["projects"])} project(s): {html.escape(projects)}</p>
+{_totals(summary)}{estimated}</header>
+<main>
+<section id="spend"><h2>What we spent</h2><figure>{spend}</figure>{day_table}</section>
+<section id="cost"><h2>On what</h2><figure>{cost}</figure><figure>{kept_cost}</figure>{task_table}
+{project_table}</section>
+<section id="acceptance"><h2>Was it worth it: edits kept</h2><figure>{acceptance}</figure>
+<p class="note">The share of applied edits still in the document at the next save (or five minutes later),
+of those judged so far.</p></section>
+<section id="failures"><h2>Failures and fallbacks</h2><figure>{failures}</figure>
+<p class="note">Budget refusals are not counted here: a refused request sends nothing and the ledger records
+no row for it (<code>assistant-router run</code> exits with 3 and says which limit refused it).</p></section>
+<section id="latency"><h2>Latency</h2><figure>{latency}</figure>{latency_table}</section>
+<section id="suggestions"><h2>Suggestions</h2>
+{f'<ul class="suggestions">{advice}</ul>' if advice else charts.empty("Suggestions", "none yet")}</section>
+<section id="models"><h2>Per model</h2>{model_table}</section>
+</main></body></html>
+"""
