@@ -166,7 +166,7 @@ def test_text_and_self_contained_html():
     (line,) = [line for line in text.splitlines() if line.startswith("refactor") and "codex (gpt-5.3-codex)" in line]
     assert line.rstrip().endswith("90%") and "Suggestions:" in text
     page = render_html(summary)
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 2
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 6
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script" not in page
 
