@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from assistant_router.engine.usage.prices import format_usd
+
 if TYPE_CHECKING:
     from assistant_router.routing.policy import BudgetSettings, Policy
     from assistant_router.routing.router import Decision
@@ -79,7 +81,7 @@ def verdict(budget: BudgetSettings, spend: Spend, task: Task, estimated_usd: flo
         if spent + (estimated_usd or 0.0) > limit:
             origin = budget.origins.get(key, budget.origin)
             where = f" (budget at {origin})" if origin else ""
-            reason = f"budget {label}: ${spent:.2f} spent of ${limit:.2f}{where}"
+            reason = f"budget {label}: {format_usd(spent)} spent of {format_usd(limit)}{where}"
             if budget.on_exceed == "downgrade" and budget.downgrade_to:
                 return Verdict(True, f"{reason}; downgraded to {', '.join(budget.downgrade_to)}", budget.downgrade_to)
             return Verdict(False, reason)

@@ -34,7 +34,7 @@ class AttemptRow:
     alias: str
     provider: str
     model: str
-    status: str  # ok, failed, skipped, cancelled
+    status: str  # ok, failed, skipped, cancelled; refused (nothing was sent: no attempt, one row per run)
     run_id: str  # the same for every attempt of one task
     input_tokens: int = 0
     output_tokens: int = 0

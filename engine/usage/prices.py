@@ -3,6 +3,7 @@ ledger (actual usage), the budget check and the preview (estimates)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,3 +116,17 @@ def counted_usd(cost: float | None, provider: str, usage: Usage, policy: Policy 
     if prices is None:
         return cost or 0.0
     return max(cost or 0.0, cost_usd(prices, usage) or 0.0)
+
+
+def format_usd(value: float | None) -> str:
+    """Dollars as people read them: cents to four places, and amounts under a
+    hundredth of a cent to two significant digits ($0.000034), so a cheap
+    model never reads as free and a $0.001 budget is not "$0.00 of $0.00"."""
+    if value is None:
+        return "unknown"
+    if value == 0 or abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.0001:  # $0.10, $0.015, $0.0034: the digits that mean something, at least cents
+        digits = f"{value:.4f}".rstrip("0")
+        return "$" + (digits + "0" if len(digits.partition(".")[2]) < 2 else digits)
+    return f"${value:.{1 - math.floor(math.log10(abs(value)))}f}"

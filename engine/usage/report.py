@@ -14,23 +14,10 @@ from typing import Any
 
 from assistant_router.engine.usage import charts
 from assistant_router.engine.usage.ledger import AttemptRow
+from assistant_router.engine.usage.prices import format_usd as _money
 
 MIN_JUDGED = 5  # edits judged kept or undone before a model's acceptance counts in a suggestion
 ACCEPTANCE_MARGIN = 0.10  # a cheaper model this close in acceptance is worth suggesting
-
-
-def _money(value: float | None) -> str:
-    """Cents to four places, and amounts under a hundredth of a cent to two
-    significant digits ($0.000034), so a cheap model never reads as free."""
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    if abs(value) >= 0.0001:
-        return f"${value:.4f}"
-    return f"${value:.{1 - math.floor(math.log10(abs(value)))}f}"
 
 
 def _percentile(values: list[int], share: float) -> int | None:
@@ -67,11 +54,16 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
     # Per UTC day, what happened to the attempts: answers, failures, answers
     # by a fallback model, models skipped while cooling down, cancelled runs.
     outcomes: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"answers": 0, "failed": 0, "fallback_answers": 0, "skipped": 0, "cancelled": 0})
+        lambda: {"answers": 0, "failed": 0, "fallback_answers": 0, "skipped": 0, "cancelled": 0, "refused": 0})
+    refused = 0
     runs = set()
     total_cost = 0.0
     unknown = 0
     for row in rows:
+        if row.status == "refused":  # nothing was sent (a budget, most often): a run, not a model's attempt
+            outcomes[_day(row.time)]["refused"] += 1
+            refused += 1
+            continue
         model = model_of(row)
         m = models[model]
         m["attempts"] += 1
@@ -142,6 +134,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "by_project": {k: {**v, "cost_usd": round(v["cost_usd"], 6)} for k, v in sorted(projects.items())},
         "by_day": {day: dict(per_model) for day, per_model in sorted(days.items())},
         "outcomes_by_day": dict(sorted(outcomes.items())),
+        "refused_requests": refused,
         "projects": sorted({row.project or "(no project)" for row in rows}),
         "first_time": min((row.time for row in rows), default=None),
         "last_time": max((row.time for row in rows), default=None),
@@ -313,6 +306,7 @@ def _totals(summary: dict[str, Any]) -> str:
         ("Answers with estimated usage", f"{summary['estimated_usage_answers']:,}"),
         ("Failed attempts", f"{sum(m['failed'] for m in models):,}"),
         ("Answers by a fallback", f"{sum(m['fallback_answers'] for m in models):,}"),
+        ("Refused (nothing sent)", f"{summary.get('refused_requests', 0):,}"),
     ]
     return '<dl class="totals">' + "".join(
         f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>" for k, v in cards) + "</dl>"
@@ -352,10 +346,11 @@ def render_html(summary: dict[str, Any]) -> str:
     if not any(v is not None for vs in accepted.values() for v in vs):
         acceptance = charts.empty("Edits kept", "no applied edit has been judged kept or undone in this period")
     outcome_names = {"failed": "failed attempts", "fallback_answers": "answers by a fallback",
-                     "skipped": "skipped (cooling down)", "cancelled": "cancelled"}
+                     "refused": "refused (a budget, nothing sent)", "skipped": "skipped (cooling down)",
+                     "cancelled": "cancelled"}
     outcome_series: dict[str, list[float | None]] = {
         label: [float(outcomes.get(d, {}).get(key, 0)) for d in days] for key, label in outcome_names.items()
-        if key in ("failed", "fallback_answers") or any(o[key] for o in outcomes.values())}
+        if key in ("failed", "fallback_answers") or any(o.get(key) for o in outcomes.values())}
     failures = charts.lines("Failures and fallbacks per day", short_days, outcome_series, lambda v: f"{v:g}",
                             y_label="attempts", x_label="day (UTC)", whole=True)
     if days and not any(v for vs in outcome_series.values() for v in vs):
@@ -387,10 +382,11 @@ def render_html(summary: dict[str, Any]) -> str:
         "Latency per model", ["model", *latency_keys.values(), "answers"],
         [[m, *(_ms(by_model[m][k]) for k in latency_keys), f"{by_model[m]['answered']:,}"] for m in answered])
     day_table = _html_table(
-        "Per day (UTC)", ["day", "spend", "answers", "failed attempts", "answers by a fallback", "skipped",
-                          "cancelled"],
-        [[d, _money(sum(summary["by_day"].get(d, {}).values())), *(f"{outcomes[d][k]:,}" for k in
-          ("answers", "failed", "fallback_answers", "skipped", "cancelled"))] for d in days if d in outcomes])
+        "Per day (UTC)", ["day", "spend", "answers", "failed attempts", "answers by a fallback", "refused",
+                          "skipped", "cancelled"],
+        [[d, _money(sum(summary["by_day"].get(d, {}).values())), *(f"{outcomes[d].get(k, 0):,}" for k in
+          ("answers", "failed", "fallback_answers", "refused", "skipped", "cancelled"))]
+         for d in days if d in outcomes])
     project_table = _html_table("Per project", ["project", "answers", "cost"],
                                 [[k, f"{p['answered']:,}", _money(p["cost_usd"])]
                                  for k, p in summary["by_project"].items()])
@@ -412,8 +408,8 @@ def render_html(summary: dict[str, Any]) -> str:
 <p class="note">The share of applied edits still in the document at the next save (or five minutes later),
 of those judged so far.</p></section>
 <section id="failures"><h2>Failures and fallbacks</h2><figure>{failures}</figure>
-<p class="note">Budget refusals are not counted here: a refused request sends nothing and the ledger records
-no row for it (<code>assistant-router run</code> exits with 3 and says which limit refused it).</p></section>
+<p class="note">Refused: requests a budget stopped before anything was sent; they cost nothing.</p>
+</section>
 <section id="latency"><h2>Latency</h2><figure>{latency}</figure>{latency_table}</section>
 <section id="suggestions"><h2>Suggestions</h2>
 {f'<ul class="suggestions">{advice}</ul>' if advice else charts.empty("Suggestions", "none yet")}</section>

@@ -78,9 +78,17 @@ class UsageService:
         from assistant_router.engine.results import Status
 
         decision = result.decision
-        if decision is None or not result.attempts:
+        if decision is None:
             return 0.0
         run_id = uuid.uuid4().hex
+        if not result.attempts:
+            if result.status is Status.REFUSED:  # a budget refused it: one row, so the report can show when
+                primary = decision.primary
+                await self.worker.call("record", [AttemptRow(
+                    time=time.time(), project=project, task=result.task.value, alias=primary.alias,
+                    provider=primary.provider, model=primary.model, status="refused", run_id=run_id,
+                    cost_usd=0.0, error_type="Refused")], default=None)
+            return 0.0
         primary = decision.primary
         rows = []
         total = counted = 0.0

@@ -100,8 +100,14 @@ async def test_a_budget_exhausted_in_one_window_disables_actions_in_another(star
     assert "spent of $0.60" in disabled.reason
     refused = await second.execute("assistant.run", second.task_argument("review", other_uri, 3, 6))
     assert refused["status"] == "refused" and refused["message"].startswith("not sent: budget today: $")
-    # Cheap tasks on the unpriced model are blocked too: the project's budget is spent.
-    assert [r.status for r in ledger_of(tmp_path).rows()] == ["ok"]
+    # The refusal is on record (nothing was sent, nothing spent), for the report's chart of refusals.
+    rows = ledger_of(tmp_path).rows()
+    assert [r.status for r in rows] == ["ok", "refused"] and rows[1].cost_usd == 0 and rows[1].input_tokens == 0
+    from assistant_router.engine.usage.report import render_html, summarize
+
+    summary = summarize(rows, since=0)
+    assert summary["refused_requests"] == 1 and sum(m["attempts"] for m in summary["by_model"].values()) == 1
+    assert "refused (a budget, nothing sent)" in render_html(summary)
 
 
 async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path, user_config):
@@ -195,7 +201,8 @@ async def test_a_project_alias_without_a_price_is_not_free_under_the_users_budge
         assert result["message"].startswith("not sent: the price of 'local' (mock qwen) is unknown")
     else:  # counted at the mock provider's dearest known price (opus's $5 / $25), against the user's $0.02
         assert result["message"].startswith(f"not sent: budget today: $0.00 spent of $0.02 (budget at {user_config}:")
-    assert ledger_of(tmp_path).rows() == []  # nothing reached the provider
+    # Nothing reached the provider: the ledger holds the refusal alone, at no cost.
+    assert [(r.status, r.input_tokens, r.cost_usd) for r in ledger_of(tmp_path).rows()] == [("refused", 0, 0.0)]
     warnings = session.client.diagnostics[(workspace / ".assistant-router.toml").as_uri()]
     assert any("may only lower a limit" in w.message for w in warnings)
 

@@ -56,8 +56,8 @@ def test_the_summary_counts_outcomes_per_day_and_latency_percentiles():
     summary = summarize(two_days(), since=START - DAY, until=START + 2 * DAY)
 
     assert summary["outcomes_by_day"] == {
-        "2026-03-02": {"answers": 4, "failed": 1, "fallback_answers": 1, "skipped": 0, "cancelled": 0},
-        "2026-03-03": {"answers": 1, "failed": 0, "fallback_answers": 0, "skipped": 1, "cancelled": 1},
+        "2026-03-02": {"answers": 4, "failed": 1, "fallback_answers": 1, "skipped": 0, "cancelled": 0, "refused": 0},
+        "2026-03-03": {"answers": 1, "failed": 0, "fallback_answers": 0, "skipped": 1, "cancelled": 1, "refused": 0},
     }
     model = summary["by_model"][CODEX]
     assert (model["fallback_answers"], model["cancelled"], model["skipped"], model["failed"]) == (1, 1, 0, 0)
@@ -79,9 +79,10 @@ def test_the_summary_counts_outcomes_per_day_and_latency_percentiles():
 
 
 def test_money_under_a_cent_keeps_its_digits():
-    assert _money(0.0034) == "$0.0034" and _money(0.02) == "$0.0200" and _money(0.11) == "$0.1100"
+    assert _money(0.0034) == "$0.0034" and _money(0.02) == "$0.02" and _money(0.11) == "$0.11"
+    assert _money(0.015) == "$0.015" and _money(0.001) == "$0.001"  # a $0.001 budget is not "$0.00"
     assert _money(0.0000123) == "$0.000012" and _money(0.00004) == "$0.000040"
-    assert _money(0) == "$0" and _money(None) == "unknown" and _money(1234.5) == "$1,234.50"
+    assert _money(0) == "$0.00" and _money(None) == "unknown" and _money(1234.5) == "$1,234.50"
     rows = [codex(START, "a", cost_usd=0.0000123)]
     summary = summarize(rows, since=START)
     assert "$0.000012" in render_text(summary) and "$0.000012" in render_html(summary)
@@ -94,7 +95,7 @@ def test_the_page_has_every_section_with_its_chart_and_accessible_tables():
     assert re.findall(r'<section id="([a-z]+)"', page) == SECTIONS
     header = page[page.index("<header>"):page.index("</header>")]
     assert "2026-03-01 12:00 to 2026-03-04 12:00 UTC" in header and "/repo" in header
-    for label, value in [("Requests", "5"), ("Spend (known prices)", "$0.0550"),
+    for label, value in [("Requests", "5"), ("Spend (known prices)", "$0.055"),
                          ("Answers at unknown price", "0"), ("Answers with estimated usage", "1")]:
         assert f"<dt>{label}</dt><dd>{value}</dd>" in header
     for title in ["Spend per day, per model", "Average cost of an answer, per task and model",

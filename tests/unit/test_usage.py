@@ -153,7 +153,7 @@ def test_the_report_matches_the_ledger_and_suggests():
     assert codex_refactor["acceptance"] == pytest.approx(0.9) and codex_refactor["avg_cost_usd"] == pytest.approx(0.02)
     assert summary["by_project"]["/other"]["cost_usd"] == 0
     assert summary["suggestions"][0] == (
-        "refactor: codex (gpt-5.3-codex) edits kept 90% at $0.0200 vs opus (claude-opus-4-6) 80% at $0.1100 "
+        "refactor: codex (gpt-5.3-codex) edits kept 90% at $0.02 vs opus (claude-opus-4-6) 80% at $0.11 "
         "— consider routing refactor to codex"
     )
     assert "no known price (local (qwen))" in summary["suggestions"][1]
