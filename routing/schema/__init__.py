@@ -162,3 +162,86 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(generated_text(), end="")
     return 0
+
+
+# --------------------------------------------------------------------------- #
+# Reading the schema by TOML key path (the editor's completion and hover)
+
+Node = dict[str, Any]
+
+
+@functools.cache
+def _root() -> Node:
+    return policy_schema()
+
+
+def _deref(node: Node) -> Node:
+    ref = node.get("$ref")
+    return dict(_root()["$defs"][ref.rsplit("/", 1)[1]]) if isinstance(ref, str) else node
+
+
+def child(node: Node, name: str) -> Node | None:
+    """The schema of key ``name`` in the table ``node`` (an array of tables: in its entries)."""
+    if isinstance(node.get("items"), dict):
+        node = node["items"]
+    properties = node.get("properties", {})
+    if name in properties:
+        found: Node = properties[name]
+        return found
+    extra = node.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def node_at(path: tuple[str, ...]) -> Node | None:
+    """The schema of the key or table at ``path`` ("models", "codex", "timeouts"), or None if none is allowed."""
+    node: Node | None = _root()
+    for name in path:
+        if node is None:
+            return None
+        node = child(node, name)
+    return node
+
+
+def keys_of(node: Node) -> dict[str, Node]:
+    """The named keys a table (or each entry of an array of tables) takes."""
+    if isinstance(node.get("items"), dict):
+        node = node["items"]
+    properties: dict[str, Node] = node.get("properties", {})
+    return properties
+
+
+def is_table(node: Node) -> bool:
+    return node.get("type") == "object"
+
+
+def is_array_of_tables(node: Node) -> bool:
+    items = node.get("items")
+    return node.get("type") == "array" and isinstance(items, dict) and is_table(items)
+
+
+def choices(node: Node) -> list[Any]:
+    """The values an enum (or a list of enum values, or a boolean) allows, in order."""
+    found: list[Any] = []
+    for option in (node, *node.get("anyOf", ()), node.get("items") or {}):
+        option = _deref(option)
+        if "items" in option and option is not node:
+            option = _deref(option["items"])
+        if option.get("type") == "boolean":
+            found += [True, False]
+        found += [value for value in option.get("enum", ()) if value not in found]
+    return found
+
+
+def type_text(node: Node) -> str:
+    """``string or array of string``, ``integer``, ``"refuse" | "downgrade"``, ``table``."""
+    if values := choices(node):
+        return " | ".join(json.dumps(v) for v in values)
+    node = _deref(node)
+    if "anyOf" in node:
+        return " or ".join(type_text(option) for option in node["anyOf"])
+    kind = node.get("type")
+    if kind == "array":
+        return f"array of {type_text(node['items'])}" if isinstance(node.get("items"), dict) else "array"
+    if kind == "object":
+        return "table"
+    return str(kind or "any value")
