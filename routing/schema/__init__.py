@@ -88,7 +88,7 @@ def _tidy(node: Any, defs: dict[str, Any], path: tuple[str, ...]) -> None:
         node["additionalProperties"] = False
     for key, child in node.get("properties", {}).items():
         _tidy(child, defs, (*path, key))
-        note = next((n for p, n in USER_CONFIG_NOTES.items() if _matches(p, (*path, key))), None)
+        note = next((n for p, n in USER_CONFIG_NOTES.items() if matches(p, (*path, key))), None)
         if note:
             child["description"] = f"{child.get('description', '')} {note}".strip()
     for word in ("additionalProperties", "items"):
@@ -99,7 +99,8 @@ def _tidy(node: Any, defs: dict[str, Any], path: tuple[str, ...]) -> None:
             _tidy(node[word], defs, path)
 
 
-def _matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+def matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    """Whether a key path fits a pattern whose "*" stands for any one name."""
     return len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path, strict=True))
 
 
@@ -149,9 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILENAME} in the package")
     action.add_argument("--check", action="store_true", help="exit 1 if the shipped file is out of date")
+    action.add_argument("--path", action="store_true", help="print where the shipped file is, for editors")
     args = parser.parse_args(argv)
     path = shipped_path()
-    if args.write:
+    if args.path:
+        print(path)
+    elif args.write:
         path.write_text(generated_text(), encoding="utf-8")
         print(path)
     elif args.check:

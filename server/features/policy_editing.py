@@ -31,17 +31,13 @@ TRIGGER_CHARACTERS = ["[", ".", '"', "="]
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]#]*?)\s*(\]\]?)?\s*(?:#.*)?$")
 _KEY_LINE = re.compile(r"""^\s*([A-Za-z0-9_"'.\- ]+?)\s*=""")
 _PART = re.compile(r"""[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"?|'[^']*'?""")
-# Which values name something the schema cannot list ("*": any name, a task, an index of [[rules]]).
+# Which values name something the schema cannot list ("*": any alias or task).
 _ALIAS_VALUES = (("routes", "*"), ("rules", "use"), ("budget", "downgrade_to"))
 _PROVIDER_VALUES = (("models", "*", "provider"),)
 
 
 def _parts(dotted: str) -> tuple[str, ...]:
     return tuple(p.strip("\"'") for p in _PART.findall(dotted))
-
-
-def _matches(patterns: tuple[tuple[str, ...], ...], path: tuple[str, ...]) -> bool:
-    return any(len(p) == len(path) and all(a in ("*", b) for a, b in zip(p, path, strict=True)) for p in patterns)
 
 
 @dataclass(frozen=True)
@@ -154,12 +150,12 @@ def _value_items(services: Services, uri: str, lines: list[str] | tuple[str, ...
                  context: Context) -> list[types.CompletionItem]:
     from assistant_router.routing import schema
 
-    path = tuple("*" if p.isdigit() else p for p in context.path)
+    path = context.path
     values: list[Any]
     kind = types.CompletionItemKind.Value
-    if _matches(_ALIAS_VALUES, path):
+    if any(schema.matches(pattern, path) for pattern in _ALIAS_VALUES):
         values, detail, kind = _aliases(services, uri, lines), "model alias", types.CompletionItemKind.Reference
-    elif _matches(_PROVIDER_VALUES, path):
+    elif any(schema.matches(pattern, path) for pattern in _PROVIDER_VALUES):
         values, detail, kind = services.registry.names(), "provider", types.CompletionItemKind.Module
     elif (node := schema.node_at(context.path)) is not None:
         values, detail = schema.choices(node), context.path[-1]
@@ -218,7 +214,7 @@ def _header_items(services: Services, uri: str, lines: list[str] | tuple[str, ..
 def _documentation(path: tuple[str, ...], name: str, node: dict[str, Any]) -> types.MarkupContent:
     from assistant_router.routing import schema
 
-    shown = ".".join("*" if p.isdigit() else p for p in (*path, name))
+    shown = ".".join((*path, name))
     text = f"**`{shown}`**: {schema.type_text(node)}"
     if "default" in node:
         default = node["default"]

@@ -137,3 +137,12 @@ def test_the_check_command_says_how_to_regenerate(tmp_path, monkeypatch, capsys)
     assert schema.main(["--check"]) == 1
     assert schema.REGENERATE in capsys.readouterr().out
     assert schema.main(["--write"]) == 0 and schema.main(["--check"]) == 0
+
+
+def test_the_command_line_prints_the_schema_and_its_path(capsys):
+    from assistant_router.cli.main import main
+
+    assert main(["schema", "--path"]) == 0
+    assert capsys.readouterr().out.strip() == str(schema.shipped_path())
+    assert main(["schema"]) == 0
+    assert capsys.readouterr().out == schema.generated_text()
