@@ -174,38 +174,25 @@ def _value_items(services: Services, uri: str, lines: list[str] | tuple[str, ...
     return items
 
 
-def _key_items(services: Services, uri: str, lines: list[str] | tuple[str, ...],
-               context: Context) -> list[types.CompletionItem]:
+def _name_items(services: Services, uri: str, lines: list[str] | tuple[str, ...],
+                context: Context) -> list[types.CompletionItem]:
+    """The keys the table at the cursor takes; in a [header], its tables (either may lead to a deeper one)."""
     from assistant_router.routing import schema
 
     node = schema.node_at(context.path)
     if node is None:
         return []
+    header = context.kind == "header"
     items = []
     for name, child in schema.keys_of(node).items():
-        if name in context.present:
+        table = schema.is_table(child) or schema.is_array_of_tables(child)
+        if name in context.present or (header and not table):
             continue
-        tables = schema.is_table(child) or schema.is_array_of_tables(child)
         items.append(types.CompletionItem(
-            name, kind=types.CompletionItemKind.Module if tables else types.CompletionItemKind.Property,
+            name, kind=types.CompletionItemKind.Module if table else types.CompletionItemKind.Property,
             detail=schema.type_text(child), documentation=_documentation(context.path, name, child),
-            insert_text=name if tables else f"{name} = "))
-    return items
-
-
-def _header_items(services: Services, uri: str, lines: list[str] | tuple[str, ...],
-                  context: Context) -> list[types.CompletionItem]:
-    from assistant_router.routing import schema
-
-    node = schema.node_at(context.path)
-    if node is None:
-        return []
-    items = [  # tables, and arrays of tables: either may lead to a deeper table ([[models.x.prices.tiers]])
-        types.CompletionItem(name, kind=types.CompletionItemKind.Module, detail=schema.type_text(child),
-                             documentation=_documentation(context.path, name, child))
-        for name, child in schema.keys_of(node).items() if schema.is_table(child) or schema.is_array_of_tables(child)
-    ]
-    if not schema.keys_of(node) and context.path == ("models",):
+            insert_text=name if table or header else f"{name} = "))
+    if header and context.path == ("models",):  # [models.<alias>]
         items += [types.CompletionItem(alias, kind=types.CompletionItemKind.Reference, detail="model alias")
                   for alias in _aliases(services, uri, lines)]
     return items
@@ -273,7 +260,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         context = scan(lines, position.line, position.character)
         if context is None:
             return []
-        answer = {"header": _header_items, "key": _key_items, "value": _value_items}[context.kind]
+        answer = _value_items if context.kind == "value" else _name_items
         return answer(services, uri, lines, context)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)

@@ -101,7 +101,8 @@ async def test_table_names_in_a_header(start_session):
 
 async def test_hover_shows_description_type_and_default(start_session):
     session = await start_session("vscode")
-    uri = await open_policy(session, POLICY.replace("[models.x]\n", "[models.x]\nretries = 3\nbase_url = \"\"\n"))
+    policy = POLICY.replace("[models.x]\n", "[models.x]\nretries = 3\nbase_url = \"\"\n") + "[models.x.timeouts]\n"
+    uri = await open_policy(session, policy)
     shown = await hover(session, uri, 5, 3)  # on "retries"
     assert shown is not None
     text = shown.contents.value
@@ -110,6 +111,9 @@ async def test_hover_shows_description_type_and_default(start_session):
     trusted = await hover(session, uri, 6, 2)
     assert "User config only" in trusted.contents.value
     assert await hover(session, uri, 5, 10) is None  # on the value
+    header = await hover(session, uri, policy.count("\n") - 1, len("[models.x.ti"))  # a table in a header
+    assert header is not None
+    assert "models.x.timeouts" in header.contents.value and "first_token" in header.contents.value
 
 
 async def test_the_user_config_gets_completion_too(start_session, user_config):
