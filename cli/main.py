@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a project policy file and the user config")
     check.add_argument("directory", nargs="?", type=Path, default=Path("."),
                        help="project root, or its .assistant-router.toml (default: .)")
+    schema = commands.add_parser("schema", help="print the JSON Schema of policy files, for TOML editors")
+    schema.add_argument("--path", action="store_true", help="print where the shipped schema file is instead")
 
     demo = commands.add_parser("demo", help="drive the real server as an editor would, offline")
     demo.add_argument("--delay-ms", type=float, default=15, help="offline: the fakes' delay per streamed chunk")
@@ -265,6 +267,12 @@ def _usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from assistant_router.routing.schema import main as schema_main
+
+    return schema_main(["--path"] if args.path else [])
+
+
 def _check(args: argparse.Namespace) -> int:
     from assistant_router.routing.config import load_policy, project_policy_path
     from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
@@ -326,6 +334,8 @@ def _command(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "usage":
         return _usage(args)
+    if args.command == "schema":
+        return _schema(args)
     from assistant_router.cli.demo import run_demo
 
     return run_demo(delay_ms=args.delay_ms, live=args.live)

@@ -42,95 +42,144 @@ def _split_command(value: Any) -> Any:
 TRUSTED_ONLY_KEYS = ("base_url", "api_key_env", "api_key_command", "headers")
 
 
-AliasChain = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
-TaskList = Annotated[list[Task], BeforeValidator(_one_or_many), Field(min_length=1)]
+# TOML takes one string where a list is expected; the schema says so too.
+OneOrMany = BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])
+AliasChain = Annotated[list[str], OneOrMany, Field(min_length=1)]
+TaskList = Annotated[list[Task], BeforeValidator(_one_or_many, json_schema_input_type=Task | list[Task]),
+                     Field(min_length=1)]
+StringList = Annotated[list[str], OneOrMany, Field(min_length=1)]
+
+# The descriptions are what the JSON Schema (routing/schema) and the editor's
+# hover show; `shown` defaults are the effective ones, where the file's None
+# means "inherited, else this".
 
 
-class Timeouts(StrictModel):
-    """Seconds. The server enforces first_token, idle and total on every
-    adapter; connect is passed to adapters that open connections."""
-
-    connect: float | None = Field(default=None, gt=0)
-    first_token: float | None = Field(default=None, gt=0)
-    idle: float | None = Field(default=None, gt=0)
-    total: float | None = Field(default=None, gt=0)
+def _shown(default: Any) -> dict[str, Any]:
+    return {"default": default}
 
 
 # So that no stream hangs forever when an alias sets none (seconds).
 DEFAULT_TIMEOUTS = {"connect": 10.0, "first_token": 180.0, "idle": 90.0, "total": 1200.0}
 
 
+class Timeouts(StrictModel):
+    """Seconds. The server enforces first_token, idle and total on every
+    adapter; connect is passed to adapters that open connections."""
+
+    connect: float | None = Field(default=None, gt=0, description="Seconds to open a connection.",
+                                  json_schema_extra=_shown(DEFAULT_TIMEOUTS["connect"]))
+    first_token: float | None = Field(default=None, gt=0, description="Seconds until the first token arrives.",
+                                      json_schema_extra=_shown(DEFAULT_TIMEOUTS["first_token"]))
+    idle: float | None = Field(default=None, gt=0, description="Seconds a stream may stay silent between tokens.",
+                               json_schema_extra=_shown(DEFAULT_TIMEOUTS["idle"]))
+    total: float | None = Field(default=None, gt=0, description="Seconds the whole answer may take.",
+                                json_schema_extra=_shown(DEFAULT_TIMEOUTS["total"]))
+
+
 class PriceTier(StrictModel):
     """Prices that apply once a request's input exceeds ``above_input_tokens``."""
 
-    above_input_tokens: int = Field(gt=0)
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cached_input: float | None = Field(default=None, ge=0)
+    above_input_tokens: int = Field(gt=0, description="These prices apply above this many input tokens.")
+    input: float = Field(ge=0, description="USD per million input tokens.")
+    output: float = Field(ge=0, description="USD per million output tokens.")
+    cached_input: float | None = Field(default=None, ge=0, description="USD per million cached input tokens.")
 
 
 class Prices(StrictModel):
     """US dollars per million tokens."""
 
-    input: float | None = Field(default=None, ge=0)
-    output: float | None = Field(default=None, ge=0)
-    cached_input: float | None = Field(default=None, ge=0)
-    tiers: list[PriceTier] = []  # long-context prices, where a provider has them
+    input: float | None = Field(default=None, ge=0, description="USD per million input tokens.")
+    output: float | None = Field(default=None, ge=0, description="USD per million output tokens.")
+    cached_input: float | None = Field(default=None, ge=0,
+                                       description="USD per million cached input tokens (default: the input price).")
+    tiers: list[PriceTier] = Field(default=[], description="Long-context prices, where a provider has them.")
 
 
 class TaskBudget(StrictModel):
-    daily_usd: float | None = Field(default=None, ge=0)
-    monthly_usd: float | None = Field(default=None, ge=0)
+    """Limits for one task (UTC days and months)."""
+
+    daily_usd: float | None = Field(default=None, ge=0, description="US dollars this task may spend per UTC day.")
+    monthly_usd: float | None = Field(default=None, ge=0,
+                                      description="US dollars this task may spend per UTC month.")
 
 
 class Budget(StrictModel):
     """Spending limits for a project (UTC days and months), checked against the ledger."""
 
-    daily_usd: float | None = Field(default=None, ge=0)
-    monthly_usd: float | None = Field(default=None, ge=0)
-    tasks: dict[Task, TaskBudget] = {}
-    on_exceed: Literal["refuse", "downgrade"] | None = None
-    downgrade_to: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    daily_usd: float | None = Field(default=None, ge=0, description="US dollars the project may spend per UTC day; "
+                                    "a project may only lower the user config's limit.")
+    monthly_usd: float | None = Field(default=None, ge=0, description="US dollars the project may spend per UTC "
+                                      "month; a project may only lower the user config's limit.")
+    tasks: dict[Task, TaskBudget] = Field(default={}, description="Limits per task: [budget.tasks.review].")
+    on_exceed: Literal["refuse", "downgrade"] | None = Field(
+        default=None, description="What a request over budget gets: refused, or sent to downgrade_to; a project may "
+        "not turn the user config's refuse into downgrade.", json_schema_extra=_shown("refuse"))
+    downgrade_to: StringList | None = Field(
+        default=None, description="The alias, or ordered chain, used over budget when on_exceed = \"downgrade\".")
     # User config only: how a budget counts an alias whose price is unknown.
-    unknown_price: Literal["most_expensive", "refuse"] | None = None
+    unknown_price: Literal["most_expensive", "refuse"] | None = Field(
+        default=None, description="How a budget counts an alias without a price: at its provider's most expensive "
+        "known price, or refused.", json_schema_extra=_shown("most_expensive"))
 
 
 class Privacy(StrictModel):
-    exclude: Annotated[list[str], BeforeValidator(_one_or_many)] = []
-    gitignore: bool | None = None  # never send .gitignored files (default true)
-    redact_secrets: bool | None = None  # replace secrets by placeholders (default true)
+    """What may be sent to a model."""
+
+    exclude: Annotated[list[str], OneOrMany] = Field(
+        default=[], description="Gitignore-style patterns of files never sent; adds to the lower layers' lists.")
+    gitignore: bool | None = Field(default=None, description="Never send files that git ignores.",
+                                   json_schema_extra=_shown(True))
+    redact_secrets: bool | None = Field(default=None, description="Replace keys, tokens and passwords by "
+                                        "placeholders before sending.", json_schema_extra=_shown(True))
 
 
 class ModelEntry(StrictModel):
     """``[models.NAME]`` as written in one file; fields left out are inherited."""
 
-    provider: str | None = None
-    model: str | None = None
-    max_output_tokens: int | None = Field(default=None, gt=0)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    timeouts: Timeouts | None = None
-    retries: int | None = Field(default=None, ge=0, le=10)
-    retry_backoff: float | None = Field(default=None, gt=0, le=60)
-    max_concurrency: int | None = Field(default=None, gt=0)
-    context_budget: int | None = Field(default=None, gt=0)
-    context_window: int | None = Field(default=None, gt=0)
-    prices: Prices | None = None
-    api: Literal["responses", "chat"] | None = None
-    options: dict[str, Any] | None = None
+    provider: str | None = Field(default=None, description="The provider: anthropic, openai, mock, or a plugin's "
+                                 "name.")
+    model: str | None = Field(default=None, description="The provider's model ID.")
+    max_output_tokens: int | None = Field(default=None, gt=0, description="The most tokens an answer may have.")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature, 0 to 2.")
+    timeouts: Timeouts | None = Field(default=None, description="Seconds: connect, first_token, idle, total.")
+    retries: int | None = Field(default=None, ge=0, le=10, description="Extra tries of the same model for "
+                                "retryable errors.", json_schema_extra=_shown(2))
+    retry_backoff: float | None = Field(default=None, gt=0, le=60, description="Seconds before the first retry; "
+                                        "doubles each time, with jitter.", json_schema_extra=_shown(0.5))
+    max_concurrency: int | None = Field(default=None, gt=0, description="Streams at once for this alias (default: "
+                                        "no limit).")
+    context_budget: int | None = Field(default=None, gt=0, description="Tokens of context around the selection.",
+                                       json_schema_extra=_shown(6000))
+    context_window: int | None = Field(default=None, gt=0, description="The model's whole window, prompt plus "
+                                       "answer: requests never exceed it.", json_schema_extra=_shown(128_000))
+    prices: Prices | None = Field(default=None, description="US dollars per million tokens; a project may not go "
+                                  "below the user config's or the shipped price of the same provider and model.")
+    api: Literal["responses", "chat"] | None = Field(default=None, description="openai only: the Responses API "
+                                                     "(default) or Chat Completions.")
+    options: dict[str, Any] | None = Field(default=None, description="Provider-specific options.")
     # Where code and keys go: user config only (see TRUSTED_ONLY_KEYS).
-    base_url: str | None = None
+    base_url: str | None = Field(default=None, description="The endpoint (default: the SDK's *_BASE_URL or the "
+                                 "public API).")
     # "": the endpoint takes no key (a local server); otherwise a variable name.
-    api_key_env: str | None = Field(default=None, pattern=r"^(?:[A-Za-z_][A-Za-z0-9_]*)?$")
-    api_key_command: Annotated[list[str], BeforeValidator(_split_command), Field(min_length=1)] | None = None
-    headers: dict[str, str] | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^(?:[A-Za-z_][A-Za-z0-9_]*)?$",
+                                    description="The environment variable holding the key; \"\": the endpoint "
+                                    "takes no key (default: OPENAI_API_KEY / ANTHROPIC_API_KEY).")
+    api_key_command: Annotated[
+        list[str], BeforeValidator(_split_command, json_schema_input_type=str | list[str]), Field(min_length=1)
+    ] | None = Field(default=None, description="A command that prints the key (a string is split like a shell).")
+    headers: dict[str, str] | None = Field(default=None, description="Extra HTTP headers sent with each request.")
 
 
 class When(StrictModel):
-    task: TaskList | None = None
-    paths: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
-    languages: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
-    min_lines: int | None = Field(default=None, ge=0)
-    max_lines: int | None = Field(default=None, ge=0)
+    """A rule's conditions: all optional, all must match."""
+
+    task: TaskList | None = Field(default=None, description="The task is this one (or one of this list).")
+    paths: StringList | None = Field(default=None, description="The file's path relative to the workspace root "
+                                     "matches a gitignore-style glob.")
+    languages: StringList | None = Field(default=None, description="The document's LSP language id is listed "
+                                         "(case-insensitive).")
+    min_lines: int | None = Field(default=None, ge=0, description="The selection has at least this many lines.")
+    max_lines: int | None = Field(default=None, ge=0, description="The selection has at most this many lines.")
 
     @model_validator(mode="after")
     def _lines_in_order(self) -> When:
@@ -140,22 +189,29 @@ class When(StrictModel):
 
 
 class RuleEntry(StrictModel):
-    name: str | None = None
-    when: When = When()
-    use: AliasChain
+    """One ``[[rules]]`` entry: checked in order before ``[routes]``; the first match wins."""
+
+    name: str | None = Field(default=None, description="Shown in the reason of a decision.")
+    when: When = Field(default=When(), description="The conditions: task, paths, languages, min_lines, max_lines.")
+    use: AliasChain = Field(description="The alias, or ordered chain (primary, then fallbacks), for a match.")
 
 
 class PolicyFile(StrictModel):
     """One file's contents: the project policy and the user config share it."""
 
-    models: dict[str, ModelEntry] = {}
-    routes: dict[Task, AliasChain] = {}
-    rules: list[RuleEntry] = []
-    instructions: str | None = None  # a file whose text is added to every task's prompt
-    privacy: Privacy = Privacy()
-    budget: Budget | None = None
-    ledger_url: str | None = None  # user config only: sqlite:///path or postgresql://…
-    trusted_projects: list[str] | None = None  # user config only
+    models: dict[str, ModelEntry] = Field(default={}, description="Model aliases: [models.NAME] defines one or "
+                                          "overrides part of one.")
+    routes: dict[Task, AliasChain] = Field(default={}, description="Task to alias, or to an ordered chain (primary, "
+                                           "then fallbacks).")
+    rules: list[RuleEntry] = Field(default=[], description="Checked in order before [routes]; the first match wins.")
+    instructions: str | None = Field(default=None, description="A file whose text is added to every task's prompt "
+                                     "(a project's must be inside the project).")
+    privacy: Privacy = Field(default=Privacy(), description="What may be sent to a model.")
+    budget: Budget | None = Field(default=None, description="Spending limits, UTC days and months.")
+    ledger_url: str | None = Field(default=None, description="Where usage is recorded: sqlite:///path or "
+                                   "postgresql://… for a team.")
+    trusted_projects: list[str] | None = Field(default=None, description="Projects allowed to set the user-config-"
+                                               "only model keys (base_url, api_key_env, api_key_command, headers).")
 
 
 # --------------------------------------------------------------------------- #

@@ -168,7 +168,14 @@ def build_server(
     registry: ProviderRegistry | None = None,
     answers_dir: Callable[[], Path] = _default_answers_dir,
 ) -> LanguageServer:
-    from assistant_router.server.features import code_actions, commands, documents, lifecycle, policy_files
+    from assistant_router.server.features import (
+        code_actions,
+        commands,
+        documents,
+        lifecycle,
+        policy_editing,
+        policy_files,
+    )
 
     server = LanguageServer(
         SERVER_NAME,
@@ -179,6 +186,6 @@ def build_server(
     protocol: RouterProtocol = server.protocol  # type: ignore[assignment]
     protocol.experimental = lambda: {"version": __version__, "tasks": task_table()}
     services = Services(server, registry or ProviderRegistry(), answers_dir)
-    for feature in (lifecycle, policy_files, documents, code_actions, commands):
+    for feature in (lifecycle, policy_files, policy_editing, documents, code_actions, commands):
         feature.setup(server, services)
     return server

@@ -159,8 +159,10 @@ class TaskRunner:
                        f"{result.fallback_error}")
         data = result.to_json()
         project = services.project_key(args.uri)
-        # Fresh from the shared ledger: other windows and machines spend on the same project.
-        await services.usage.refresh(project, services.policies.router(services.roots.locate(args.uri).root).policy)
+        if result.status is not Status.CANCELLED:  # a cancelled run answers at once (the server may be stopping)
+            # Fresh from the shared ledger: other windows and machines spend on the same project.
+            policy = services.policies.router(services.roots.locate(args.uri).root).policy
+            await services.usage.refresh(project, policy)
         data["spend_today"] = services.usage.today(project)
         self._notify_status(data)
         logger.info("%s → %s: %s (%s)", args.task.value, data["alias"], result.status, result.message or data["reason"])
