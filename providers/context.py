@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import time
+from collections.abc import Iterable
 from types import ModuleType
 
 from assistant_router.providers.base import FatalProviderError
@@ -81,6 +83,24 @@ class ProviderContext:
                 for logger_name in (name, "httpx2"):
                     logging.getLogger(logger_name).setLevel(logging.WARNING)
         return module
+
+    async def warm(self, names: Iterable[str]) -> None:
+        """Import ``names`` now, one after the other, through :meth:`import_sdk`
+        (a task that starts meanwhile waits for the same import). A failure is
+        logged and forgotten: the task that needs the SDK imports it again and
+        reports the error."""
+        started = time.perf_counter()
+        done = []
+        for name in names:
+            began = time.perf_counter()
+            try:
+                await self.import_sdk(name)
+            except Exception as exc:
+                logger.warning("importing the SDK %s in advance failed: %s: %s", name, type(exc).__name__, exc)
+                continue
+            done.append(f"{name} ({(time.perf_counter() - began) * 1000:.0f} ms)")
+        logger.debug("SDK warm-up took %.0f ms; imported: %s",
+                     (time.perf_counter() - started) * 1000, ", ".join(done) or "none")
 
 
 async def _run_key_command(command: tuple[str, ...], alias: str) -> str:

@@ -221,6 +221,10 @@ class SdkProvider(Provider):
     def create(cls, config: ModelConfig, context: ProviderContext) -> Self:
         return cls(config, context)
 
+    @classmethod
+    def sdk_modules(cls) -> tuple[str, ...]:
+        return (cls.sdk,)
+
     @property
     def key_name(self) -> str:
         """Where the key comes from, for messages."""
