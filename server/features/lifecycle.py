@@ -62,14 +62,29 @@ def _bound_folder_change(params: dict[str, Any]) -> None:
         event["added"] = _first_folders(event["added"], "didChangeWorkspaceFolders")
 
 
-def _warm_sdks(services: Services, roots: Iterable[Path | None], tasks: set[asyncio.Task]) -> None:
+def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asyncio.Task]) -> None:
     """Import, in a worker thread, the SDKs that the policies of ``roots``
     (each with the user config) can route to, so the first task does not wait
-    for them (``import anthropic`` takes seconds)."""
+    for them (``import anthropic`` takes seconds); then load what every first
+    task pays for."""
     configs = [config for root in roots for config in services.policies.router(root).policy.models.values()]
-    task = asyncio.get_running_loop().create_task(services.providers.warm(configs))
+
+    async def warm() -> None:
+        await services.providers.warm(configs)
+        await asyncio.to_thread(_load_task_path)
+
+    task = asyncio.get_running_loop().create_task(warm())
     tasks.add(task)  # the loop keeps only a weak reference
     task.add_done_callback(tasks.discard)
+
+
+def _load_task_path() -> None:
+    """The runner's modules and the secret detector's compiled rules (about
+    80 ms of regular expressions), which the first task would otherwise load."""
+    import assistant_router.server.runner  # noqa: F401
+    from assistant_router.engine.secrets import find_secrets
+
+    find_secrets("warm = 'up'\n")
 
 
 def setup(server: LanguageServer, services: Services) -> None:
@@ -105,7 +120,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         from assistant_router.server.features.policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)
-        _warm_sdks(services, services.roots.roots or (None,), warming)
+        _warm_up(services, services.roots.roots or (None,), warming)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: LanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
@@ -117,7 +132,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         for root in added:
             services.policies.reload(root)
         if added:
-            _warm_sdks(services, added, warming)
+            _warm_up(services, added, warming)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: LanguageServer, params: None) -> None:

@@ -42,7 +42,7 @@ async def test_warm_imports_each_sdk_of_the_aliases_once_and_tasks_reuse_it(impo
     )
     await pool.context.import_sdk("openai")
 
-    assert imports == ["openai"]
+    assert imports == ["openai", "httpcore2"]  # the SDK and the transport it loads on its first request
 
 
 async def test_a_failed_warm_up_import_is_retried_and_reported_by_the_task(imports):
