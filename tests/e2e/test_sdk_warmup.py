@@ -9,18 +9,19 @@ test releases it, one fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
-from support import WAIT
+from support import WAIT, RawClient
 
 FAKE_SDK = """\
 import os, pathlib, time
 marks = pathlib.Path(os.environ["FAKE_SDK_MARKS"])
 (marks / "{name}.started").touch()
 if os.environ.get("FAKE_SDK_MODE") == "hold":  # until the test releases it
-    deadline = time.monotonic() + {wait}
+    deadline = time.monotonic() + float(os.environ.get("FAKE_SDK_HOLD_S", {wait}))
     while not (marks / "release").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
 if os.environ.get("FAKE_SDK_MODE") == "broken":
@@ -91,3 +92,19 @@ async def test_a_broken_sdk_is_reported_by_the_task_not_the_server(start_session
 
     assert result["status"] == "failed" and "this openai SDK is broken" in result["message"], result
     assert before and after == before
+
+
+async def test_quitting_during_the_warm_up_does_not_wait_for_the_import(tmp_path, workspace, user_config, fake_sdks):
+    marks, env = fake_sdks
+    client = await RawClient.start({**env, "FAKE_SDK_MODE": "hold", "FAKE_SDK_HOLD_S": str(4 * WAIT),
+                                    "ASSISTANT_ROUTER_CONFIG": str(user_config),
+                                    "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")})
+    await client.initialize(workspace)
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not (marks / "openai.started").exists():
+        assert asyncio.get_running_loop().time() < deadline, "the warm-up did not start"
+        await asyncio.sleep(0.02)
+
+    exit_code = await client.close()  # kills the server if it has not exited within WAIT
+
+    assert exit_code == 0 and not (marks / "openai.imported").exists()  # it left while the import was held
