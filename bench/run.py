@@ -11,7 +11,12 @@ What it measures (see docs/benchmarks.md):
    Python document, both servers alive at once and requests alternating
    between them (after ``initialized``, ``didOpen`` and a warm-up);
 3. assistant-router only: the same latency while 20 ``assistant.run`` explain
-   tasks stream from the mock provider.
+   tasks stream from the mock provider;
+4. assistant-router only, configured with the real ``openai`` and
+   ``anthropic`` adapters: code-action latency in the first 2 s after
+   ``initialized``, while the SDK warm-up imports both SDKs in a worker
+   thread, against later; then the first and the second explain task through
+   the real anthropic adapter, against the loopback fake of its API.
 
 Both servers run under the same Python (``sys.executable``) with the same
 environment. It is a measurement, not a test: the exit status is 0 even when
@@ -54,6 +59,29 @@ TASK_SPAN = 30  # lines per explain task
 GOAL_SPAWN_RATIO = 1.2
 GOAL_CODE_ACTION_RATIO = 1.5
 GOAL_STREAMING_P99_MS = 20.0
+GOAL_WARMUP_P99_RATIO = 1.5  # code-action p99 while the SDKs import, against later
+GOAL_FIRST_TASK_RATIO = 1.5  # the first task against the second
+
+WARMUP_WINDOW_S = 2.0
+WARMUP_LATER_SAMPLES = 1000  # at most, after the warm-up
+WARMUP_LINE = "SDK warm-up took"
+LOOPBACK_KEY = "bench-loopback-key"
+
+# The SDK phase's user config: both SDKs are imported at warm-up; codex's
+# base_url is unreachable (port 9, discard) and nothing is sent to it, since
+# tasks go to opus; opus talks to the loopback fake of the Anthropic API.
+SDK_USER_CONFIG = """\
+[models.codex]
+provider = "openai"
+model = "gpt-5.3-codex"
+base_url = "http://127.0.0.1:9/v1"
+
+[models.opus]
+provider = "anthropic"
+model = "claude-opus-4-6"
+base_url = "{anthropic_url}"
+retries = 0
+"""
 
 USER_CONFIG = """\
 # Written by bench/run.py: every model routes to the offline mock provider,
@@ -490,6 +518,89 @@ async def measure_streaming(setup: Setup, client: RpcClient, samples: int, task_
     }
 
 
+class LogWatch:
+    """Reads a growing log file from where it last stopped; finds one line."""
+
+    def __init__(self, path: Path, needle: str) -> None:
+        self.path, self.needle, self._seen = path, needle, b""
+
+    def line(self) -> str | None:
+        with contextlib.suppress(OSError), self.path.open("rb") as f:
+            f.seek(len(self._seen))
+            self._seen += f.read()
+        text = self._seen.decode("utf-8", errors="replace")
+        if (at := text.find(self.needle)) < 0:
+            return None
+        return text[at:].splitlines()[0]
+
+
+async def measure_sdk_warmup(setup: Setup) -> dict[str, Any]:
+    """A server whose policy uses both SDK adapters: code actions from
+    ``initialized`` on, split into the first WARMUP_WINDOW_S seconds while the
+    warm-up runs and later; then two explain tasks through the real anthropic
+    adapter against the loopback fake."""
+    from assistant_router.testing.loopback import LoopbackProviders
+
+    fake = await LoopbackProviders(key=LOOPBACK_KEY, chunk_chars=16).start()
+    try:
+        config = setup.base / "sdk-config.toml"
+        config.write_text(SDK_USER_CONFIG.format(anthropic_url=fake.anthropic_url), encoding="utf-8")
+        env = {**setup.env, "ASSISTANT_ROUTER_CONFIG": str(config), "ASSISTANT_ROUTER_LOG": "debug",
+               "ANTHROPIC_API_KEY": LOOPBACK_KEY, "OPENAI_API_KEY": LOOPBACK_KEY}
+        sdk_setup = Setup(setup.base, setup.workspace, setup.document, config, setup.logs, env, setup.text)
+        client, _ = await start(sdk_setup, REAL, "sdk")
+        warm_log = LogWatch(setup.logs / "real-sdk.log", WARMUP_LINE)
+        try:
+            await open_document(client, sdk_setup)
+            initialized = time.perf_counter()
+            during: list[float] = []  # first WARMUP_WINDOW_S s, warm-up not yet finished
+            in_window_after: list[float] = []  # first WARMUP_WINDOW_S s, warm-up finished
+            warm_line = None
+            i = 0
+            while (since := time.perf_counter() - initialized) < WARMUP_WINDOW_S or warm_line is None:
+                if since > 30:
+                    raise RuntimeError("the SDK warm-up did not finish within 30 s (no debug line on stderr)")
+                elapsed, result = await timed_code_action(client, code_action_params(setup.uri, 20_000 + i))
+                check_actions(REAL, result)
+                i += 1
+                if warm_line is None:
+                    warm_line = warm_log.line()
+                if time.perf_counter() - initialized <= WARMUP_WINDOW_S:
+                    (during if warm_line is None else in_window_after).append(elapsed)
+            later_n = min(max(len(during), 200), WARMUP_LATER_SAMPLES)
+            later = []
+            for j in range(later_n):
+                elapsed, result = await timed_code_action(client, code_action_params(setup.uri, 30_000 + j))
+                check_actions(REAL, result)
+                later.append(elapsed)
+            sent_at_warmup = len(fake.requests)
+            tasks = []
+            for line in (100, 400):
+                argument = {"task": "explain", "uri": setup.uri,
+                            "range": {"start": {"line": line, "character": 0},
+                                      "end": {"line": line + TASK_SPAN, "character": 0}}}
+                started = time.perf_counter()
+                result = await client.request("workspace/executeCommand",
+                                              {"command": "assistant.run", "arguments": [argument]}, timeout=60)
+                tasks.append({"ms": (time.perf_counter() - started) * 1000,
+                              "status": result.get("status") if isinstance(result, dict) else repr(result),
+                              "provider": result.get("provider") if isinstance(result, dict) else None})
+        finally:
+            await stop(client)
+    finally:
+        await fake.close()
+    return {
+        "first_request_ms": during[0] if during else None,
+        "during_ms": during[1:],  # the first request also loads what code actions import lazily: reported apart
+        "in_window_after_warmup": len(in_window_after),
+        "later_ms": later,
+        "warmup_log": warm_line,
+        "requests_before_tasks": sent_at_warmup,
+        "tasks": tasks,
+        "requests_to_fake": len(fake.requests),
+    }
+
+
 # --------------------------------------------------------------------------- #
 # Report
 
@@ -545,6 +656,21 @@ def evaluate(figures: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append({"metric": f"code action p99, {STREAMING_TASKS} tasks streaming (ms)", REAL: p99, BARE: None,
                  "ratio": None, "goal": f"< {GOAL_STREAMING_P99_MS:g} ms",
                  "pass": p99 < GOAL_STREAMING_P99_MS and valid})
+    sdk = figures["sdk_warmup"]
+    if sdk["during"] is not None:
+        rows.append({"metric": f"code action p99, SDK warm-up running, first {WARMUP_WINDOW_S:g} s (ms)",
+                     REAL: sdk["during"]["p99"], BARE: None, "ratio": sdk["during"]["p99"] / sdk["later"]["p99"],
+                     "goal": f"<= {GOAL_WARMUP_P99_RATIO:g}x later",
+                     "pass": sdk["during"]["p99"] <= GOAL_WARMUP_P99_RATIO * sdk["later"]["p99"]})
+    rows.append({"metric": "code action p99, after the warm-up (ms)", REAL: sdk["later"]["p99"], BARE: None,
+                 "ratio": None, "goal": "(info)", "pass": None})
+    first, second = sdk["tasks"]
+    shown = first["status"] == second["status"] == "shown"
+    rows.append({"metric": "first explain task, real anthropic adapter (ms)", REAL: first["ms"], BARE: None,
+                 "ratio": first["ms"] / second["ms"], "goal": f"<= {GOAL_FIRST_TASK_RATIO:g}x second",
+                 "pass": shown and first["ms"] <= GOAL_FIRST_TASK_RATIO * second["ms"]})
+    rows.append({"metric": "second explain task (ms)", REAL: second["ms"], BARE: None, "ratio": None,
+                 "goal": "(info)", "pass": None})
     return rows
 
 
@@ -596,6 +722,17 @@ def print_report(figures: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     if s["samples_all_running"] < s["samples"]:
         print(f"WARNING: {s['samples'] - s['samples_all_running']} samples were taken after a task had finished; "
               "raise --stream-delay-ms so the streams outlast the window")
+    sdk = figures["sdk_warmup"]
+    during = sdk["during"]
+    print(f"SDK warm-up: {sdk['warmup_log'] or 'no debug line'}; {during['n'] if during else 0} code actions "
+          f"while it ran in the first {WARMUP_WINDOW_S:g} s (median {fmt(during and during['median'])} ms, "
+          f"max {fmt(during and during['max'])} ms; the first after initialized {fmt(sdk['first_request_ms'])} ms, "
+          f"apart), {sdk['in_window_after_warmup']} in the window after it, {sdk['later']['n']} later "
+          f"(median {sdk['later']['median']:.2f} ms); requests to the fake before the tasks: "
+          f"{sdk['requests_before_tasks']}, after: {sdk['requests_to_fake']}; "
+          "tasks: " + ", ".join(f"{t['status']} from {t['provider']}" for t in sdk["tasks"]))
+    if sdk["requests_before_tasks"]:
+        print("WARNING: the server sent requests to a provider before any task ran")
     for problem in s["problems"]:
         print(f"WARNING: {problem}")
     for note in figures["notes"]:
@@ -630,6 +767,8 @@ async def run(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
         streaming = await measure_streaming(setup, real, args.samples, args.task_timeout)
     finally:
         await stop(real)
+    log(f"code actions during the SDK warm-up (first {WARMUP_WINDOW_S:g} s after initialized), then 2 tasks...")
+    sdk = await measure_sdk_warmup(setup)
     for kind in (REAL, BARE):
         info[kind]["warmup_median_ms"] = statistics.median(info[kind].pop("warmup_ms"))
     streaming_summary = summary(streaming["latencies_ms"])
@@ -649,6 +788,11 @@ async def run(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
             "summary": streaming_summary,
             "summary_all_running": summary(streaming["latencies_all_running_ms"])
             if streaming["latencies_all_running_ms"] else None,
+        },
+        "sdk_warmup": {
+            **{k: v for k, v in sdk.items() if not k.endswith("_ms") or k == "first_request_ms"},
+            "during": summary(sdk["during_ms"]) if sdk["during_ms"] else None,
+            "later": summary(sdk["later_ms"]),
         },
         "notes": scan_logs(setup),
     }

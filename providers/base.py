@@ -133,6 +133,13 @@ class Provider(ABC):
         providers share (``context``: key-command results, SDK imports)."""
         return cls(config)
 
+    @classmethod
+    def sdk_modules(cls) -> tuple[str, ...]:
+        """The modules :meth:`prepare` imports through
+        :meth:`ProviderContext.import_sdk`: the server imports them in the
+        background after start-up, so the first task does not wait for them."""
+        return ()
+
     async def prepare(self) -> None:  # noqa: B027 - optional, deliberately empty
         """Slow one-time set-up (importing an SDK, checking a binary, running a
         key command). The router awaits it before the first-token timeout

@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from assistant_router.providers.base import FatalProviderError
@@ -69,18 +72,63 @@ class ProviderContext:
 
     async def import_sdk(self, name: str) -> ModuleType:
         """Import a provider SDK in a worker thread, so the event loop keeps
-        answering code actions meanwhile (``anthropic`` takes about a second).
-        Concurrent first tasks wait for the one import."""
+        answering code actions meanwhile (``anthropic`` takes seconds).
+        Concurrent first tasks wait for the one import. The thread is a daemon:
+        an editor that quits during the start-up warm-up is not kept waiting
+        for the import to end."""
         if (module := self._imported.get(name)) is not None:
             return module
         async with self._locks(("import", name)):
             if (module := self._imported.get(name)) is None:
-                module = self._imported[name] = await asyncio.to_thread(importlib.import_module, name)
+                module = self._imported[name] = await _in_daemon_thread(importlib.import_module, name)
                 # The SDK raises its own and httpx2's log level from ANTHROPIC_LOG /
                 # OPENAI_LOG at import; their debug output can carry keys.
                 for logger_name in (name, "httpx2"):
                     logging.getLogger(logger_name).setLevel(logging.WARNING)
         return module
+
+    async def warm(self, names: Iterable[str]) -> None:
+        """Import ``names`` now, one after the other, through :meth:`import_sdk`
+        (a task that starts meanwhile waits for the same import). A failure is
+        logged and forgotten: the task that needs the SDK imports it again and
+        reports the error."""
+        started = time.perf_counter()
+        done = []
+        for name in names:
+            began = time.perf_counter()
+            try:
+                await self.import_sdk(name)
+            except Exception as exc:
+                logger.warning("importing the SDK %s in advance failed: %s: %s", name, type(exc).__name__, exc)
+                continue
+            done.append(f"{name} ({(time.perf_counter() - began) * 1000:.0f} ms)")
+        logger.debug("SDK warm-up took %.0f ms; imported: %s",
+                     (time.perf_counter() - started) * 1000, ", ".join(done) or "none")
+
+
+def _in_daemon_thread(function: Callable[[str], ModuleType], name: str) -> asyncio.Future[ModuleType]:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[ModuleType] = loop.create_future()
+
+    def settle(result: ModuleType | BaseException) -> None:
+        if future.done():  # the waiting task was cancelled
+            return
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        result: ModuleType | BaseException
+        try:
+            result = function(name)
+        except BaseException as exc:  # the waiting task reports it
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result)
+
+    threading.Thread(target=run, name=f"import {name}", daemon=True).start()
+    return future
 
 
 async def _run_key_command(command: tuple[str, ...], alias: str) -> str:

@@ -172,6 +172,14 @@ class ProviderRegistry:
             )
         return provider
 
+    def sdk_modules(self, provider: str) -> tuple[str, ...]:
+        """The SDK modules ``provider`` imports on first use; none when it
+        cannot load (its tasks report why)."""
+        try:
+            return self.factory(provider).sdk_modules()
+        except Exception:
+            return ()
+
     def check(self, config: ModelConfig) -> Iterable[ModelProblem]:
         """Policy-load check of one model alias (see ``routing.policy.ModelCheck``)."""
         if not self.knows(config.provider):
@@ -222,3 +230,10 @@ class ProviderPool:
         if provider is None:
             provider = self._instances[key] = self._registry.create(config, self.context)
         return provider
+
+    async def warm(self, configs: Iterable[ModelConfig]) -> None:
+        """Import the SDKs of these aliases' providers in the background, each
+        once (see :meth:`ProviderContext.warm`)."""
+        providers = dict.fromkeys(config.provider for config in configs)
+        modules = dict.fromkeys(name for provider in providers for name in self._registry.sdk_modules(provider))
+        await self.context.warm(modules)

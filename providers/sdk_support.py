@@ -208,6 +208,9 @@ class SdkProvider(Provider):
     sdk: ClassVar[str]
     client_class: ClassVar[str]
     key_env: ClassVar[str]
+    #: What the SDK imports only once a client sends (the HTTP transport):
+    #: imported at warm-up too, or the first task still waits for it.
+    sdk_later: ClassVar[tuple[str, ...]] = ("httpcore2",)
 
     def __init__(self, config: ModelConfig, context: ProviderContext | None = None) -> None:
         super().__init__(config)
@@ -220,6 +223,10 @@ class SdkProvider(Provider):
     @classmethod
     def create(cls, config: ModelConfig, context: ProviderContext) -> Self:
         return cls(config, context)
+
+    @classmethod
+    def sdk_modules(cls) -> tuple[str, ...]:
+        return (cls.sdk, *cls.sdk_later)
 
     @property
     def key_name(self) -> str:

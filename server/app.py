@@ -52,6 +52,7 @@ class ClientFeatures:
     disabled_code_actions: bool = False
     change_annotations: bool = False
     create_files: bool = False
+    llm_generated_tag: bool = False  # code actions may carry CodeActionTag.LLMGenerated (LSP 3.18)
 
     @classmethod
     def from_capabilities(cls, caps: types.ClientCapabilities) -> ClientFeatures:
@@ -70,6 +71,8 @@ class ClientFeatures:
             change_annotations=bool(edits and edits.change_annotation_support and edits.document_changes),
             create_files=bool(edits and edits.document_changes and edits.resource_operations
                               and types.ResourceOperationKind.Create in edits.resource_operations),
+            llm_generated_tag=bool(code_action and code_action.tag_support
+                                   and types.CodeActionTag.LlmGenerated in code_action.tag_support.value_set),
         )
 
 

@@ -29,6 +29,12 @@ def _wanted(kind: str, only: list[str] | None) -> bool:
     return not only or any(kind == o or kind.startswith(o + ".") for o in only)
 
 
+def _ai_tags(services: Services) -> list[types.CodeActionTag] | None:
+    """Every action here comes from a model (a task, or a review's suggested
+    fix): tagged so, for the clients that can show it."""
+    return [types.CodeActionTag.LlmGenerated] if services.capabilities.llm_generated_tag else None
+
+
 def _review_fixes(services: Services, document, uri: str, target: types.Range, only) -> list[types.CodeAction]:
     """Quick fixes for review findings that came with a replacement, while the
     text they were about is unchanged. No model is involved."""
@@ -59,6 +65,7 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
                 diagnostics=[diagnostic],
                 edit=workspace_edit,
                 is_preferred=True,
+                tags=_ai_tags(services),
             )
         )
     return actions
@@ -127,6 +134,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         actions = _review_fixes(services, document, uri, params.range, only)
         offered = services.options.tasks if services.options is not None else Task
         budget = router.policy.budget
+        tags = _ai_tags(services)
         spend = services.usage.cached(services.project_key(uri)) if budget.any else None
         for task in offered:
             diagnostics = params.context.diagnostics
@@ -166,6 +174,7 @@ def setup(server: LanguageServer, services: Services) -> None:
                     diagnostics=list(diagnostics) if spec.needs_diagnostics else None,
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
                     disabled=types.CodeActionDisabled(reason=disabled_reason) if disabled_reason else None,
+                    tags=tags,
                 )
             )
         return actions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,33 @@ def _bound_folder_change(params: dict[str, Any]) -> None:
         event["added"] = _first_folders(event["added"], "didChangeWorkspaceFolders")
 
 
+def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asyncio.Task]) -> None:
+    """Import, in a worker thread, the SDKs that the policies of ``roots``
+    (each with the user config) can route to, so the first task does not wait
+    for them (``import anthropic`` takes seconds); then load what every first
+    task pays for."""
+    configs = [config for root in roots for config in services.policies.router(root).policy.models.values()]
+
+    async def warm() -> None:
+        await services.providers.warm(configs)
+        await asyncio.to_thread(_load_task_path)
+
+    task = asyncio.get_running_loop().create_task(warm())
+    tasks.add(task)  # the loop keeps only a weak reference
+    task.add_done_callback(tasks.discard)
+
+
+def _load_task_path() -> None:
+    """The runner's modules and the secret detector's compiled rules (about
+    80 ms of regular expressions), which the first task would otherwise load."""
+    import assistant_router.server.runner  # noqa: F401
+    from assistant_router.engine.secrets import find_secrets
+
+    find_secrets("warm = 'up'\n")
+
+
 def setup(server: LanguageServer, services: Services) -> None:
+    warming: set[asyncio.Task] = set()
     server.protocol.bound(types.INITIALIZE, _bound_initialize)  # type: ignore[attr-defined]
     server.protocol.bound(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS, _bound_folder_change)  # type: ignore[attr-defined]
     @server.feature(types.INITIALIZE)
@@ -92,6 +119,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         from assistant_router.server.features.policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)
+        _warm_up(services, services.roots.roots or (None,), warming)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: LanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
@@ -99,8 +127,11 @@ def setup(server: LanguageServer, services: Services) -> None:
         services.roots.set_roots(_workspace_roots(ls))
         for root in before - set(services.roots.roots):
             services.policies.forget(root)
-        for root in set(services.roots.roots) - before:
+        added = set(services.roots.roots) - before
+        for root in added:
             services.policies.reload(root)
+        if added:
+            _warm_up(services, added, warming)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: LanguageServer, params: None) -> None:

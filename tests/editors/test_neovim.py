@@ -262,6 +262,7 @@ def test_ask_command_with_vim_ui_input(nvim, tmp_path):
     assert document["name"].endswith(".md")
     assert "# Explanation: `geometry.py` lines 4-6" in document["text"]
     assert f"Answered by mock {OPUS}" in document["text"]
+    assert document["windows"] == 2 and document["source_shown"], document  # a split, on every version
     # An unclear request: the server asks which task; the stubbed chooser picks review.
     assert "hmm, this" in result["choice_prompt"]
     assert "Review" in result["offered"] and len(result["offered"]) >= 2

@@ -304,7 +304,12 @@ function SCENARIOS.ask()
     return notified("read as explain") ~= nil
   end)
   out.input_prompts = asked
-  out.document = { name = vim.api.nvim_buf_get_name(0), text = text_of(0) }
+  out.document = {
+    name = vim.api.nvim_buf_get_name(0),
+    text = text_of(0),
+    windows = #vim.api.nvim_tabpage_list_wins(0),
+    source_shown = vim.fn.bufwinid(bufnr) ~= -1, -- the code stays in view beside the explanation
+  }
 
   -- An unclear request: the server asks (window/showMessageRequest); answer "review".
   vim.cmd("buffer " .. bufnr)

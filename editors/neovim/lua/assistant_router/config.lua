@@ -82,8 +82,10 @@ local function show_message(_, params, _, _)
   return vim.NIL
 end
 
---- window/showDocument for releases without a handler (0.7): open the file
---- like later releases do (in the current window, or where it is already shown).
+--- window/showDocument, on every release: the server shows documents it wrote
+--- (explanations, debug notes), so they open in a split beside the code they
+--- are about (or where they are already shown), never in place of it; Neovim's
+--- own handler (0.8+) would replace the current window, and 0.7 has none.
 local function show_document(_, params, _, _)
   if params.external then
     return { success = false }
@@ -100,8 +102,8 @@ local function show_document(_, params, _, _)
     local win = bufnr ~= -1 and vim.fn.bufwinid(bufnr) or -1
     if win ~= -1 then
       vim.api.nvim_set_current_win(win)
-    elseif not pcall(vim.cmd, "edit " .. vim.fn.fnameescape(fname)) then
-      vim.cmd("split " .. vim.fn.fnameescape(fname)) -- the current buffer has unsaved changes
+    else
+      vim.cmd("split " .. vim.fn.fnameescape(fname))
     end
     local selection = params.selection
     if selection and selection.start then
@@ -126,10 +128,8 @@ function M.handlers()
       end
     end,
     ["window/showMessage"] = show_message,
+    ["window/showDocument"] = show_document,
   }
-  if not vim.lsp.handlers["window/showDocument"] then
-    handlers["window/showDocument"] = show_document
-  end
   return handlers
 end
 
