@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", type=_host_port,
                        help="listen on TCP instead of stdio (for debugging)")
+    serve.add_argument("--offline", action="store_true",
+                       help="answer every task with the offline mock provider: no keys, no network, $0 "
+                            "(as offline = true in the user config)")
     serve.add_argument(
         "--log-level",
         default=os.environ.get("ASSISTANT_ROUTER_LOG", "warning"),
@@ -152,6 +155,10 @@ def _serve(args: argparse.Namespace) -> int:
     from assistant_router.server.logs import configure_stderr
 
     configure_stderr(args.log_level)
+    if args.offline:
+        from assistant_router.routing.policy import OFFLINE_ENV
+
+        os.environ[OFFLINE_ENV] = "1"  # the policy loader reads it: every alias offline
     from assistant_router.server.app import build_server
 
     server = build_server()

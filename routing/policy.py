@@ -10,6 +10,7 @@ the line of the offending key.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ def _split_command(value: Any) -> Any:
 # policy arrives with any cloned repository, so only the user config may set
 # them, unless it lists the project in `trusted_projects`.
 TRUSTED_ONLY_KEYS = ("base_url", "api_key_env", "api_key_command", "headers")
+
+MOCK_PROVIDER = "mock"
+OFFLINE_MODEL = "offline"  # the model every alias names in offline mode
+OFFLINE_ENV = "ASSISTANT_ROUTER_OFFLINE"  # "1": offline, as `serve --offline` sets it
 
 
 # TOML takes one string where a list is expected; the schema says so too.
@@ -212,6 +217,9 @@ class PolicyFile(StrictModel):
                                    "postgresql://… for a team.")
     trusted_projects: list[str] | None = Field(default=None, description="Projects allowed to set the user-config-"
                                                "only model keys (base_url, api_key_env, api_key_command, headers).")
+    offline: bool | None = Field(default=None, description="User config only. Every alias is answered by the "
+                                 "offline mock provider: no keys, no network, nothing recorded at a real price "
+                                 "(also `assistant-router serve --offline`).")
 
 
 # --------------------------------------------------------------------------- #
@@ -598,6 +606,7 @@ def build_policy(
     trusted_merged: dict[str, dict[str, Any]] = {}
     price_origin: dict[str, Origin] = {}
     project_priced: dict[str, _Parsed] = {}  # aliases whose prices a project sets
+    user_priced: set[str] = set()  # aliases whose prices the user config sets
     for parsed in parsed_layers:
         layer = parsed.layer
         for alias, entry in parsed.file.models.items():
@@ -606,6 +615,8 @@ def build_policy(
                 _merge_fields(trusted_merged.setdefault(alias, {}), values)
                 if entry.prices is not None:
                     price_origin[alias] = parsed.origin(("models", alias, "prices"))
+                    if layer.role == "user":
+                        user_priced.add(alias)
             elif entry.prices is not None:
                 project_priced[alias] = parsed
             if layer.role == "project" and not _is_trusted(layer, trusted):
@@ -625,6 +636,10 @@ def build_policy(
                         )
             _merge_fields(merged.setdefault(alias, {}), values)
             model_origin[alias] = (parsed, parsed.origin(("models", alias)))
+        if layer.role == "project" and parsed.file.offline is not None:
+            issues.append(PolicyIssue(layer.label, "'offline' is ignored here: only the user config (or "
+                                      "`serve --offline`) can take every model offline",
+                                      parsed.locations.line_of(("offline",)), "offline", "warning"))
         if layer.role == "project" and parsed.file.trusted_projects is not None:
             issues.append(
                 PolicyIssue(
@@ -637,6 +652,8 @@ def build_policy(
             )
 
     floors = _price_floors(trusted_merged, price_origin)
+    offline = os.environ.get(OFFLINE_ENV) == "1" or any(
+        p.file.offline for p in parsed_layers if p.layer.role != "project")
     unvouched: set[str] = set()
     models: dict[str, ModelConfig] = {}
     for alias, fields in merged.items():
@@ -652,7 +669,14 @@ def build_policy(
                 )
             )
             continue
+        if offline:  # every alias answered offline: named so wherever a model is named
+            fields = {**fields, "provider": MOCK_PROVIDER, "model": OFFLINE_MODEL}
+            for key in ("base_url", "api_key_env", "api_key_command", "headers", "api", "prices"):
+                fields.pop(key, None)
         prices = Prices(**fields.get("prices", {}))
+        if fields["provider"] == MOCK_PROVIDER and alias not in user_priced and alias not in project_priced:
+            # The offline provider costs nothing: never a real model's price inherited with the alias.
+            prices = Prices(input=0.0, output=0.0)
         if alias in project_priced:
             pair_floors = floors.get((fields["provider"], fields["model"]), [])
             for floor, floor_origin in pair_floors:

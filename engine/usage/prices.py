@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from assistant_router.providers.base import Usage
@@ -74,9 +75,10 @@ def budget_price_known(policy: Policy, config: ModelConfig) -> bool:
 def most_expensive_prices(policy: Policy, provider: str) -> Prices | None:
     """The dearest known rates of ``provider`` among the policy's aliases
     (shipped, user and project prices, every tier counted), input and output
-    apart; of any provider when none of ``provider`` is priced; None when no
-    alias has a price at all."""
-    from assistant_router.routing.policy import Prices
+    apart; of any paid provider when none of ``provider`` is priced (the
+    offline mock's $0 is no measure of a real model), and failing that the
+    dearest shipped price."""
+    from assistant_router.routing.policy import MOCK_PROVIDER, Prices
 
     def ceiling(configs: list[ModelConfig]) -> Prices | None:
         inputs: list[float] = []
@@ -90,7 +92,16 @@ def most_expensive_prices(policy: Policy, provider: str) -> Prices | None:
         return Prices(input=max(inputs), output=max(outputs)) if inputs else None
 
     models = list(policy.models.values())
-    return ceiling([m for m in models if m.provider == provider]) or ceiling(models)
+    paid = [m for m in models if m.provider != MOCK_PROVIDER]
+    return ceiling([m for m in models if m.provider == provider]) or ceiling(paid) or ceiling(_shipped_models())
+
+
+@cache
+def _shipped_models() -> list[ModelConfig]:
+    from assistant_router.routing.policy import build_policy, builtin_layer
+
+    policy, _ = build_policy([builtin_layer()])
+    return list(policy.models.values()) if policy is not None else []
 
 
 def budget_estimate_usd(config: ModelConfig, input_tokens: int, policy: Policy | None = None) -> float | None:

@@ -54,17 +54,19 @@ async def test_every_attempt_is_recorded_with_its_cost(start_session, workspace,
     assert statuses[0].spend_today.usd == pytest.approx(answered.cost_usd)
 
 
-async def test_route_estimates_tokens_and_cost_before_sending(start_session, workspace):
+async def test_route_estimates_tokens_and_cost_before_sending(start_session, workspace, user_config):
+    # The mock is free unless priced: priced here as opus is ($5 in / $25 out per million).
+    user_config.write_text(user_config.read_text().replace(
+        "[models.opus]\n", "[models.opus]\nprices = { input = 5.0, output = 25.0 }\n", 1))
     session = await start_session("vscode")
     uri = session.open("geometry.py")
     decision = await session.execute("assistant.route", session.task_argument("review", uri, 3, 6))
     estimate = decision["estimate"]
     assert estimate["input_tokens"] > 50
-    # The mock aliases keep the default aliases' prices: opus at $5 in / $25 out per million.
     assert estimate["cost_usd"] == pytest.approx((estimate["input_tokens"] * 5 + 2000 * 25) / 1e6)
     assert estimate["note"] == "input plus an answer of up to 2,000 tokens"
 
-    (workspace / ".assistant-router.toml").write_text('[models.local]\nprovider = "mock"\nmodel = "qwen"\n\n'
+    (workspace / ".assistant-router.toml").write_text('[models.local]\nprovider = "openai"\nmodel = "qwen"\n\n'
                                                       '[routes]\nreview = "local"\n')
     session.client.text_document_did_save(
         types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(session.uri(".assistant-router.toml"))))
@@ -180,7 +182,8 @@ async def test_without_a_save_the_edit_is_judged_after_a_while(start_session, tm
     assert ledger_of(tmp_path).rows()[0].kept is False
 
 
-UNPRICED = '[models.local]\nprovider = "mock"\nmodel = "qwen"\n\n[routes]\nreview = "local"\n'
+# A project's own alias on a paid provider, with no price: never counted as free.
+UNPRICED = '[models.local]\nprovider = "openai"\nmodel = "qwen"\n\n[routes]\nreview = "local"\n'
 
 
 @pytest.mark.parametrize("unknown_price", [None, "refuse"])
@@ -198,8 +201,8 @@ async def test_a_project_alias_without_a_price_is_not_free_under_the_users_budge
 
     assert result["status"] == "refused"
     if unknown_price == "refuse":
-        assert result["message"].startswith("not sent: the price of 'local' (mock qwen) is unknown")
-    else:  # counted at the mock provider's dearest known price (opus's $5 / $25), against the user's $0.02
+        assert result["message"].startswith("not sent: the price of 'local' (openai qwen) is unknown")
+    else:  # counted at the openai provider's dearest known price (codex's $1.75 / $14), against the user's $0.02
         assert result["message"].startswith(f"not sent: budget today: $0.00 spent of $0.02 (budget at {user_config}:")
     # Nothing reached the provider: the ledger holds the refusal alone, at no cost.
     assert [(r.status, r.input_tokens, r.cost_usd) for r in ledger_of(tmp_path).rows()] == [("refused", 0, 0.0)]
@@ -207,10 +210,13 @@ async def test_a_project_alias_without_a_price_is_not_free_under_the_users_budge
     assert any("may only lower a limit" in w.message for w in warnings)
 
 
-async def test_spend_at_an_unknown_price_counts_against_the_budget(start_session, workspace, tmp_path, user_config):
-    user_config.write_text(user_config.read_text() + "\n[budget]\ndaily_usd = 5\n")
-    (workspace / ".assistant-router.toml").write_text(UNPRICED)
-    session = await start_session("vscode")
+async def test_spend_at_an_unknown_price_counts_against_the_budget(start_session, workspace, tmp_path, user_config,
+                                                                   loopback):
+    # The user's own alias on a paid provider (the loopback fake), with no price.
+    user_config.write_text(user_config.read_text() + f'\n[models.local]\nprovider = "openai"\nmodel = "qwen"\n'
+                           f'base_url = "{loopback.openai_url}"\n\n[budget]\ndaily_usd = 5\n')
+    (workspace / ".assistant-router.toml").write_text('[routes]\nreview = "local"\n')
+    session = await start_session("vscode", env=loopback.env)
     statuses = []
     session.client.feature("assistant/status")(lambda params: statuses.append(params))
     uri = session.open("geometry.py")
@@ -220,8 +226,8 @@ async def test_spend_at_an_unknown_price_counts_against_the_budget(start_session
     (row,) = ledger_of(tmp_path).rows()
     assert result["status"] == "shown" and row.cost_usd is None  # the ledger still says unknown
     await session.wait_for(lambda: statuses)
-    expected = (row.input_tokens * 5 + row.output_tokens * 25) / 1e6  # but the budget counts it at opus's price
-    assert statuses[-1].spend_today.usd == pytest.approx(expected)
+    expected = (row.input_tokens * 1.75 + row.output_tokens * 14) / 1e6  # but the budget counts it at codex's price
+    assert statuses[-1].spend_today.usd == pytest.approx(expected, abs=1e-6)  # the status rounds to 6 places
 
 
 async def test_spend_today_counts_every_window_without_a_budget(start_session, workspace, user_config):
