@@ -190,6 +190,16 @@ def test_review_shows_diagnostics_progress_and_the_statusline(nvim, tmp_path):
     assert messages(result, ERROR) == []
 
 
+def test_scaffold_at_a_bare_cursor_inserts_whole_lines(nvim, tmp_path):
+    result = play(nvim, tmp_path, "scaffold_at_cursor")
+
+    assert result["status"]["status"] == "applied"
+    lines = result["text"].splitlines()
+    comment = lines.index("    # TODO: validate radius")  # the comment stays whole
+    assert lines[comment + 1].startswith("    def ") and "raise NotImplementedError" in lines[comment + 3]
+    assert lines[comment + 4] == "    return math.pi * radius ** 2"  # the next line is untouched
+
+
 def test_scaffold_replaces_the_selection(nvim, tmp_path):
     result = play(nvim, tmp_path, "scaffold")
 

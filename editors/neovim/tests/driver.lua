@@ -115,10 +115,13 @@ local function select_lines(first, last)
   vim.cmd("normal! " .. first .. "G0v" .. last .. "Gg_\27")
 end
 
---- Opens the code-action menu over lines first..last with vim.ui.select
---- stubbed: records every item, picks the first whose title `choose` accepts.
-local function code_actions(first, last, choose)
-  select_lines(first, last)
+--- Opens the code-action menu over lines first..last (or, with `at_cursor`,
+--- at the cursor with no selection) with vim.ui.select stubbed: records every
+--- item, picks the first whose title `choose` accepts.
+local function code_actions(first, last, choose, at_cursor)
+  if not at_cursor then
+    select_lines(first, last)
+  end
   local listed, done = {}, false
   vim.ui.select = function(items, _, on_choice)
     local chosen, index
@@ -137,7 +140,9 @@ local function code_actions(first, last, choose)
     done = true
     on_choice(chosen, index)
   end
-  if vim.fn.has("nvim-0.8") == 1 then
+  if at_cursor then
+    vim.lsp.buf.code_action()
+  elseif vim.fn.has("nvim-0.8") == 1 then
     vim.lsp.buf.code_action({
       range = { start = vim.api.nvim_buf_get_mark(0, "<"), ["end"] = vim.api.nvim_buf_get_mark(0, ">") },
     })
@@ -210,6 +215,18 @@ function SCENARIOS.scaffold()
   wait_status("scaffold")
   out.text = text_of(bufnr)
   out.modified = vim.bo[bufnr].modified
+end
+
+function SCENARIOS.scaffold_at_cursor()
+  ar.setup({})
+  local bufnr = open(file)
+  attached(bufnr)
+  -- Column 0 of the line "    # TODO: validate radius", no selection.
+  local line = vim.fn.search("# TODO: validate radius")
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  out.actions = code_actions(line, line, starts_with("Scaffold code for line"), true)
+  wait_status("scaffold")
+  out.text = text_of(bufnr)
 end
 
 function SCENARIOS.cancel()
