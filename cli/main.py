@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", type=_host_port,
                        help="listen on TCP instead of stdio (for debugging)")
+    serve.add_argument("--log-file", type=Path, metavar="FILE",
+                       help="also append the log to FILE (same level as stderr)")
     serve.add_argument("--offline", action="store_true",
                        help="answer every task with the offline mock provider: no keys, no network, $0 "
                             "(as offline = true in the user config)")
@@ -154,7 +156,11 @@ SWITCH_INTERVAL_S = 0.001
 def _serve(args: argparse.Namespace) -> int:
     from assistant_router.server.logs import configure_stderr
 
-    configure_stderr(args.log_level)
+    try:
+        configure_stderr(args.log_level, args.log_file)
+    except OSError as exc:
+        print(f"assistant-router: cannot write the log file {args.log_file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if args.offline:
         from assistant_router.routing.policy import OFFLINE_ENV
 

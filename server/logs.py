@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from lsprotocol import types
 
@@ -17,15 +18,21 @@ _LEVELS = {
 }
 
 
-def configure_stderr(level: str) -> None:
+def configure_stderr(level: str, log_file: Path | None = None) -> None:
     """stderr gets ``level`` and above; the editor's log (``window/logMessage``)
     always gets our INFO records too. Editors record a server's stderr as
-    errors (Neovim's lsp.log does), so stderr stays quiet by default."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level.upper())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    errors (Neovim's lsp.log does), so stderr stays quiet by default.
+    ``log_file`` (``serve --log-file``) gets the same records as stderr,
+    appended, for an editor that keeps no server log."""
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setLevel(level.upper())
+        handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(logging.WARNING)
     ours = logging.getLevelName(level.upper())
     logging.getLogger("assistant_router").setLevel(min(ours, logging.INFO))

@@ -95,7 +95,8 @@ def _messages(stream: bytes) -> list[dict]:
     return messages
 
 
-def test_serve_writes_only_json_rpc_to_stdout(project, tmp_path):
+@pytest.mark.parametrize("log_file", [False, True])
+def test_serve_writes_only_json_rpc_to_stdout(project, tmp_path, log_file):
     session = b"".join(
         _frame(m)
         for m in [
@@ -106,9 +107,13 @@ def test_serve_writes_only_json_rpc_to_stdout(project, tmp_path):
             {"jsonrpc": "2.0", "method": "exit"},
         ]
     )
+    log = tmp_path / "server.log"
     result = run(
-        "serve", input=session, env={**project["env"], "XDG_CACHE_HOME": str(tmp_path), "ASSISTANT_ROUTER_LOG": "info"}
+        "serve", *(["--log-file", str(log)] if log_file else []), input=session,
+        env={**project["env"], "XDG_CACHE_HOME": str(tmp_path), "ASSISTANT_ROUTER_LOG": "info"},
     )
+    if log_file:  # the same records as stderr, in the file too
+        assert "routing policy for" in log.read_text()
 
     messages = _messages(result.stdout)
     assert messages[0]["id"] == 1 and messages[0]["result"]["serverInfo"]["name"] == "assistant-router"

@@ -57,6 +57,7 @@ def busy_port() -> tuple[socket.socket, int]:
         (["serve", "--tcp", "nonsense"], 2, "'nonsense' is not HOST:PORT"),
         (["serve", "--tcp", "127.0.0.1:99999"], 2, "port from 0 to 65535"),
         (["usage", "--days", "x"], 2, "invalid int value"),
+        (["serve", "--log-file", "/missing/dir/x.log"], 2, "cannot write the log file /missing/dir/x.log"),
         (["nonsense"], 2, "invalid choice"),
     ],
 )
