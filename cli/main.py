@@ -26,6 +26,7 @@ examples:
   assistant-router usage --days 7 --html report.html   spend and acceptance, with charts
   assistant-router check .                    validate ./.assistant-router.toml
   assistant-router demo                       offline tour of the whole flow (no keys needed)
+  eval "$(assistant-router completion bash)"  shell completion (also zsh, fish)
   assistant-router demo --live                the same against the real services
 
 environment:
@@ -119,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of policy files, for TOML editors")
     schema.add_argument("--path", action="store_true", help="print where the shipped schema file is instead")
 
+    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh, fish)")
+    completion.add_argument("shell", choices=["bash", "zsh", "fish"])
     demo = commands.add_parser("demo", help="drive the real server as an editor would, offline")
     demo.add_argument("--delay-ms", type=float, default=15, help="offline: the fakes' delay per streamed chunk")
     demo.add_argument(
@@ -349,6 +352,12 @@ def _command(args: argparse.Namespace) -> int:
         return _usage(args)
     if args.command == "schema":
         return _schema(args)
+    if args.command == "completion":
+        from assistant_router.cli.completion import script
+        from assistant_router.routing.tasks import Task
+
+        print(script(_parser(), args.shell, [task.value for task in Task]), end="")
+        return 0
     from assistant_router.cli.demo import run_demo
 
     return run_demo(delay_ms=args.delay_ms, live=args.live)
