@@ -23,6 +23,7 @@ examples:
   assistant-router route --task review --file src/app.py:10-40
   assistant-router run review src/app.py:10-40    review lines 10-40, findings on stdout
   assistant-router run explain src/app.py --dry-run   show what would be sent; send nothing
+  assistant-router ask "why is total None here" src/app.py:10-40   a request in your words
   assistant-router usage --days 7 --html report.html   spend and acceptance, with charts
   assistant-router check .                    validate ./.assistant-router.toml
   assistant-router demo                       offline tour of the whole flow (no keys needed)
@@ -102,6 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the result (or the preview) as JSON")
     run.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
     run.add_argument("--language", help="LSP language id (default: from the file name)")
+
+    ask = commands.add_parser(
+        "ask",
+        help="a free-form request about a file, run as the task it means",
+        description="Classify a free-form request (\"why is this None here\", \"tests pls\") as a task, as the "
+        "editor does, then run it like 'run' (the request goes to the model too). When the classifier is not "
+        "sure, you are asked to choose (in a terminal) or told the likely tasks (exit 2); --yes takes the most "
+        "likely one.",
+    )
+    ask.add_argument("request", help="what you want, in your words")
+    ask.add_argument("file", metavar="FILE[:START-END]", help="file, optionally with 1-based lines")
+    ask.add_argument("--yes", action="store_true", help="when unsure, take the most likely task instead of asking")
+    for flag, options in (("--dry-run", {"action": "store_true", "help": "show what would be sent; send nothing"}),
+                          ("--json", {"action": "store_true", "help": "print the result as JSON"}),
+                          ("--root", {"type": Path, "help": "workspace root (default: as for run)"}),
+                          ("--language", {"help": "LSP language id (default: from the file name)"})):
+        ask.add_argument(flag, **options)  # type: ignore[arg-type]
 
     usage = commands.add_parser(
         "usage",
@@ -257,6 +275,35 @@ def _run(args: argparse.Namespace) -> int:
     return main_run(args)
 
 
+def _ask(args: argparse.Namespace) -> int:
+    """``ask``: the editor's classifier and confirmation rule, then ``run``."""
+    from assistant_router.cli.terminal import main_run
+    from assistant_router.routing.classify import classify
+
+    if not args.request.strip():
+        raise UsageError("the request is empty: say what you want, e.g. assistant-router ask \"why is this None\" f.py")
+    args.file, args.first, args.last = _split_file_arg(args.file)
+    # The terminal always sends a selection: the lines given, or the whole file.
+    classification = classify(args.request, has_selection=True, has_diagnostics=False)
+    task, chosen_by = classification.task, "the classifier"
+    if not classification.confident and not args.yes:
+        likely = [t.value for t in classification.likely]
+        if not sys.stdin.isatty():
+            raise UsageError(f"not sure what \"{args.request}\" asks for (likely: {', '.join(likely)}); add --yes "
+                             f"to take {task.value}, or use: assistant-router run TASK FILE")
+        for number, name in enumerate(likely, 1):
+            print(f"  {number}) {name}", file=sys.stderr)
+        answer = input(f"assistant-router: what should I do with \"{args.request}\"? [1-{len(likely)}] ").strip()
+        if not answer.isdigit() or not 1 <= int(answer) <= len(likely):
+            print("assistant-router: no task chosen; nothing was sent", file=sys.stderr)
+            return 2
+        task, chosen_by = classification.likely[int(answer) - 1], "you"
+    print(f"ask → {task.value} (chosen by {chosen_by}; the classifier: {classification.reason})", file=sys.stderr)
+    args.task, args.prompt = task, args.request
+    args.language = args.language or LANGUAGE_BY_SUFFIX.get(args.file.suffix.lower())
+    return main_run(args)
+
+
 def _usage(args: argparse.Namespace) -> int:
     import time
 
@@ -350,6 +397,8 @@ def _command(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "usage":
         return _usage(args)
+    if args.command == "ask":
+        return _ask(args)
     if args.command == "schema":
         return _schema(args)
     if args.command == "completion":

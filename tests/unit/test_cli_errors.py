@@ -114,3 +114,19 @@ def test_a_closed_pipe_ends_the_output_quietly(tree, args):
     finally:
         process.kill()
     assert code == 0 and "Traceback" not in process.stderr.read()
+
+
+def test_ask_runs_the_task_a_request_means(tree):
+    result = run(tree, "ask", "write unit tests for this", "ok.py:1-2", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("ask → test (chosen by the classifier")
+    assert "# Preview: test → codex" in result.stdout and "write unit tests for this" in result.stdout
+
+
+def test_ask_when_unsure_says_the_likely_tasks_or_takes_the_first_with_yes(tree):
+    unsure = run(tree, "ask", "hmm", "ok.py", "--dry-run")  # stdin is not a terminal: nobody to ask
+    assert unsure.returncode == 2 and unsure.stdout == ""
+    (line,) = unsure.stderr.strip().splitlines()
+    assert line.startswith('assistant-router: not sure what "hmm" asks for (likely: ') and "add --yes" in line
+    taken = run(tree, "ask", "hmm", "ok.py", "--dry-run", "--yes")
+    assert taken.returncode == 0 and "# Preview: " in taken.stdout
