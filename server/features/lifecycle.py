@@ -79,12 +79,22 @@ def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asynci
 
 
 def _load_task_path() -> None:
-    """The runner's modules and the secret detector's compiled rules (about
-    80 ms of regular expressions), which the first task would otherwise load."""
+    """What the first task would otherwise load: the runner's modules, the
+    secret detector's compiled rules (about 80 ms of regular expressions),
+    the grammars and queries of every shipped language, the prompts, the
+    review's answer models. One assembly of a tiny request walks that path."""
+    import assistant_router.delivery.review  # noqa: F401  (pydantic models of a review's answer)
     import assistant_router.server.runner  # noqa: F401
-    from assistant_router.engine.secrets import find_secrets
+    from assistant_router.engine import context
+    from assistant_router.engine.assembly import TaskSource, assemble
+    from assistant_router.routing.policy import ModelConfig
+    from assistant_router.routing.tasks import Task
 
-    find_secrets("warm = 'up'\n")
+    for language in context.GRAMMARS:
+        if context._parser(language) is not None:
+            context._queries(language)
+    source = TaskSource(Task.EXPLAIN, "warm.py", "python", "def warm():\n    return 'up'\n", (0, 0), (2, 0))
+    assemble(source, ModelConfig(alias="warm", provider="mock", model="warm"))
 
 
 def setup(server: LanguageServer, services: Services) -> None:
