@@ -241,6 +241,7 @@ def make_setup(base: Path, delay_ms: float, chunk_chars: int, inherit_bytecode: 
     env = dict(os.environ)
     env["ASSISTANT_ROUTER_CONFIG"] = str(config)
     env["XDG_CACHE_HOME"] = str(cache)
+    env["ASSISTANT_ROUTER_WARM_UP"] = "1"  # as an editor's server runs (the test suite turns it off)
     if not inherit_bytecode:
         # Both servers load cached byte code, as an installed server does (pip
         # compiles at install time). Without this, an environment with

@@ -33,6 +33,7 @@ examples:
 environment:
   ASSISTANT_ROUTER_CONFIG   path of the user config (default: <user config dir>/assistant-router/config.toml)
   ASSISTANT_ROUTER_LOG      log level for serve (debug, info, warning, error)
+  ASSISTANT_ROUTER_WARM_UP  0: serve skips importing the SDKs, grammars and rules after initialized
 """
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from support import MOCK_USER_CONFIG, SAMPLE  # noqa: E402,F401  (shared with the editor suites)
+
+# Every server the suite starts lives a second or two: importing the SDKs, grammars and rules after
+# `initialized` (seconds of CPU each) would only slow the others down. The warm-up's own tests
+# (tests/e2e/test_sdk_warmup.py) and bench/run.py turn it back on.
+os.environ.setdefault("ASSISTANT_ROUTER_WARM_UP", "0")
 
 
 @pytest.fixture

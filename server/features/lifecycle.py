@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from assistant_router.server.app import Services
 
 logger = logging.getLogger(__name__)
+
+# "0": no warm-up after `initialized` (for servers that live a second or two).
+WARM_UP_ENV = "ASSISTANT_ROUTER_WARM_UP"
 
 # How long shutdown waits for the cancelled tasks to record their run.
 SHUTDOWN_WAIT_S = 5.0
@@ -67,6 +71,8 @@ def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asynci
     (each with the user config) can route to, so the first task does not wait
     for them (``import anthropic`` takes seconds); then load what every first
     task pays for."""
+    if os.environ.get(WARM_UP_ENV) == "0":  # short-lived servers (scripts, the test suite) skip it
+        return
     configs = [config for root in roots for config in services.policies.router(root).policy.models.values()]
 
     async def warm() -> None:

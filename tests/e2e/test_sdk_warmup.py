@@ -52,7 +52,8 @@ def fake_sdks(tmp_path: Path, user_config: Path):
         (packages / name / "__init__.py").write_text(FAKE_SDK.format(name=name, wait=WAIT))
     user_config.write_text(OPENAI_ONLY)
     pythonpath = os.pathsep.join(p for p in (str(packages), os.environ.get("PYTHONPATH")) if p)
-    return marks, {"PYTHONPATH": pythonpath, "FAKE_SDK_MARKS": str(marks), "OPENAI_API_KEY": "sk-unused"}
+    return marks, {"PYTHONPATH": pythonpath, "FAKE_SDK_MARKS": str(marks), "OPENAI_API_KEY": "sk-unused",
+                   "ASSISTANT_ROUTER_WARM_UP": "1"}  # tests/conftest.py turns it off for the rest of the suite
 
 
 async def test_only_the_sdks_the_policy_uses_are_imported(start_session, fake_sdks):
