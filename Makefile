@@ -37,7 +37,7 @@ $(SYSTEM_STAMP): | $(BIN)/python
 
 test: $(STAMP) $(SYSTEM_STAMP) vscode typecheck
 	$(BIN)/ruff check .
-	ASSISTANT_ROUTER_REQUIRE_EDITORS=1 $(BIN)/python -m pytest -q
+	ASSISTANT_ROUTER_REQUIRE_EDITORS=1 $(BIN)/python -m pytest -q -n auto
 
 # The VS Code extension: install (from its lock file), build, lint, unit tests, .vsix.
 vscode:
