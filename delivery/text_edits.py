@@ -35,18 +35,20 @@ class TextChange:
     new_text: str
 
 
-def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) -> int:
+def rebase_range(snapshot: str | LineIndex, current: str | LineIndex, start_line: int, end_line: int) -> int:
     """How many lines the region [start_line, end_line] moved between two texts.
 
     Raises EditConflict if any change touches the region itself. The texts'
     common start and end are found at C speed: a region before or after
     everything that changed is placed at once, and only when changes lie
     around it are the changed lines compared line by line (at most
-    MAX_DIFF_LINES of them: a diff is quadratic on repetitive code).
+    MAX_DIFF_LINES of them: a diff is quadratic on repetitive code). The
+    texts may come as their line indexes, when the caller has them.
     """
+    old, new = _indexed(snapshot), _indexed(current)
+    snapshot, current = old.text, new.text
     if snapshot == current:
         return 0
-    old, new = LineIndex(snapshot), LineIndex(current)
     prefix = _common_prefix(snapshot, current)
     suffix = _common_suffix(snapshot, current, limit=min(len(snapshot), len(current)) - prefix)
     first = old.line_of(prefix)  # the first line that differs (the same in both)
@@ -77,6 +79,10 @@ def rebase_range(snapshot: str, current: str, start_line: int, end_line: int) ->
 
 
 MAX_DIFF_LINES = 2_000
+def _indexed(text: str | LineIndex) -> LineIndex:
+    return text if isinstance(text, LineIndex) else LineIndex(text)
+
+
 _BLOCK = 65_536  # characters compared at once when looking for where two texts differ
 
 
@@ -127,11 +133,11 @@ def build_text_edit(
 ) -> TextChange:
     """The edit for ``answer`` against ``current``, rebased from ``snapshot``."""
     last = last_selected_line(target.start.line, target.end.line, target.end.character)
-    shift = rebase_range(snapshot, current, target.start.line, last)
+    old, lines = LineIndex(snapshot), LineIndex(current)  # each indexed once, for every step below
+    shift = rebase_range(old, lines, target.start.line, last)
     code = extract_code(answer)
     if placement is not EditPlacement.REPLACE:  # after the selection (tests without a test file too)
         line = last + shift + 1
-        lines = LineIndex(current)
         if line >= len(lines):
             # After the last line: terminate that line first if it is not.
             last_text = lines[-1]
@@ -143,8 +149,8 @@ def build_text_edit(
         position = Pos(line, 0)
         return TextChange(Span(position, position), code.rstrip("\n") + "\n")
     if target.start == target.end:  # a bare cursor: whole lines, not text glued into the line
-        return lines_at_cursor(current, Pos(target.start.line + shift, target.start.character), code)
-    selected = LineIndex(snapshot).text_in(target)
+        return lines_at_cursor(lines, Pos(target.start.line + shift, target.start.character), code)
+    selected = old.text_in(target)
     if selected.endswith("\n") and not code.endswith("\n"):
         code += "\n"
     elif not selected.endswith("\n") and code.endswith("\n"):
@@ -155,12 +161,13 @@ def build_text_edit(
 _COMMENT = re.compile(r"^\s*(?:#|//|--|/\*|\*|;|%|<!--)")
 
 
-def lines_at_cursor(current: str, cursor: Pos, code: str) -> TextChange:
+def lines_at_cursor(current: str | LineIndex, cursor: Pos, code: str) -> TextChange:
     """Code for a bare cursor as whole lines, indented like the line it goes to:
     in place of a blank line; after a comment (the code it asks for) or when
     the cursor is in the line's text; before a line of code when the cursor is
     in its indentation. The line's own line breaks are kept and used."""
-    lines = LineIndex(current)
+    lines = _indexed(current)
+    current = lines.text
     if not current or cursor.line >= len(lines):  # past the end: a new last line
         end = Pos(len(lines), 0) if current.endswith(("\n", "\r")) or not current else Pos(
             len(lines) - 1, len(lines[-1]))
