@@ -64,7 +64,8 @@ GOAL_FIRST_TASK_RATIO = 1.5  # the first task against the second
 
 WARMUP_WINDOW_S = 2.0
 WARMUP_LATER_SAMPLES = 1000  # at most, after the warm-up
-WARMUP_LINE = "SDK warm-up took"
+SDK_IMPORTS_LINE = "SDK warm-up took"
+WARMUP_LINE = "warm-up finished in"  # the last debug line of the warm-up (server/features/lifecycle.py)
 LOOPBACK_KEY = "bench-loopback-key"
 
 # The SDK phase's user config: both SDKs are imported at warm-up; codex's
@@ -596,6 +597,7 @@ async def measure_sdk_warmup(setup: Setup) -> dict[str, Any]:
         "in_window_after_warmup": len(in_window_after),
         "later_ms": later,
         "warmup_log": warm_line,
+        "sdk_imports_log": LogWatch(setup.logs / "real-sdk.log", SDK_IMPORTS_LINE).line(),
         "requests_before_tasks": sent_at_warmup,
         "tasks": tasks,
         "requests_to_fake": len(fake.requests),
@@ -725,7 +727,8 @@ def print_report(figures: dict[str, Any], rows: list[dict[str, Any]]) -> None:
               "raise --stream-delay-ms so the streams outlast the window")
     sdk = figures["sdk_warmup"]
     during = sdk["during"]
-    print(f"SDK warm-up: {sdk['warmup_log'] or 'no debug line'}; {during['n'] if during else 0} code actions "
+    print(f"SDK warm-up: {sdk['sdk_imports_log'] or 'no debug line'}; {sdk['warmup_log'] or 'no final line'}; "
+          f"{during['n'] if during else 0} code actions "
           f"while it ran in the first {WARMUP_WINDOW_S:g} s (median {fmt(during and during['median'])} ms, "
           f"max {fmt(during and during['max'])} ms; the first after initialized {fmt(sdk['first_request_ms'])} ms, "
           f"apart), {sdk['in_window_after_warmup']} in the window after it, {sdk['later']['n']} later "

@@ -42,6 +42,7 @@ class AnthropicProvider(SdkProvider):
     unless the alias sets ``api_key_env``/``api_key_command`` and ``base_url``."""
 
     sdk, client_class, key_env = "anthropic", "AsyncAnthropic", KEY_ENV
+    rehearsal_apis = ("anthropic",)
     sdk_later = (*SdkProvider.sdk_later, "opentelemetry.propagate")  # its trace headers, on the first request
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:

@@ -123,6 +123,9 @@ class Provider(ABC):
     Options: ClassVar[type[BaseModel] | None] = None
     #: The values ``api`` may take for this provider; empty: no choice of wire API.
     wire_apis: ClassVar[tuple[str, ...]] = ()
+    #: Its clients use the pool's shared TLS context
+    #: (:meth:`ProviderContext.tls_context`), which the warm-up builds.
+    shares_tls: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config

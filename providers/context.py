@@ -14,14 +14,16 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import ModuleType
+from typing import Any, TypeVar
 
 from assistant_router.providers.base import FatalProviderError
 
 logger = logging.getLogger(__name__)
 
 KEY_COMMAND_TIMEOUT_S = 15
+T = TypeVar("T")
 
 
 class _LoopLocks:
@@ -49,6 +51,8 @@ class ProviderContext:
         self._command_keys: dict[tuple[str, ...], str] = {}
         self._imported: dict[str, ModuleType] = {}
         self._locks = _LoopLocks()
+        self._tls: Any = None
+        self._tls_lock = threading.Lock()
 
     async def command_key(self, command: tuple[str, ...], alias: str) -> str:
         """The key ``command`` prints: run once, then cached until :meth:`forget_key`.
@@ -70,6 +74,9 @@ class ProviderContext:
         if self._command_keys.get(command) == key:
             del self._command_keys[command]
 
+    def imported(self, name: str) -> bool:
+        return name in self._imported
+
     async def import_sdk(self, name: str) -> ModuleType:
         """Import a provider SDK in a worker thread, so the event loop keeps
         answering code actions meanwhile (``anthropic`` takes seconds).
@@ -87,11 +94,36 @@ class ProviderContext:
                     logging.getLogger(logger_name).setLevel(logging.WARNING)
         return module
 
-    async def warm(self, names: Iterable[str]) -> None:
+    def _tls_context(self) -> Any:
+        if self._tls is None:
+            with self._tls_lock:
+                if self._tls is None:
+                    import httpx2
+
+                    self._tls = httpx2.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+        return self._tls
+
+    async def tls_context(self) -> Any:
+        """The ``ssl.SSLContext`` the SDK clients of this pool share: the one
+        httpx2 would build for each client (``verify=True``, ``trust_env``),
+        built once, in a worker thread, since loading the CA bundle takes
+        about 30 ms."""
+        if self._tls is not None:
+            return self._tls
+        return await asyncio.to_thread(self._tls_context)
+
+    async def rehearse(self, name: str, rehearsal: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``rehearsal`` (one request through an adapter and its SDK to an
+        in-process fake) on its own event loop in a daemon thread: what the
+        SDK builds lazily on its first request (the validators of its event
+        models: about 30 ms) is built there, not on the server's loop."""
+        await _in_daemon_thread(lambda _: asyncio.run(rehearsal()), f"rehearse {name}")
+
+    async def warm(self, names: Iterable[str], *, tls: bool = False) -> None:
         """Import ``names`` now, one after the other, through :meth:`import_sdk`
-        (a task that starts meanwhile waits for the same import). A failure is
-        logged and forgotten: the task that needs the SDK imports it again and
-        reports the error."""
+        (a task that starts meanwhile waits for the same import), then build the
+        shared TLS context if ``tls``. A failure is logged and forgotten: the
+        task that needs the SDK imports it again and reports the error."""
         started = time.perf_counter()
         done = []
         for name in names:
@@ -102,15 +134,23 @@ class ProviderContext:
                 logger.warning("importing the SDK %s in advance failed: %s: %s", name, type(exc).__name__, exc)
                 continue
             done.append(f"{name} ({(time.perf_counter() - began) * 1000:.0f} ms)")
+        if tls:
+            began = time.perf_counter()
+            try:
+                await self.tls_context()
+            except Exception as exc:
+                logger.warning("building the TLS context in advance failed: %s: %s", type(exc).__name__, exc)
+            else:
+                done.append(f"TLS context ({(time.perf_counter() - began) * 1000:.0f} ms)")
         logger.debug("SDK warm-up took %.0f ms; imported: %s",
                      (time.perf_counter() - started) * 1000, ", ".join(done) or "none")
 
 
-def _in_daemon_thread(function: Callable[[str], ModuleType], name: str) -> asyncio.Future[ModuleType]:
+def _in_daemon_thread(function: Callable[[str], T], name: str) -> asyncio.Future[T]:
     loop = asyncio.get_running_loop()
-    future: asyncio.Future[ModuleType] = loop.create_future()
+    future: asyncio.Future[T] = loop.create_future()
 
-    def settle(result: ModuleType | BaseException) -> None:
+    def settle(result: T | BaseException) -> None:
         if future.done():  # the waiting task was cancelled
             return
         if isinstance(result, BaseException):
@@ -119,7 +159,7 @@ def _in_daemon_thread(function: Callable[[str], ModuleType], name: str) -> async
             future.set_result(result)
 
     def run() -> None:
-        result: ModuleType | BaseException
+        result: T | BaseException
         try:
             result = function(name)
         except BaseException as exc:  # the waiting task reports it
@@ -127,7 +167,7 @@ def _in_daemon_thread(function: Callable[[str], ModuleType], name: str) -> async
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(settle, result)
 
-    threading.Thread(target=run, name=f"import {name}", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future
 
 

@@ -44,6 +44,7 @@ class OpenAIProvider(SdkProvider):
     unless the alias sets ``api_key_env``/``api_key_command`` and ``base_url``."""
 
     sdk, client_class, key_env = "openai", "AsyncOpenAI", KEY_ENV
+    rehearsal_apis = ("responses", "chat")
     wire_apis = ("responses", "chat")
 
     def __init__(self, config: ModelConfig, context: ProviderContext | None = None) -> None:

@@ -22,7 +22,8 @@ import functools
 import importlib
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from assistant_router.providers.base import FatalProviderError, Provider, ProviderError
@@ -180,6 +181,20 @@ class ProviderRegistry:
         except Exception:
             return ()
 
+    def rehearsal(self, provider: str) -> Callable[[str, ProviderContext], Coroutine[Any, Any, None]] | None:
+        """``provider``'s warm-up rehearsal (``SdkProvider.rehearse``), if it has one."""
+        try:
+            return getattr(self.factory(provider), "rehearse", None)
+        except Exception:
+            return None
+
+    def shares_tls(self, provider: str) -> bool:
+        """Whether ``provider``'s clients use the pool's shared TLS context."""
+        try:
+            return bool(getattr(self.factory(provider), "shares_tls", False))
+        except Exception:
+            return False
+
     def check(self, config: ModelConfig) -> Iterable[ModelProblem]:
         """Policy-load check of one model alias (see ``routing.policy.ModelCheck``)."""
         if not self.knows(config.provider):
@@ -236,4 +251,15 @@ class ProviderPool:
         once (see :meth:`ProviderContext.warm`)."""
         providers = dict.fromkeys(config.provider for config in configs)
         modules = dict.fromkeys(name for provider in providers for name in self._registry.sdk_modules(provider))
-        await self.context.warm(modules)
+        await self.context.warm(modules, tls=any(self._registry.shares_tls(provider) for provider in providers))
+        for provider in providers:
+            rehearse = self._registry.rehearsal(provider)
+            if rehearse is None or not all(map(self.context.imported, self._registry.sdk_modules(provider))):
+                continue  # a failed import is reported by the task
+            started = time.perf_counter()
+            try:
+                await self.context.rehearse(provider, functools.partial(rehearse, provider, self.context))
+            except Exception as exc:  # the user's first task reports a real problem
+                logger.warning("rehearsing a request to %s failed: %s: %s", provider, type(exc).__name__, exc)
+            else:
+                logger.debug("rehearsed a request to %s in %.0f ms", provider, (time.perf_counter() - started) * 1000)

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from assistant_router.providers.base import (
     FatalProviderError,
@@ -210,13 +210,19 @@ class SdkProvider(Provider):
     key_env: ClassVar[str]
     #: What the SDK imports only once a client sends (the HTTP transport):
     #: imported at warm-up too, or the first task still waits for it.
-    sdk_later: ClassVar[tuple[str, ...]] = ("httpcore2",)
+    #: anyio loads its asyncio back end on the first lock httpcore2 takes.
+    sdk_later: ClassVar[tuple[str, ...]] = ("httpcore2", "anyio._backends._asyncio")
+    shares_tls = True
+    #: The loopback fake's names (``testing.loopback.Api``) of the wire APIs
+    #: :meth:`rehearse` streams one answer of.
+    rehearsal_apis: ClassVar[tuple[str, ...]]
 
     def __init__(self, config: ModelConfig, context: ProviderContext | None = None) -> None:
         super().__init__(config)
         self._context = context if context is not None else ProviderContext()
         self._client: Any = None
         self._client_key: str | None = None
+        self._transport: Any = None  # an httpx2 transport instead of the network (the rehearsal's)
         self._limit = ConcurrencyLimit(config.max_concurrency)
         self._redact = Redactor(config.secrets())
 
@@ -237,6 +243,31 @@ class SdkProvider(Provider):
             return f"whether the endpoint of '{self.config.alias}' needs a key (api_key_env = \"\" sends none)"
         return self.config.api_key_env or self.key_env
 
+    @classmethod
+    async def rehearse(cls, provider: str, context: ProviderContext) -> None:
+        """Stream one answer of each wire API through this adapter and its SDK,
+        from an in-process transport that answers in the API's format (the
+        loopback fake's events): nothing is sent, no key is read. The SDK's
+        first request builds what it builds lazily, so the user's first task
+        does not pay for it."""
+        import httpx2
+
+        from assistant_router.providers.base import ModelRequest
+        from assistant_router.routing.policy import ModelConfig
+        from assistant_router.testing.loopback import canned_stream
+
+        for api in cls.rehearsal_apis:
+            body = canned_stream(api, "warm-up", "warm", "up")  # type: ignore[arg-type]
+            config = ModelConfig(alias="warm-up", provider=provider, model="warm-up", api_key_env="",
+                                 base_url="http://warm-up.invalid/v1",
+                                 api=cast(Any, api) if api in cls.wire_apis else None)
+            adapter = cls(config, context)
+            adapter._transport = httpx2.MockTransport(
+                lambda _request, body=body: httpx2.Response(200, headers={"content-type": "text/event-stream"},
+                                                            content=body))
+            async for _event in adapter.stream(ModelRequest(model="warm-up", system="warm", prompt="warm")):
+                pass
+
     async def prepare(self) -> None:
         """Import the SDK (off the event loop: it takes up to a second) and
         resolve the key, before the router starts the first-token clock."""
@@ -248,12 +279,17 @@ class SdkProvider(Provider):
             # First use, or the key command printed a new key after a 401.
             self._redact.add(key)
             module = await self._context.import_sdk(self.sdk)
+            timeout = sdk_timeout(self.config)
             self._client = getattr(module, self.client_class)(
                 api_key=key,
                 base_url=self.config.base_url,
                 max_retries=0,
-                timeout=sdk_timeout(self.config),
+                timeout=timeout,
                 default_headers=self.config.headers or None,
+                http_client=(
+                    _http_client(module, timeout, await self._context.tls_context())
+                    if self._transport is None else module.DefaultAsyncHttpxClient(transport=self._transport)
+                ),
             )
             self._client_key = key
         return self._client
@@ -273,6 +309,16 @@ class SdkProvider(Provider):
         if self.config.api_key_command and self._client_key is not None:
             self._context.forget_key(self.config.api_key_command, self._client_key)
         self._client = self._client_key = None
+
+
+def _http_client(module: Any, timeout: Any, tls: Any) -> Any:
+    """The HTTP client the SDK would build for itself, with the pool's shared
+    TLS context instead of a new one per client (``ssl.create_default_context``
+    reads the CA bundle: about 30 ms on each first task). The SDK's own wrapper
+    class closes the client when it is collected, as a dropped client (after a
+    401) needs; its public base class, if the wrapper ever moves."""
+    wrapper = getattr(getattr(module, "_base_client", None), "AsyncHttpxClientWrapper", None)
+    return (wrapper or module.DefaultAsyncHttpxClient)(timeout=timeout, verify=tls)
 
 
 def sdk_timeout(config: ModelConfig) -> Any:

@@ -280,6 +280,13 @@ class _Stream:
 # --------------------------------------------------------------------------- #
 # Holding streams open
 
+def canned_stream(api: Api, model: str, prompt: str, answer: str) -> bytes:
+    """A whole 200 stream body of ``api`` answering ``prompt`` with ``answer``,
+    for an in-process transport (the providers' warm-up rehearsal)."""
+    stream = _Stream(api, model, prompt, itertools.count(1).__next__)
+    return b"".join([*stream.start(), stream.delta(answer), *stream.end(answer)])
+
+
 class Hold:
     """A barrier for streams: each stream that reaches it (its whole text sent,
     the final event not yet) stays open until the hold is released, by

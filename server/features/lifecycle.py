@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 # "0": no warm-up after `initialized` (for servers that live a second or two).
 WARM_UP_ENV = "ASSISTANT_ROUTER_WARM_UP"
+WARM_UP_DONE = "warm-up finished in"  # a debug line that bench/run.py waits for
 
 # How long shutdown waits for the cancelled tasks to record their run.
 SHUTDOWN_WAIT_S = 5.0
@@ -66,18 +69,28 @@ def _bound_folder_change(params: dict[str, Any]) -> None:
         event["added"] = _first_folders(event["added"], "didChangeWorkspaceFolders")
 
 
-def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asyncio.Task]) -> None:
+def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asyncio.Task],
+             converter: Any = None) -> None:
     """Import, in a worker thread, the SDKs that the policies of ``roots``
     (each with the user config) can route to, so the first task does not wait
-    for them (``import anthropic`` takes seconds); then load what every first
-    task pays for."""
+    for them (``import anthropic`` takes seconds), and rehearse one request
+    through each; then load what every first task pays for, and let pygls's
+    ``converter`` (once, at start-up) build its (un)structuring code for the
+    messages a task sends and receives."""
     if os.environ.get(WARM_UP_ENV) == "0":  # short-lived servers (scripts, the test suite) skip it
         return
     configs = [config for root in roots for config in services.policies.router(root).policy.models.values()]
 
     async def warm() -> None:
+        started = time.perf_counter()
         await services.providers.warm(configs)
-        await asyncio.to_thread(_load_task_path)
+        steps = [_load_task_path] + ([functools.partial(_convert_task_messages, converter)] if converter else [])
+        for step in steps:
+            try:
+                await asyncio.to_thread(step)
+            except Exception as exc:  # only slower: the first task loads it
+                logger.warning("warming up for the first task failed: %s: %s", type(exc).__name__, exc)
+        logger.debug("%s %.0f ms", WARM_UP_DONE, (time.perf_counter() - started) * 1000)
 
     task = asyncio.get_running_loop().create_task(warm())
     tasks.add(task)  # the loop keeps only a weak reference
@@ -91,6 +104,7 @@ def _load_task_path() -> None:
     review's answer models. One assembly of a tiny request walks that path."""
     import assistant_router.delivery.review  # noqa: F401  (pydantic models of a review's answer)
     import assistant_router.server.runner  # noqa: F401
+    from assistant_router import delivery
     from assistant_router.engine import context
     from assistant_router.engine.assembly import TaskSource, assemble
     from assistant_router.routing.policy import ModelConfig
@@ -101,6 +115,43 @@ def _load_task_path() -> None:
             context._queries(language)
     source = TaskSource(Task.EXPLAIN, "warm.py", "python", "def warm():\n    return 'up'\n", (0, 0), (2, 0))
     assemble(source, ModelConfig(alias="warm", provider="mock", model="warm"))
+    delivery.kinds()
+
+
+def _convert_task_messages(converter: Any) -> None:
+    """cattrs generates an (un)structuring function per message type on first
+    use (about 10 ms for a task's messages): generate them for what a task
+    sends (progress, edits, diagnostics, documents, messages, its response)
+    and the answers it reads."""
+    from pygls.protocol.json_rpc import JsonRPCResponseMessage
+
+    uri = "file:///warm-up.py"
+    where = types.Range(types.Position(0, 0), types.Position(0, 1))
+    progress = [types.WorkDoneProgressBegin(title="warm", cancellable=True, message="", percentage=0),
+                types.WorkDoneProgressReport(message="", percentage=1, cancellable=True),
+                types.WorkDoneProgressEnd(message="")]
+    edit = types.WorkspaceEdit(
+        document_changes=[types.TextDocumentEdit(
+            types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=1),
+            [types.AnnotatedTextEdit(range=where, new_text="", annotation_id="warm"), types.TextEdit(where, "")])],
+        change_annotations={"warm": types.ChangeAnnotation(label="warm", needs_confirmation=False)},
+    )
+    diagnostic = types.Diagnostic(where, "warm", severity=types.DiagnosticSeverity.Warning, code="warm",
+                                  source="warm", data={"warm": 1})
+    sent = [
+        types.WorkDoneProgressCreateRequest(id=0, params=types.WorkDoneProgressCreateParams(token="warm")),
+        *(types.ProgressNotification(params=types.ProgressParams(token="warm", value=value)) for value in progress),
+        types.ApplyWorkspaceEditRequest(id=0, params=types.ApplyWorkspaceEditParams(edit=edit, label="warm")),
+        types.PublishDiagnosticsNotification(params=types.PublishDiagnosticsParams(uri, [diagnostic], version=1)),
+        types.ShowDocumentRequest(id=0, params=types.ShowDocumentParams(uri, take_focus=True, selection=where)),
+        types.ShowMessageNotification(params=types.ShowMessageParams(types.MessageType.Info, "warm")),
+        types.LogMessageNotification(params=types.LogMessageParams(types.MessageType.Log, "warm")),
+        JsonRPCResponseMessage(id=0, jsonrpc="2.0", result={"status": "warm"}),
+    ]
+    for message in sent:
+        converter.unstructure(message)
+    converter.structure({"applied": True}, types.ApplyWorkspaceEditResult)
+    converter.structure({"success": True}, types.ShowDocumentResult)
 
 
 def setup(server: LanguageServer, services: Services) -> None:
@@ -135,7 +186,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         from assistant_router.server.features.policy_files import watch_policy_files
 
         await watch_policy_files(ls, services)
-        _warm_up(services, services.roots.roots or (None,), warming)
+        _warm_up(services, services.roots.roots or (None,), warming, getattr(ls.protocol, "_converter", None))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: LanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
