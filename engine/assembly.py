@@ -117,6 +117,19 @@ def _cut_to(piece: Piece, tokens: int) -> Piece | None:
     return None
 
 
+def prepare_document(name: str, language: str, text: str) -> None:
+    """Compute now what assembling any task on this document computes from
+    the whole of it, into the caches assembly reads: its syntax tree and its
+    secrets (``name`` as :attr:`TaskSource.path` and neighbours have it). The
+    server calls it, off the event loop, for an open document left unchanged
+    for a moment, so that the first task on a text costs what the next one does."""
+    from assistant_router.engine.secrets import CACHED_CHARS, find_secrets
+
+    context_module.prepare(language, text)
+    if len(text) <= CACHED_CHARS:
+        find_secrets(text, name)
+
+
 def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     """The request for ``config``: context by priority within the alias's
     ``context_budget``, never beyond its ``context_window``."""

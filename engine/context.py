@@ -31,17 +31,42 @@ WINDOW_AFTER = 15
 
 
 @dataclass(frozen=True)
+class Members:
+    """How a language names the members of a type: which definitions own
+    members (a class, Rust's ``impl``), how a member is reached (node type →
+    the fields holding the member's name and what it is reached through),
+    what names the enclosing type's own instance, and whether a bare name in
+    a method may be a member of its own type (Java's implicit ``this``)."""
+
+    owners: frozenset[str] = frozenset()
+    access: tuple[tuple[str, str, str], ...] = ()  # (node type, member field, receiver field)
+    selves: frozenset[str] = frozenset()
+    implicit: bool = False
+    receiver_methods: frozenset[str] = frozenset()  # Go: a method names its type in its receiver
+
+
+@dataclass(frozen=True)
 class Grammar:
     module: str
     function: str
     definitions: frozenset[str]
     imports: frozenset[str]
     identifiers: frozenset[str]
+    members: Members = Members()
 
 
 def _grammar(module: str, definitions: Iterable[str], imports: Iterable[str], identifiers: Iterable[str],
-             function: str = "language") -> Grammar:
-    return Grammar(module, function, frozenset(definitions), frozenset(imports), frozenset(identifiers))
+             function: str = "language", members: Members = Members()) -> Grammar:
+    return Grammar(module, function, frozenset(definitions), frozenset(imports), frozenset(identifiers), members)
+
+
+def _members(owners: Iterable[str], access: Iterable[tuple[str, str, str]], selves: Iterable[str] = (),
+             implicit: bool = False, receiver_methods: Iterable[str] = ()) -> Members:
+    return Members(frozenset(owners), tuple(access), frozenset(selves), implicit, frozenset(receiver_methods))
+
+
+_JS_MEMBERS = _members(["class_declaration", "abstract_class_declaration", "class", "interface_declaration"],
+                       [("member_expression", "property", "object")], ["this"])
 
 
 _JS_DEFINITIONS = ["function_declaration", "generator_function_declaration", "class_declaration", "method_definition",
@@ -53,23 +78,36 @@ _JS_IDENTIFIERS = ["identifier", "type_identifier", "property_identifier", "shor
 # LSP language id → grammar
 GRAMMARS: dict[str, Grammar] = {
     "python": _grammar("tree_sitter_python", ["function_definition", "class_definition"],
-                       ["import_statement", "import_from_statement", "future_import_statement"], ["identifier"]),
-    "javascript": _grammar("tree_sitter_javascript", _JS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS),
-    "javascriptreact": _grammar("tree_sitter_javascript", _JS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS),
+                       ["import_statement", "import_from_statement", "future_import_statement"], ["identifier"],
+                       members=_members(["class_definition"], [("attribute", "attribute", "object")],
+                                        ["self", "cls"])),
+    "javascript": _grammar("tree_sitter_javascript", _JS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS,
+                           members=_JS_MEMBERS),
+    "javascriptreact": _grammar("tree_sitter_javascript", _JS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS,
+                                members=_JS_MEMBERS),
     "typescript": _grammar("tree_sitter_typescript", _TS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS,
-                           "language_typescript"),
+                           "language_typescript", _JS_MEMBERS),
     "typescriptreact": _grammar("tree_sitter_typescript", _TS_DEFINITIONS, ["import_statement"], _JS_IDENTIFIERS,
-                                "language_tsx"),
+                                "language_tsx", _JS_MEMBERS),
     "go": _grammar("tree_sitter_go", ["function_declaration", "method_declaration", "type_declaration",
                                       "const_declaration", "var_declaration"],
-                   ["import_declaration", "package_clause"], ["identifier", "type_identifier", "field_identifier"]),
+                   ["import_declaration", "package_clause"], ["identifier", "type_identifier", "field_identifier"],
+                   members=_members([], [("selector_expression", "field", "operand")],
+                                    receiver_methods=["method_declaration"])),
     "rust": _grammar("tree_sitter_rust", ["function_item", "struct_item", "enum_item", "impl_item", "trait_item",
                                           "mod_item", "type_item", "const_item", "static_item", "macro_definition"],
                      ["use_declaration", "extern_crate_declaration"],
-                     ["identifier", "type_identifier", "field_identifier"]),
+                     ["identifier", "type_identifier", "field_identifier"],
+                     members=_members(["impl_item", "trait_item"], [("field_expression", "field", "value"),
+                                                                    ("scoped_identifier", "name", "path")],
+                                      ["self", "Self"])),
     "java": _grammar("tree_sitter_java", ["class_declaration", "interface_declaration", "enum_declaration",
                                           "record_declaration", "method_declaration", "constructor_declaration"],
-                     ["import_declaration", "package_declaration"], ["identifier", "type_identifier"]),
+                     ["import_declaration", "package_declaration"], ["identifier", "type_identifier"],
+                     members=_members(["class_declaration", "interface_declaration", "enum_declaration",
+                                       "record_declaration"],
+                                      [("method_invocation", "name", "object"), ("field_access", "field", "object")],
+                                      ["this"], implicit=True)),
 }
 
 
@@ -139,12 +177,19 @@ def _parse(language: str, text: str) -> Any | None:
     parse at once (one parse cannot be interrupted)."""
     if len(text) > MAX_PARSE_CHARS:
         return None
-    if len(text) > _CACHED_CHARS:  # a tree holds some 35 bytes per character: not kept
+    if len(text) > CACHED_CHARS:  # a tree holds some 35 bytes per character: not kept
         return _parse_uncached(language, text)
     return _parse_cached(language, text)
 
 
-_CACHED_CHARS = 100_000
+CACHED_CHARS = 100_000
+
+
+def prepare(language: str, text: str) -> None:
+    """Parse ``text`` into the cache that :func:`gather` reads, if it would
+    be kept there."""
+    if language in GRAMMARS and len(text) <= CACHED_CHARS:
+        _parse(language, text)
 
 
 @lru_cache(maxsize=16)
@@ -229,6 +274,114 @@ def _byte_offset(lines: LineIndex, line: int, column: int) -> int:
     return len(lines.text[: lines.offset(line, column)].encode("utf-8"))
 
 
+def _type_name(node: Any) -> str | None:
+    """The name of a type as written (``*Store[T]`` → ``Store``)."""
+    if node.type in {"type_identifier", "identifier"}:
+        return str(node.text.decode("utf-8", "replace"))
+    inner = node.child_by_field_name("type")
+    if inner is not None:
+        return _type_name(inner)
+    for child in node.named_children:
+        if (name := _type_name(child)) is not None:
+            return name
+    return None
+
+
+def _receiver(method: Any) -> tuple[str | None, str | None]:
+    """A Go method's receiver: (its variable, its type's name)."""
+    receivers = method.child_by_field_name("receiver")
+    declaration = next((c for c in receivers.named_children if c.type == "parameter_declaration"), None) \
+        if receivers is not None else None
+    if declaration is None:
+        return None, None
+    variable, kind = declaration.child_by_field_name("name"), declaration.child_by_field_name("type")
+    return (variable.text.decode("utf-8", "replace") if variable is not None else None,
+            _type_name(kind) if kind is not None else None)
+
+
+def _uses(members: Members, identifiers: Iterable[Any]) -> dict[str, set[str | None]]:
+    """Each name the selection uses → what it is reached through: None for a
+    bare name, else the receiver's text (``self``, ``order``, ``Order``)."""
+    access = {kind: (member, receiver) for kind, member, receiver in members.access}
+    uses: dict[str, set[str | None]] = {}
+    for node in identifiers:
+        receiver: str | None = None
+        parent = node.parent
+        fields = access.get(parent.type) if parent is not None else None
+        if fields is not None:
+            member = parent.child_by_field_name(fields[0])
+            through = parent.child_by_field_name(fields[1])
+            if member is not None and through is not None and member.start_byte == node.start_byte \
+                    and member.end_byte == node.end_byte:
+                receiver = through.text.decode("utf-8", "replace").strip()
+        uses.setdefault(node.text.decode("utf-8", "replace"), set()).add(receiver)
+    return uses
+
+
+class _Resolver:
+    """Whether a definition is what a use of its name refers to: a member of
+    a type only through that type (``self.save`` in ``Order`` is
+    ``Order.save``, not ``Invoice.save``, nor a function ``save``), a bare
+    name only what is not a member (except the own type's in Java)."""
+
+    def __init__(self, members: Members, definitions: Sequence[Any], enclosing: Any) -> None:
+        self._members = members
+        self._owners = {(n.start_byte, n.end_byte): self._owner(n) for n in definitions}
+        self._types = {_name_of(n) for n in definitions if n.type in members.owners}
+        self._owners_of: dict[str, set[str]] = {}
+        for node in definitions:
+            owner, name = self._owners[(node.start_byte, node.end_byte)], _name_of(node)
+            if owner is not None and name:
+                self._owners_of.setdefault(name, set()).add(owner)
+        self._here, self._selves = None, set(members.selves)
+        if enclosing is not None:
+            if enclosing.type in members.owners:
+                self._here = self._owner_name(enclosing)  # in a class body, outside its methods
+            else:
+                self._here = self._owner(enclosing)
+            method = enclosing
+            while method is not None and method.type not in members.receiver_methods:
+                method = method.parent
+            if method is not None:  # Go: the receiver's variable is the method's `self`
+                variable, _ = _receiver(method)
+                self._selves.add(variable or "")
+
+    def _owner_name(self, node: Any) -> str | None:
+        if node.type in self._members.receiver_methods:
+            return _receiver(node)[1]
+        if node.type == "impl_item":
+            kind = node.child_by_field_name("type")
+            return _type_name(kind) if kind is not None else None
+        return _name_of(node)
+
+    def _owner(self, node: Any) -> str | None:
+        """The type whose member ``node`` is, or None for a free definition."""
+        if node.type in self._members.receiver_methods:
+            return self._owner_name(node)
+        parent = node.parent
+        while parent is not None:
+            if parent.type in self._members.owners:
+                return self._owner_name(parent)
+            parent = parent.parent
+        return None
+
+    def used(self, node: Any, name: str, receivers: set[str | None]) -> bool:
+        owner = self._owners.get((node.start_byte, node.end_byte))
+        for receiver in receivers:
+            if receiver is None:
+                if owner is None or (self._members.implicit and owner == self._here):
+                    return True
+            elif receiver in self._selves:
+                if owner is not None and owner == self._here:
+                    return True
+            elif receiver in self._types:
+                if owner == receiver:
+                    return True
+            elif owner is not None and self._owners_of.get(name) == {owner}:
+                return True  # reached through a value of unknown type: the one type with that member
+        return False
+
+
 def gather(
     text: str,
     language: str,
@@ -273,8 +426,9 @@ def gather(
     if imports:
         pieces.append(Piece("imports", "imports", "\n".join(n.text.decode("utf-8", "replace") for n in imports), 2))
 
-    used = {n.text.decode("utf-8", "replace") for n in _captures(identifier_query, root, "identifier", (s, e))
-            if s <= n.start_byte and n.end_byte <= e}
+    uses = _uses(grammar.members, [n for n in _captures(identifier_query, root, "identifier", (s, e))
+                                   if s <= n.start_byte and n.end_byte <= e])
+    resolve = _Resolver(grammar.members, definitions, enclosing_node)
     covered = (_start(enclosing_node).start_byte, enclosing_node.end_byte) if enclosing_node else (inner_s, inner_e)
     defined_here: set[str] = set()
     for node in definitions:
@@ -284,11 +438,13 @@ def gather(
         begin = _start(node).start_byte
         inside_covered = covered[0] <= begin and node.end_byte <= covered[1]
         overlaps_selection = begin < inner_e and inner_s < node.end_byte
-        if name in used and not inside_covered and not overlaps_selection:
+        if name in uses and not inside_covered and not overlaps_selection and resolve.used(node, name, uses[name]):
             pieces.append(Piece("definition", f"definition of `{name}` ({_lines_of(node, first_line)})",
                                 _cut(_text(source, node)), 3))
 
-    wanted = used - defined_here
+    # Other files' top-level definitions, for names the selection uses bare
+    # (``Order(…)``, ``helpers.price`` reaches ``helpers``, not ``price``).
+    wanted = {name for name, receivers in uses.items() if None in receivers} - defined_here
     for neighbour in neighbours:
         if not wanted:
             break

@@ -139,8 +139,8 @@ class Redactions:
         from assistant_router.engine.secrets import find_secrets
 
         found = find_secrets(document, path or "")
+        self._documents.append((document, found))  # also with none: its pieces need no scan of their own
         if found:
-            self._documents.append((document, found))
             for f in found:
                 value = document[f.start:f.end]
                 self._known.setdefault(value, f.kind)
@@ -148,16 +148,22 @@ class Redactions:
     def redact(self, text: str, *, env_like: bool = False, path: str | None = None) -> str:
         from assistant_router.engine.secrets import Found, find_secrets, merge
 
-        spans = list(find_secrets(text, path or "", True if env_like else None))
+        spans: list[Found] = []
+        cut_from_learned = False
         for document, found in self._documents:
             # Where this text was cut from a learned document, what overlaps
             # a secret there is secret here, however the cut falls.
             offset, seen = document.find(text) if len(text) >= 8 else -1, 0
+            cut_from_learned = cut_from_learned or offset >= 0
             while offset >= 0 and seen < _MAX_OCCURRENCES:
                 end = offset + len(text)
                 spans += [Found(max(f.start, offset) - offset, min(f.end, end) - offset, f.kind)
                           for f in found if f.start < end and offset < f.end]
                 offset, seen = document.find(text, offset + 1), seen + 1
+        if env_like or not cut_from_learned:
+            # A piece of a learned document was scanned with the whole of it
+            # (and its surroundings), which decides better than the piece alone.
+            spans += find_secrets(text, path or "", True if env_like else None)
         for value, kind in self._known.items():
             # Elsewhere (a piece cut with a note, a pasted prompt): the value,
             # or any long line of a multi-line one.

@@ -477,16 +477,26 @@ def merge(found: Iterable[Found]) -> list[Found]:
 def find_secrets(text: str, path: str = "", env_like: bool | None = None) -> tuple[Found, ...]:
     """Every secret in ``text`` (a whole document when there is one), as
     non-overlapping spans in order. ``path`` picks file-type rules."""
-    if len(text) <= _CACHED_CHARS:
-        return _find_cached(text, path, env_like)
+    if len(text) <= _PIECE_CHARS:
+        return _find_in_piece(text, path, env_like)
+    if len(text) <= CACHED_CHARS:
+        return _find_in_document(text, path, env_like)
     return _find(text, path, env_like)
 
 
-_CACHED_CHARS = 256_000  # results are cached by content for texts up to this size (the cache holds the text)
+# Results are cached by content (the cache holds the text): many small texts
+# (pieces, prompts) and a few documents, at most about 5 MB of text in all.
+_PIECE_CHARS = 4_000
+CACHED_CHARS = 256_000
 
 
 @lru_cache(maxsize=256)
-def _find_cached(text: str, path: str, env_like: bool | None) -> tuple[Found, ...]:
+def _find_in_piece(text: str, path: str, env_like: bool | None) -> tuple[Found, ...]:
+    return _find(text, path, env_like)
+
+
+@lru_cache(maxsize=16)
+def _find_in_document(text: str, path: str, env_like: bool | None) -> tuple[Found, ...]:
     return _find(text, path, env_like)
 
 

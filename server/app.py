@@ -24,6 +24,7 @@ from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.routing.tasks import task_table
 from assistant_router.server.diagnostics import DiagnosticsHub
 from assistant_router.server.line_indexes import LineIndexes
+from assistant_router.server.preparations import DocumentPreparations
 from assistant_router.server.protocol import RouterProtocol, RunningTasks
 from assistant_router.server.workspace import WorkspaceRoots
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from assistant_router.delivery.diagnostics import ReviewFixes
     from assistant_router.engine.pipeline import Engine
     from assistant_router.engine.policies import PolicyReport, PolicyStore
+    from assistant_router.engine.request import Document
     from assistant_router.engine.usage.service import UsageService
     from assistant_router.server.runner import TaskRunner
 
@@ -90,6 +92,7 @@ class Services:
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
         self.line_indexes = LineIndexes(lambda uri: ls.workspace.text_documents.get(uri))
+        self.preparations = DocumentPreparations(self.open_document)
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`
@@ -112,6 +115,17 @@ class Services:
         """How the ledger names the project a document belongs to."""
         root = self.roots.locate(uri).root
         return str(root) if root is not None else ""
+
+    def open_document(self, uri: str) -> Document | None:
+        """The open document ``uri`` as the engine sees it, or None."""
+        from assistant_router.engine.request import Document
+
+        text_document = self.ls.workspace.text_documents.get(uri)
+        if text_document is None:
+            return None
+        location = self.roots.locate(uri)
+        return Document(uri, text_document.source, text_document.language_id or "", location.root,
+                        location.relative, location.path, text_document.version, open=True)
 
     def read_text(self, uri: str) -> str | None:
         try:

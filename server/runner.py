@@ -93,10 +93,9 @@ class TaskRunner:
             raise Refused(f"nothing was sent: {location.relative} is a link to {relative}, which is {reason}")
 
     def _open_documents(self) -> Iterator[Document]:
-        for uri, other in self._ls.workspace.text_documents.items():
-            location = self._services.roots.locate(uri)
-            yield Document(uri, other.source, other.language_id or "", location.root, location.relative, location.path,
-                           other.version, open=True)
+        for uri in list(self._ls.workspace.text_documents):
+            if (document := self._services.open_document(uri)) is not None:
+                yield document
 
     async def request(self, args: TaskArgs) -> TaskRequest:
         """One request context for ``args``. Raises TaskError (Refused: nothing may be sent)."""

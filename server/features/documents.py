@@ -35,6 +35,7 @@ def setup(server: LanguageServer, services: Services) -> None:
     def did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         policy_file_edited(ls, services, params.text_document.uri)
         services.line_indexes.get(params.text_document.uri, params.text_document.text)  # a long one: off the loop
+        services.preparations.changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -42,10 +43,12 @@ def setup(server: LanguageServer, services: Services) -> None:
         policy_file_edited(ls, services, uri)
         _prune_stale_review_fixes(ls, services, uri)
         services.line_indexes.get(uri, ls.workspace.get_text_document(uri).source)
+        services.preparations.changed(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         services.line_indexes.forget(params.text_document.uri)  # it holds the text
+        services.preparations.forget(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:

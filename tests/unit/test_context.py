@@ -73,3 +73,118 @@ def test_long_definitions_are_cut():
     (definition,) = gather(text, "python", (203, 0), (205, 0))  # the whole of `user` is selected
     assert definition.title == "definition of `big` (lines 1-201)"
     assert definition.text.endswith("… (121 more lines)")
+
+
+# Two types with a member of the same name, and (where the language has them)
+# a free function of that name too: the selection's use decides which one.
+SAME_NAMES = {
+    "python": ("""\
+def save(x):
+    return x
+
+
+class Order:
+    def save(self):
+        return 1
+
+    def close(self):
+        self.save()
+        return save(2)
+
+
+class Invoice:
+    def save(self):
+        return 2
+""", 9, 11, ["definition of `save` (lines 1-2)", "definition of `save` (lines 6-7)"]),
+    "typescript": ("""\
+function save(x: number) { return x; }
+
+class Order {
+  save() { return 1; }
+  close() {
+    this.save();
+  }
+}
+
+class Invoice {
+  save() { return 2; }
+}
+""", 5, 6, ["definition of `save` (lines 4-4)"]),
+    "go": ("""\
+package shop
+
+type Order struct{}
+type Invoice struct{}
+
+func (o *Order) Save() int { return 1 }
+
+func (i *Invoice) Save() int { return 2 }
+
+func (o *Order) Close() int {
+\treturn o.Save()
+}
+""", 10, 11, ["definition of `Save` (lines 6-6)"]),
+    "rust": ("""\
+struct Order;
+struct Invoice;
+
+impl Order {
+    fn save(&self) -> i32 { 1 }
+    fn close(&self) -> i32 {
+        self.save()
+    }
+}
+
+impl Invoice {
+    fn save(&self) -> i32 { 2 }
+}
+""", 6, 7, ["definition of `save` (lines 5-5)"]),
+    "java": ("""\
+class Order {
+    int save() { return 1; }
+    int close() {
+        return save();
+    }
+}
+
+class Invoice {
+    int save() { return 2; }
+}
+""", 3, 4, ["definition of `save` (lines 2-2)"]),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SAME_NAMES))
+def test_a_member_is_pulled_through_its_own_type_not_by_name(language):
+    text, start, end, expected = SAME_NAMES[language]
+    found = [p.title for p in gather(text, language, (start, 0), (end, 0)) if p.kind == "definition"]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        # Through a value of unknown type: the one class that has `archive`...
+        ("order.archive()", ["definition of `archive` (lines 2-3)"]),
+        # ...but not `save`, which two classes have.
+        ("order.save()", []),
+        # Through a class's name: that class's member.
+        ("Invoice.save()", ["definition of `Invoice` (lines 9-11)", "definition of `save` (lines 10-11)"]),
+        # A bare name is never a method (Python has no implicit self).
+        ("save()", []),
+    ],
+)
+def test_members_reached_through_other_values(selection, expected):
+    text = ("class Order:\n    def archive(self):\n        return 0\n\n    def save(self):\n        return 1\n\n\n"
+            f"class Invoice:\n    def save(self):\n        return 2\n\n\ndef use(order):\n    return {selection}\n")
+    found = [p.title for p in gather(text, "python", (14, 0), (15, 0)) if p.kind == "definition"]
+    assert found == expected
+
+
+def test_other_files_contribute_only_what_is_used_bare():
+    """``self.format`` is this object's member: another file's free function
+    ``format`` is not what it means; ``render()`` is."""
+    text = "class View:\n    def show(self):\n        return self.format() + render()\n"
+    neighbour = Neighbour("util.py", "python", "def format():\n    return ''\n\n\ndef render():\n    return ''\n")
+    found = [p.title for p in gather(text, "python", (2, 0), (3, 0), [neighbour]) if p.kind == "reference"]
+    assert found == ["`render` from util.py (lines 5-6)"]
