@@ -123,7 +123,7 @@ def _convert_task_messages(converter: Any) -> None:
     use (about 10 ms for a task's messages): generate them for what a task
     sends (progress, edits, diagnostics, documents, messages, its response)
     and the answers it reads."""
-    from pygls.protocol.json_rpc import JsonRPCResponseMessage
+    from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCResponseMessage
 
     uri = "file:///warm-up.py"
     where = types.Range(types.Position(0, 0), types.Position(0, 1))
@@ -147,11 +147,16 @@ def _convert_task_messages(converter: Any) -> None:
         types.ShowMessageNotification(params=types.ShowMessageParams(types.MessageType.Info, "warm")),
         types.LogMessageNotification(params=types.LogMessageParams(types.MessageType.Log, "warm")),
         JsonRPCResponseMessage(id=0, jsonrpc="2.0", result={"status": "warm"}),
+        JsonRPCNotification(method="assistant/status", jsonrpc="2.0", params={"warm": True}),
     ]
     for message in sent:
+        converter.structure(converter.unstructure(message), type(message))
+    for response, result in ((types.WorkDoneProgressCreateResponse, None),
+                             (types.ApplyWorkspaceEditResponse, {"applied": True}),
+                             (types.ShowDocumentResponse, {"success": True})):
+        converter.structure({"jsonrpc": "2.0", "id": 0, "result": result}, response)
+    for message in sent:  # again: registering a hook on first use clears the dispatch caches
         converter.unstructure(message)
-    converter.structure({"applied": True}, types.ApplyWorkspaceEditResult)
-    converter.structure({"success": True}, types.ShowDocumentResult)
 
 
 def setup(server: LanguageServer, services: Services) -> None:

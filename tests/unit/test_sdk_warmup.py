@@ -130,4 +130,14 @@ def test_the_messages_of_a_task_are_converted_in_advance():
 
     from assistant_router.server.features.lifecycle import _convert_task_messages
 
-    _convert_task_messages(default_converter())  # every message type it builds is valid
+    from lsprotocol import types
+
+    converter = default_converter()
+    _convert_task_messages(converter)  # every message type it builds is valid
+
+    dispatch = converter._unstructure_func.dispatch  # cattrs's cache of generated functions
+    for kind in (types.WorkDoneProgressCreateRequest, types.ProgressNotification, types.ApplyWorkspaceEditRequest,
+                 types.PublishDiagnosticsNotification, types.ShowDocumentRequest):
+        misses = dispatch.cache_info().misses
+        dispatch(kind)
+        assert dispatch.cache_info().misses == misses, f"{kind.__name__} is converted on first use"
