@@ -26,6 +26,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import default_converter
 
+from assistant_router.routing.policy import shown_provider_and_name
 from assistant_router.testing.loopback import Fault, LoopbackProviders
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
@@ -166,7 +167,8 @@ class DemoEditor:
         decision = await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams("assistant.route", [self.argument(task, start, end)])
         )
-        self.out.field("model", f"{decision['alias']} → {decision['provider']} {decision['model']}")
+        shown = shown_provider_and_name(decision["provider"], decision["model"])
+        self.out.field("model", f"{decision['alias']} → {shown}")
         self.out.field("reason", decision["reason"])
         result = await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams("assistant.run", [self.argument(task, start, end)])

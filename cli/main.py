@@ -253,8 +253,8 @@ def _route(args: argparse.Namespace) -> int:
     primary = decision.primary
     print(f"task:     {task.value}")
     print(f"file:     {relative or file} ({language or 'unknown language'}, {lines} line{'s' if lines != 1 else ''})")
-    print(f"model:    {primary.alias} → {primary.provider} {primary.model}")
-    print(f"chain:    {' → '.join(f'{m.alias} ({m.provider} {m.model})' for m in decision.chain)}")
+    print(f"model:    {primary.alias} → {primary.shown_provider_model}")
+    print(f"chain:    {' → '.join(f'{m.alias} ({m.shown_provider_model})' for m in decision.chain)}")
     print(f"reason:   {decision.reason}")
     return 0
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant_router import delivery
 from assistant_router.delivery.target import CurrentText, FileEdit
 from assistant_router.engine.request import Document, TaskRequest, build_request
-from assistant_router.engine.results import Status, TaskError
+from assistant_router.engine.results import Status, TaskError, model_label
 from assistant_router.engine.text import Span
 from assistant_router.routing.tasks import Delivery, Task
 
@@ -46,7 +46,7 @@ class TerminalProgress:
         self.streamed = ""
 
     async def begin(self, spec: TaskSpec, decision: Decision) -> None:
-        _err(f"{spec.name} → {decision.primary.alias} ({decision.primary.model}): {decision.reason}")
+        _err(f"{spec.name} → {model_label(decision.primary)}: {decision.reason}")
 
     def report(self, message: str, *, force: bool = False) -> None:
         if force:  # retries and fallbacks, not every token count
@@ -204,7 +204,7 @@ async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
         model, usage = result.model, result.usage
         assert model is not None
         about = "about " if usage.estimated else ""
-        _err(f"{request.task.value} by {model.alias} ({model.model}): {about}{usage.input_tokens} tokens in, "
+        _err(f"{request.task.value} by {model_label(model)}: {about}{usage.input_tokens} tokens in, "
              f"{about}{usage.output_tokens} out, {result.elapsed_ms} ms" + (" (fallback)" if result.fallback else "")
              + (" (the server reported no usage: estimated)" if usage.estimated else ""))
     return EXIT_CODES[result.status]

@@ -14,6 +14,7 @@ from assistant_router.engine import context as context_module
 from assistant_router.engine.context import Neighbour, Piece
 from assistant_router.engine.privacy import Redactions
 from assistant_router.engine.prompts import PromptSection, build_prompt, task_prompts
+from assistant_router.engine.results import model_label
 from assistant_router.engine.text import LineIndex, Span
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
 from assistant_router.engine.usage.prices import estimated_cost
@@ -169,7 +170,7 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     if room_in_window < 0:
         raise RequestTooLarge(
             f"the selection (about {base_tokens} tokens) with room for a {max_output}-token answer does not fit "
-            f"the {config.context_window}-token window of {config.alias} ({config.model}); select less"
+            f"the {config.context_window}-token window of {model_label(config)}; select less"
         )
     budget = min(config.context_budget, room_in_window)
     included: list[Piece] = []

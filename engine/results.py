@@ -53,7 +53,7 @@ class Declined(TaskError):
 
 
 def model_label(config: ModelConfig) -> str:
-    return f"{config.alias} ({config.model})"
+    return f"{config.alias} ({config.shown_model})"
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Attempt:
         data: dict[str, Any] = {
             "alias": self.config.alias,
             "provider": self.config.provider,
-            "model": self.config.model,
+            "model": self.config.shown_model,
             "elapsed_ms": self.elapsed_ms,
         }
         if self.error is not None:
@@ -137,7 +137,7 @@ class TaskResult:
             "task": self.task.value,
             "alias": model.alias if model else None,
             "provider": model.provider if model else None,
-            "model": model.model if model else None,
+            "model": model.shown_model if model else None,
             "status": self.status.value,
             "reason": self.decision.reason if self.decision else None,
             "fallback": self.fallback,

@@ -47,6 +47,21 @@ OFFLINE_MODEL = "offline"  # the model every alias names in offline mode
 OFFLINE_ENV = "ASSISTANT_ROUTER_OFFLINE"  # "1": offline, as `serve --offline` sets it
 
 
+def shown_name(provider: str, model: str) -> str:
+    """How a model is named to the user: the mock provider as itself, never the
+    model an alias points it at ("mock"); offline mode as "offline"; any other
+    provider's model by its name. Only what is shown: requests and the ledger
+    keep the configured model."""
+    return MOCK_PROVIDER if provider == MOCK_PROVIDER and model != OFFLINE_MODEL else model
+
+
+def shown_provider_and_name(provider: str, model: str) -> str:
+    """The provider and the model as shown, the mock named once: "mock",
+    "mock offline", "anthropic claude-opus-4-6"."""
+    name = shown_name(provider, model)
+    return provider if name == provider else f"{provider} {name}"
+
+
 # TOML takes one string where a list is expected; the schema says so too.
 OneOrMany = BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])
 AliasChain = Annotated[list[str], OneOrMany, Field(min_length=1)]
@@ -262,6 +277,16 @@ class ModelConfig:
     def secrets(self) -> list[str]:
         """Values that must never reach a log or a message (header values)."""
         return [v for v in self.headers.values() if v]
+
+    @property
+    def shown_model(self) -> str:
+        """The model as named to the user (:func:`shown_name`); ``model`` is what is sent."""
+        return shown_name(self.provider, self.model)
+
+    @property
+    def shown_provider_model(self) -> str:
+        """The provider and the model as named to the user (:func:`shown_provider_and_name`)."""
+        return shown_provider_and_name(self.provider, self.model)
 
 
 @dataclass(frozen=True)

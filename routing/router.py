@@ -28,8 +28,8 @@ class Decision:
             "task": self.task.value,
             "alias": primary.alias,
             "provider": primary.provider,
-            "model": primary.model,
-            "chain": [{"alias": m.alias, "provider": m.provider, "model": m.model} for m in self.chain],
+            "model": primary.shown_model,
+            "chain": [{"alias": m.alias, "provider": m.provider, "model": m.shown_model} for m in self.chain],
             "reason": self.reason,
         }
 

@@ -89,7 +89,7 @@ class LspTarget:
             if features.change_annotations:  # VS Code then shows a preview that asks for confirmation
                 annotations = {ANNOTATION_ID: types.ChangeAnnotation(
                     label=f"{task.value} by {answer.label}", needs_confirmation=True,
-                    description=f"Proposed by {config.provider} {config.model} through assistant-router",
+                    description=f"Proposed by {config.shown_provider_model} through assistant-router",
                 )}
             workspace_edit = types.WorkspaceEdit(document_changes=changes, change_annotations=annotations)
         else:

@@ -113,7 +113,7 @@ def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_us
 
     primary = decision.primary
     if policy.budget.any and not budget_price_known(policy, primary):
-        name = f"'{primary.alias}' ({primary.provider} {primary.model})"
+        name = f"'{primary.alias}' ({primary.shown_provider_model})"
         if primary.alias in policy.unvouched_prices:
             name += ", priced only by the project policy,"
         if policy.budget.unknown_price == "refuse":

@@ -15,6 +15,7 @@ from typing import Any
 from assistant_router.engine.usage import charts
 from assistant_router.engine.usage.ledger import AttemptRow
 from assistant_router.engine.usage.prices import format_usd as _money
+from assistant_router.routing.policy import shown_name
 
 MIN_JUDGED = 5  # edits judged kept or undone before a model's acceptance counts in a suggestion
 ACCEPTANCE_MARGIN = 0.10  # a cheaper model this close in acceptance is worth suggesting
@@ -41,7 +42,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
     until = until or time.time()
 
     def model_of(row: AttemptRow) -> str:
-        return f"{row.alias} ({row.model})"
+        return f"{row.alias} ({shown_name(row.provider, row.model)})"
 
     models: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "answered": 0, "attempts": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,

@@ -14,6 +14,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 from assistant_router.engine.limits import MAX_DIAGNOSTIC_CHARS, MAX_DIAGNOSTICS
+from assistant_router.engine.results import model_label
 from assistant_router.engine.text import last_selected_line, overlaps, range_json
 from assistant_router.engine.usage.budgets import exhausted
 from assistant_router.routing.matching import RouteRequest
@@ -156,7 +157,7 @@ def setup(server: LanguageServer, services: Services) -> None:
                 elif judged.downgrade_to:
                     model = router.policy.models[judged.downgrade_to[0]]
                     note = " (budget: downgraded)"
-            title = f"{spec.verb} {target} · {model.alias} ({model.model}){note}"
+            title = f"{spec.verb} {target} · {model_label(model)}{note}"
             argument = {
                 "task": task.value,
                 "uri": uri,

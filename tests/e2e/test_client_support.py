@@ -15,7 +15,7 @@ async def test_a_status_notification_follows_each_task(start_session):
     await session.wait_for(lambda: statuses)
 
     (status,) = statuses  # pygls hands an unknown method's params over as a namedtuple-like object
-    assert (status.task, status.alias, status.model) == ("review", "opus", "claude-opus-4-6")
+    assert (status.task, status.alias, status.model) == ("review", "opus", "mock")
     assert status.status == "shown" and status.fallback is False
     assert status.usage.output_tokens > 0
 

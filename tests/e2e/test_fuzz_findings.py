@@ -83,4 +83,4 @@ async def test_a_fuzz_finding_in_a_policy_file_is_a_diagnostic_on_its_line(polic
     (diagnostic,) = [d for d in diagnostics if d.severity == 1]  # the error; a warning may come with it
     assert message in diagnostic.message and diagnostic.range.start.line == line
     actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
-    assert "Review selection · opus (claude-opus-4-6)" in [a.title for a in actions]  # the defaults serve
+    assert "Review selection · opus (mock)" in [a.title for a in actions]  # the defaults serve

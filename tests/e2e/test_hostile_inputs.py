@@ -80,7 +80,7 @@ async def test_a_hostile_policy_is_a_diagnostic_and_code_actions_still_answer(po
     session, uri, diagnostics = await policy_session(data)
 
     actions = await asyncio.wait_for(session.code_actions(uri, 3, 6), WAIT)
-    assert "Review selection · opus (claude-opus-4-6)" in [a.title for a in actions]  # the defaults serve
+    assert "Review selection · opus (mock)" in [a.title for a in actions]  # the defaults serve
     route = await asyncio.wait_for(
         session.execute("assistant.route", session.task_argument("review", uri, 3, 6)), WAIT
     )

@@ -45,7 +45,7 @@ async def test_policy_edit_takes_effect_without_restart(start_session, client, n
 
     assert await review_alias(session, uri) == "codex"
     actions = await session.code_actions(uri, 3, 6)
-    assert "Review selection · codex (gpt-5.3-codex)" in [a.title for a in actions]
+    assert "Review selection · codex (mock)" in [a.title for a in actions]
 
 
 async def test_broken_policy_keeps_the_previous_one_and_says_where(start_session):

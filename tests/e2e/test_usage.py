@@ -123,7 +123,7 @@ async def test_a_policy_can_downgrade_instead(start_session, workspace, tmp_path
     actions = await session.code_actions(uri, 3, 6)
     result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 6))
 
-    assert "Review selection · codex (gpt-5.3-codex) (budget: downgraded)" in [a.title for a in actions]
+    assert "Review selection · codex (mock) (budget: downgraded)" in [a.title for a in actions]
     assert result["alias"] == "codex" and result["status"] == "shown"
     assert result["reason"].startswith("budget today: $") and "downgraded to codex" in result["reason"]
 

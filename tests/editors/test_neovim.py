@@ -54,8 +54,11 @@ SLOW = "options = { delay_ms = 50, chunk_chars = 2 }"  # a scaffold then streams
 
 BROKEN_POLICY = '[[rules]]\nwhen = { tsk = "review" }\nuse = "codex"\n'
 
-CODEX = "codex (gpt-5.3-codex)"
-OPUS = "opus (claude-opus-4-6)"
+CODEX = "codex (mock)"  # a mock alias is named mock
+OPUS = "opus (mock)"
+# The mock's answers name the model the request carried.
+MOCK_CODEX = "mock codex (gpt-5.3-codex)"
+MOCK_OPUS = "mock opus (claude-opus-4-6)"
 ERROR = 4  # vim.log.levels.ERROR
 RUN_TIMEOUT_S = 60
 
@@ -176,10 +179,10 @@ def test_review_shows_diagnostics_progress_and_the_statusline(nvim, tmp_path):
 
     diagnostics = result["diagnostics"]
     assert [(d["lnum"], d["end_lnum"]) for d in diagnostics] == [(3, 5), (4, 4)]
-    assert diagnostics[0]["message"].startswith(f"mock {OPUS} reviewed lines 4-6")
+    assert diagnostics[0]["message"].startswith(f"{MOCK_OPUS} reviewed lines 4-6")
     assert diagnostics[1]["message"].startswith("unresolved TODO")
     assert result["status"]["task"] == "review" and result["status"]["status"] == "shown"
-    assert result["status"]["alias"] == "opus" and result["status"]["model"] == "claude-opus-4-6"
+    assert result["status"]["alias"] == "opus" and result["status"]["model"] == "mock"
     assert result["statusline_before"] == ""
     assert result["statusline"] == f"{OPUS} · review shown"
     # Neovim's own progress events carried the task, and the plugin echoed them.
@@ -206,7 +209,7 @@ def test_scaffold_replaces_the_selection(nvim, tmp_path):
     assert result["status"]["status"] == "applied" and result["status"]["alias"] == "codex"
     text = result["text"]
     assert text != result["original"] and result["modified"] is True
-    assert f'"""Scaffolded by mock {CODEX}."""' in text
+    assert f'"""Scaffolded by {MOCK_CODEX}."""' in text
     original = result["original"].splitlines()
     lines = text.splitlines()
     assert lines[:6] == original[:6]  # the selection comes back first, then the stub
@@ -271,7 +274,7 @@ def test_ask_command_with_vim_ui_input(nvim, tmp_path):
     document = result["document"]
     assert document["name"].endswith(".md")
     assert "# Explanation: `geometry.py` lines 4-6" in document["text"]
-    assert f"Answered by mock {OPUS}" in document["text"]
+    assert f"Answered by {MOCK_OPUS}" in document["text"]
     assert document["windows"] == 2 and document["source_shown"], document  # a split, on every version
     # An unclear request: the server asks which task; the stubbed chooser picks review.
     assert "hmm, this" in result["choice_prompt"]
@@ -288,7 +291,7 @@ def test_run_and_cancel_commands(nvim, tmp_path):
     lines = result["text"].splitlines()
     original = result["original"].splitlines()
     # No resource operations declared by Neovim: the tests go right after the selection.
-    assert lines == original[:6] + [f"# tests for lines 4-6 by mock {CODEX}"] + original[6:]
+    assert lines == original[:6] + [f"# tests for lines 4-6 by {MOCK_CODEX}"] + original[6:]
 
 
 def test_a_missing_server_says_how_to_install_it(nvim, tmp_path):

@@ -37,7 +37,7 @@ def test_route_prints_the_decision_and_its_reason(project):
     result = run("route", "--task", "refactor", "--file", "legacy/old.py:2-8", cwd=project["root"], env=project["env"])
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr
-    assert "model:    codex → mock gpt-5.3-codex" in out
+    assert "model:    codex → mock" in out
     assert "file:     legacy/old.py (python, 7 lines)" in out
     assert (
         f'reason:   rule #1 "legacy" (task=refactor; paths=legacy/**) at {project["root"] / ".assistant-router.toml"}:1'

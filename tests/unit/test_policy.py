@@ -610,3 +610,34 @@ def test_the_user_config_may_lower_a_shipped_price(root, user):
     load = load_policy(root, user_config=user)
     assert load.policy is not None and load.issues == []
     assert (load.policy.models["opus"].prices.input, load.policy.models["opus"].prices.output) == (1.5, 2.0)
+
+
+def test_a_mock_alias_is_named_mock_wherever_a_model_is_named(root, user, monkeypatch):
+    """The mock provider is named as itself, never the model an alias points it at;
+    offline mode names every alias "offline"; a real provider's model by its name.
+    What is sent (``model``) stays as configured."""
+    from assistant_router.engine.results import model_label
+    from assistant_router.routing.policy import OFFLINE_ENV
+
+    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+    write(user, """
+        [models.opus]
+        provider = "mock"
+        model = "claude-opus-4-6"
+        """)
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    opus, codex = load.policy.models["opus"], load.policy.models["codex"]
+    assert (opus.provider, opus.model) == ("mock", "claude-opus-4-6")  # sent and recorded as configured
+    assert (opus.shown_model, opus.shown_provider_model, model_label(opus)) == ("mock", "mock", "opus (mock)")
+    assert (codex.shown_model, codex.shown_provider_model, model_label(codex)) == (
+        "gpt-5.3-codex", "openai gpt-5.3-codex", "codex (gpt-5.3-codex)")
+
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    load = load_policy(root, user_config=user)
+    assert load.policy is not None, load.issues
+    for alias in ("opus", "codex"):
+        config = load.policy.models[alias]
+        assert (config.provider, config.model) == ("mock", "offline")
+        assert (config.shown_model, config.shown_provider_model) == ("offline", "mock offline")
+        assert model_label(config) == f"{alias} (offline)"

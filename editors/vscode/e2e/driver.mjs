@@ -1,6 +1,6 @@
 // Drives code-server in Debian's Chromium (playwright-core) the way a person
 // would: open sample.py, select its first function, open the quick-fix menu
-// (Ctrl+.), run "Refactor selection · opus (claude-opus-4-6)", confirm the
+// (Ctrl+.), run "Refactor selection · opus (mock)", confirm the
 // edit in the Refactor Preview, and wait for it in the editor and for the
 // extension's status bar item. Then the palette commands "Show route for
 // selection", "Preview request" and "Ask about the selection…", and the
@@ -80,7 +80,7 @@ try {
 
   // Select the first function (lines 1-5), then open the quick-fix menu
   // (Ctrl+.), as from the lightbulb; again if the menu is not there yet.
-  const action = page.locator(".action-widget .monaco-list-row", { hasText: "Refactor selection · opus (claude-opus-4-6)" });
+  const action = page.locator(".action-widget .monaco-list-row", { hasText: "Refactor selection · opus (mock)" });
   for (let attempt = 1; ; attempt++) {
     await page.locator(".editor-instance .monaco-editor .view-line", { hasText: "def total" }).first().click();
     await page.keyboard.press("Control+Home");
@@ -107,7 +107,7 @@ try {
   step(`code actions: ${titles.map((t) => t.replace(/\s+/g, " ").trim()).join(" | ")}`);
   await shot("1-code-actions.png");
   await action.first().click();
-  step("clicked Refactor selection · opus (claude-opus-4-6)");
+  step("clicked Refactor selection · opus (mock)");
 
   // The server sends the mock model's edit through workspace/applyEdit with a
   // change annotation that needs confirmation, so VS Code shows it in the
@@ -129,7 +129,7 @@ try {
   await page.locator(".editor-instance .monaco-editor .view-lines", { hasText: "refactor by mock opus" }).waitFor({ timeout: 60_000 });
   step(`edit applied: ${(await editorText()).split("\n")[0]}`);
   writeFileSync(join(out, "statusbar.html"), await page.locator(".part.statusbar").first().innerHTML());
-  const status = page.locator('.statusbar-item[id$="assistantRouter.status"]', { hasText: "claude-opus-4-6" });
+  const status = page.locator('.statusbar-item[id$="assistantRouter.status"]', { hasText: "mock · " });  // the mock alias is named mock
   await status.first().waitFor({ timeout: 30_000 });
   const statusText = (await status.first().innerText()).replace(/\s+/g, " ").trim();
   step(`status bar: ${statusText}`);

@@ -12,7 +12,7 @@
 #      offline `mock` provider (assistantRouter.server.env sets
 #      ASSISTANT_ROUTER_CONFIG);
 #   4. e2e/driver.mjs selects lines, opens the quick-fix menu (Ctrl+.), picks
-#      "Refactor selection · opus (claude-opus-4-6)", waits for the edit in
+#      "Refactor selection · opus (mock)", waits for the edit in
 #      the editor and the status bar, and saves screenshots in e2e/out/.
 #
 # Server: ASSISTANT_ROUTER_BIN, else `assistant-router` on PATH, else the

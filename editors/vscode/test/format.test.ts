@@ -50,4 +50,9 @@ describe("modelLabel", () => {
     assert.equal(modelLabel(undefined, "openai", "gpt-5.3-codex"), "openai gpt-5.3-codex");
     assert.equal(modelLabel(undefined, undefined, undefined), "an unknown model");
   });
+
+  it("names the mock once", () => {
+    assert.equal(modelLabel("opus", "mock", "mock"), "opus (mock)");
+    assert.equal(modelLabel("opus", "mock", "offline"), "opus (mock offline)");
+  });
 });

@@ -42,9 +42,12 @@ export function num(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
-/** `opus (anthropic claude-opus-4-6)`; the parts that are known. */
+/**
+ * `opus (anthropic claude-opus-4-6)`; the parts that are known. The server
+ * names a mock alias's model "mock": `opus (mock)`, not `opus (mock mock)`.
+ */
 export function modelLabel(alias: string | undefined, provider: string | undefined, model: string | undefined): string {
-  const detail = [provider, model].filter(Boolean).join(" ");
+  const detail = (model === provider ? [provider] : [provider, model]).filter(Boolean).join(" ");
   if (alias && detail) {
     return `${alias} (${detail})`;
   }
