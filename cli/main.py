@@ -317,7 +317,7 @@ def _usage(args: argparse.Namespace) -> int:
     since = time.time() - args.days * 86400
     project = str(args.project.resolve()) if args.project else None
     try:
-        summary = summarize(ledger.rows(since, project), since)
+        summary = summarize(ledger.rows(since, project), since, choices=ledger.choices(since, project))
     finally:
         ledger.close()
     if args.html:
