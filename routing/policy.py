@@ -783,13 +783,13 @@ def build_policy(
     privacy, instructions = _privacy_and_instructions(parsed_layers, issues)
     classifier = ClassifierSettings()
     for parsed in parsed_layers:  # key by key, the higher layer winning
-        entry = parsed.file.classifier
-        if entry.second_opinion is not None:
-            check_chain(parsed, [entry.second_opinion], ("classifier", "second_opinion"))
-            classifier = replace(classifier, second_opinion=entry.second_opinion,
+        settings = parsed.file.classifier
+        if settings.second_opinion is not None:
+            check_chain(parsed, [settings.second_opinion], ("classifier", "second_opinion"))
+            classifier = replace(classifier, second_opinion=settings.second_opinion,
                                  origin=parsed.origin(("classifier", "second_opinion")))
-        if entry.second_opinion_timeout_s is not None:
-            classifier = replace(classifier, second_opinion_timeout_s=entry.second_opinion_timeout_s)
+        if settings.second_opinion_timeout_s is not None:
+            classifier = replace(classifier, second_opinion_timeout_s=settings.second_opinion_timeout_s)
     budget = _budget(parsed_layers, merged, issues)
     if budget.any:
         for alias in sorted(unvouched):
