@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("file", metavar="FILE[:START-END]", help="file, optionally with 1-based lines")
     ask.add_argument("--yes", action="store_true", 
                      help="never ask: when unsure, refuse (exit 3) unless --task is given")
-    ask.add_argument("--task", help=f"the task to run when the classifier is unsure ({task_names})")
+    ask.add_argument("--task", help=f"the task to run when the classifier is unsure, instead of asking ({task_names})")
     for flag, options in (("--dry-run", {"action": "store_true", "help": "show what would be sent; send nothing"}),
                           ("--json", {"action": "store_true", "help": "print the result as JSON"}),
                           ("--root", {"type": Path, "help": "workspace root (default: as for run)"}),

@@ -207,7 +207,7 @@ async def ask_task(request_text: str, file: Path, first: int | None, last: int |
     facts = asking.Facts(has_selection=True, has_diagnostics=False, language=language or "", path=document.name)
     classification = asking.classify(request_text, facts)
     chosen, chosen_by = classification.task, "the classifier"
-    if task is not None:
+    if not classification.confident and task is not None:  # the answer to the question, given in advance
         chosen, chosen_by = task, "you (--task)"
     elif not classification.confident:
         engine = Engine(providers=ProviderPool(registry), usage=UsageService(lambda: policy.ledger_url))

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")  # a row type
 
 
 @dataclass
@@ -193,28 +194,27 @@ class Ledger:
         return self._transaction(insert)
 
     def choices(self, since: float = 0, project: str | None = None) -> list[ChoiceRow]:
-        sql, params = self._since(f"SELECT id, {', '.join(CHOICE_COLUMNS)} FROM choices", since, project)
+        def make(values: dict[str, Any]) -> ChoiceRow:
+            return ChoiceRow(**{**values, "offered": tuple(filter(None, values["offered"].split(",")))})
 
-        def read(cursor: Any) -> list[ChoiceRow]:
-            cursor.execute(sql, params)
-            result = []
-            for record in cursor.fetchall():
-                values = dict(zip(["id", *CHOICE_COLUMNS], record, strict=True))
-                values["offered"] = tuple(filter(None, values["offered"].split(",")))
-                result.append(ChoiceRow(**values))
-            return result
+        return self._select("choices", CHOICE_COLUMNS, since, project, make)
 
-        return self._transaction(read)
-
-    def _since(self, select: str, since: float, project: str | None) -> tuple[str, list[Any]]:
-        """``select`` restricted to rows since ``since`` (and of ``project``), in the order written."""
+    def _select(self, table: str, columns: list[str], since: float, project: str | None,
+                make: Callable[[dict[str, Any]], R]) -> list[R]:
+        """The rows of ``table`` since ``since`` (and of ``project``), in the order written."""
         p = self.placeholder
-        sql = f"{select} WHERE time >= {p}"
+        sql = f"SELECT id, {', '.join(columns)} FROM {table} WHERE time >= {p}"
         params: list[Any] = [since]
         if project is not None:
             sql += f" AND project = {p}"
             params.append(project)
-        return sql + " ORDER BY id", params
+        sql += " ORDER BY id"
+
+        def read(cursor: Any) -> list[R]:
+            cursor.execute(sql, params)
+            return [make(dict(zip(["id", *columns], record, strict=True))) for record in cursor.fetchall()]
+
+        return self._transaction(read)
 
     def mark_kept(self, row_id: int, kept: bool) -> None:
         sql = f"UPDATE attempts SET kept = {self.placeholder} WHERE id = {self.placeholder}"
@@ -236,20 +236,13 @@ class Ledger:
         return self._transaction(read)
 
     def rows(self, since: float = 0, project: str | None = None) -> list[AttemptRow]:
-        sql, params = self._since(f"SELECT id, {', '.join(COLUMNS)} FROM attempts", since, project)
+        def make(values: dict[str, Any]) -> AttemptRow:
+            for flag in ("fallback", "applied", "estimated"):
+                values[flag] = bool(values[flag])
+            values["kept"] = None if values["kept"] is None else bool(values["kept"])
+            return AttemptRow(**values)
 
-        def read(cursor: Any) -> list[AttemptRow]:
-            cursor.execute(sql, params)
-            result = []
-            for record in cursor.fetchall():
-                values = dict(zip(["id", *COLUMNS], record, strict=True))
-                for flag in ("fallback", "applied", "estimated"):
-                    values[flag] = bool(values[flag])
-                values["kept"] = None if values["kept"] is None else bool(values["kept"])
-                result.append(AttemptRow(**values))
-            return result
-
-        return self._transaction(read)
+        return self._select("attempts", COLUMNS, since, project, make)
 
     def close(self) -> None:
         if self._connection is not None:
