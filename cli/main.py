@@ -7,6 +7,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant_router.routing.tasks import Task
 
 LANGUAGE_BY_SUFFIX = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
@@ -110,12 +114,17 @@ def _parser() -> argparse.ArgumentParser:
         help="a free-form request about a file, run as the task it means",
         description="Classify a free-form request (\"why is this None here\", \"tests pls\") as a task, as the "
         "editor does, then run it like 'run' (the request goes to the model too). When the classifier is not "
-        "sure, you are asked to choose (in a terminal) or told the likely tasks (exit 2); --yes takes the most "
-        "likely one.",
+        "sure (and the policy's [classifier] second_opinion, if any, is not either), you choose from a numbered "
+        "list of the likely tasks, each with the model it would go to; the question and your choice are recorded "
+        "in the ledger (the request only as a hash). Without a terminal, or with --yes, nothing is guessed: it "
+        "refuses (exit 3) and lists the likely tasks, unless --task says which. Exit codes as for run; 2 also "
+        "when no task is chosen.",
     )
     ask.add_argument("request", help="what you want, in your words")
     ask.add_argument("file", metavar="FILE[:START-END]", help="file, optionally with 1-based lines")
-    ask.add_argument("--yes", action="store_true", help="when unsure, take the most likely task instead of asking")
+    ask.add_argument("--yes", action="store_true", 
+                     help="never ask: when unsure, refuse (exit 3) unless --task is given")
+    ask.add_argument("--task", help=f"the task to run when the classifier is unsure, instead of asking ({task_names})")
     for flag, options in (("--dry-run", {"action": "store_true", "help": "show what would be sent; send nothing"}),
                           ("--json", {"action": "store_true", "help": "print the result as JSON"}),
                           ("--root", {"type": Path, "help": "workspace root (default: as for run)"}),
@@ -218,16 +227,8 @@ def _route(args: argparse.Namespace) -> int:
     from assistant_router.routing.config import find_project_root, load_policy
     from assistant_router.routing.matching import RouteRequest
     from assistant_router.routing.router import Router
-    from assistant_router.routing.tasks import Task
 
-    try:
-        task = Task(args.task)
-    except ValueError:
-        print(
-            f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})",
-            file=sys.stderr,
-        )
-        return 2
+    task = _task(args.task)
     file, start, end = _split_file_arg(args.file)
     file = file.resolve()
     root = (args.root or find_project_root(file)).resolve()
@@ -260,49 +261,38 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from assistant_router.cli.terminal import EXIT_USAGE, main_run
+    from assistant_router.cli.terminal import main_run
+
+    args.task = _task(args.task)
+    args.file, args.first, args.last = _split_file_arg(args.file)
+    args.language = _language(args)
+    return main_run(args)
+
+
+def _task(name: str) -> Task:
     from assistant_router.routing.tasks import Task
 
     try:
-        args.task = Task(args.task)
+        return Task(name)
     except ValueError:
-        print(
-            f"assistant-router: unknown task '{args.task}' (tasks: {', '.join(t.value for t in Task)})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    args.file, args.first, args.last = _split_file_arg(args.file)
-    args.language = args.language or LANGUAGE_BY_SUFFIX.get(args.file.suffix.lower())
-    return main_run(args)
+        raise UsageError(f"unknown task '{name}' (tasks: {', '.join(t.value for t in Task)})") from None
+
+
+def _language(args: argparse.Namespace) -> str | None:
+    """``--language``, or the LSP language id the file's suffix suggests."""
+    return args.language or LANGUAGE_BY_SUFFIX.get(args.file.suffix.lower())
 
 
 def _ask(args: argparse.Namespace) -> int:
     """``ask``: the editor's classifier and confirmation rule, then ``run``."""
-    from assistant_router.cli.terminal import main_run
-    from assistant_router.routing.classify import classify
+    from assistant_router.cli.terminal import main_ask
 
     if not args.request.strip():
         raise UsageError("the request is empty: say what you want, e.g. assistant-router ask \"why is this None\" f.py")
+    args.task = _task(args.task) if args.task is not None else None
     args.file, args.first, args.last = _split_file_arg(args.file)
-    # The terminal always sends a selection: the lines given, or the whole file.
-    classification = classify(args.request, has_selection=True, has_diagnostics=False)
-    task, chosen_by = classification.task, "the classifier"
-    if not classification.confident and not args.yes:
-        likely = [t.value for t in classification.likely]
-        if not sys.stdin.isatty():
-            raise UsageError(f"not sure what \"{args.request}\" asks for (likely: {', '.join(likely)}); add --yes "
-                             f"to take {task.value}, or use: assistant-router run TASK FILE")
-        for number, name in enumerate(likely, 1):
-            print(f"  {number}) {name}", file=sys.stderr)
-        answer = input(f"assistant-router: what should I do with \"{args.request}\"? [1-{len(likely)}] ").strip()
-        if not answer.isdigit() or not 1 <= int(answer) <= len(likely):
-            print("assistant-router: no task chosen; nothing was sent", file=sys.stderr)
-            return 2
-        task, chosen_by = classification.likely[int(answer) - 1], "you"
-    print(f"ask → {task.value} (chosen by {chosen_by}; the classifier: {classification.reason})", file=sys.stderr)
-    args.task, args.prompt = task, args.request
-    args.language = args.language or LANGUAGE_BY_SUFFIX.get(args.file.suffix.lower())
-    return main_run(args)
+    args.language = _language(args)
+    return main_ask(args)
 
 
 def _usage(args: argparse.Namespace) -> int:
@@ -317,7 +307,7 @@ def _usage(args: argparse.Namespace) -> int:
     since = time.time() - args.days * 86400
     project = str(args.project.resolve()) if args.project else None
     try:
-        summary = summarize(ledger.rows(since, project), since)
+        summary = summarize(ledger.rows(since, project), since, choices=ledger.choices(since, project))
     finally:
         ledger.close()
     if args.html:

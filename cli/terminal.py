@@ -26,6 +26,7 @@ from assistant_router.routing.tasks import Delivery, Task
 if TYPE_CHECKING:
     from assistant_router.delivery.review import Finding
     from assistant_router.engine.pipeline import Answer
+    from assistant_router.routing.policy import Policy
     from assistant_router.routing.router import Decision
     from assistant_router.routing.tasks import TaskSpec
 
@@ -88,6 +89,23 @@ class TerminalTarget:
         return {"findings": [f.model_dump(exclude_none=True) for f in findings]}
 
 
+def terminal_document(file: Path, first: int | None, last: int | None, *, root: Path,
+                      language: str | None) -> tuple[Document, Span]:
+    """The document ``file`` and the span of lines ``first``-``last`` (1-based,
+    inclusive; the whole file without them). Raises OSError or UnicodeDecodeError
+    when the file cannot be read."""
+    text = file.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = first or 1
+    last = min(last or len(lines), len(lines))
+    if last < len(lines) or text.endswith("\n"):
+        span = Span.of(first - 1, 0, last, 0)
+    else:
+        span = Span.of(first - 1, 0, last - 1, len(lines[-1]) if lines else 0)
+    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
+    return Document(file.as_uri(), text, language or "", root, relative, file), span
+
+
 def terminal_request(
     task: Task,
     file: Path,
@@ -102,17 +120,26 @@ def terminal_request(
     """The request for lines ``first``-``last`` (1-based, inclusive) of ``file``.
     Raises OSError or UnicodeDecodeError when the file cannot be read, TaskError
     when nothing may be sent."""
-    text = file.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    first = first or 1
-    last = min(last or len(lines), len(lines))
-    if last < len(lines) or text.endswith("\n"):
-        span = Span.of(first - 1, 0, last, 0)
-    else:
-        span = Span.of(first - 1, 0, last - 1, len(lines[-1]) if lines else 0)
-    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
-    document = Document(file.as_uri(), text, language or "", root, relative, file)
+    document, span = terminal_document(file, first, last, root=root, language=language)
     return build_request(task, document, span, policies, prompt=prompt)
+
+
+def _load(file: Path, root: Path | None) -> tuple[Path, Path, Any, Policy] | None:
+    """The resolved file and root, the provider registry and the policy (None:
+    the policy has errors, said on stderr)."""
+    from assistant_router.providers.registry import ProviderRegistry
+    from assistant_router.routing.config import find_project_root, load_policy
+
+    file = file.resolve()
+    root = (root or find_project_root(file)).resolve()
+    registry = ProviderRegistry()
+    load = load_policy(root, registry.check)
+    for issue in load.issues:
+        _err(str(issue))
+    if load.policy is None:
+        _err("assistant-router: the policy has errors; run 'assistant-router check' for details")
+        return None
+    return file, root, registry, load.policy
 
 
 async def run_task(
@@ -126,29 +153,19 @@ async def run_task(
     as_json: bool,
     root: Path | None,
     language: str | None,
+    loaded: tuple[Path, Path, Any, Policy] | None = None,
 ) -> int:
     from assistant_router.engine.policies import StaticPolicies
-    from assistant_router.routing.config import find_project_root, load_policy
 
-    file = file.resolve()
-    root = (root or find_project_root(file)).resolve()
-    from assistant_router.providers.registry import ProviderRegistry
-
-    registry = ProviderRegistry()
-    load = load_policy(root, registry.check)
-    for issue in load.issues:
-        _err(str(issue))
-    if load.policy is None:
-        _err("assistant-router: the policy has errors; run 'assistant-router check' for details")
+    loaded = loaded or _load(file, root)
+    if loaded is None:
         return EXIT_FAILED
-    policy = load.policy
+    file, root, registry, policy = loaded
     try:
         request = terminal_request(task, file, first, last, root=root, language=language, prompt=prompt,
                                    policies=StaticPolicies(root, policy))
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        _err(f"assistant-router: cannot read {file}: {reason}")
-        return EXIT_USAGE
+        return _unreadable(file, exc)
     except TaskError as exc:
         _err(f"assistant-router: {exc}")
         if as_json:
@@ -157,6 +174,90 @@ async def run_task(
     if dry_run:
         return await _dry_run(request, as_json)
     return await _run(request, registry, as_json)
+
+
+def _unreadable(file: Path, exc: OSError | UnicodeDecodeError) -> int:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+    _err(f"assistant-router: cannot read {file}: {reason}")
+    return EXIT_USAGE
+
+
+async def ask_task(request_text: str, file: Path, first: int | None, last: int | None, *, task: Task | None,
+                   ask: bool, dry_run: bool, as_json: bool, root: Path | None, language: str | None) -> int:
+    """``ask``: classify the request as the editor does; when unsure, the
+    policy's second opinion, else a numbered list of the likely tasks with
+    their models (``ask``: a terminal to ask in), else refuse (exit 3) unless
+    ``task`` is given. Then ``run_task`` with the request as the prompt."""
+    from assistant_router.engine import asking
+    from assistant_router.engine.pipeline import Engine
+    from assistant_router.engine.policies import StaticPolicies
+    from assistant_router.engine.request import decide
+    from assistant_router.engine.usage.service import UsageService
+    from assistant_router.providers.registry import ProviderPool
+
+    loaded = _load(file, root)
+    if loaded is None:
+        return EXIT_FAILED
+    file, root, registry, policy = loaded
+    try:
+        document, span = terminal_document(file, first, last, root=root, language=language)
+    except (OSError, UnicodeDecodeError) as exc:
+        return _unreadable(file, exc)
+    # The terminal always sends a selection: the lines given, or the whole file.
+    facts = asking.Facts(has_selection=True, has_diagnostics=False, language=language or "", path=document.name)
+    classification = asking.classify(request_text, facts)
+    chosen, chosen_by = classification.task, "the classifier"
+    if not classification.confident and task is not None:  # the answer to the question, given in advance
+        chosen, chosen_by = task, "you (--task)"
+    elif not classification.confident:
+        engine = Engine(providers=ProviderPool(registry), usage=UsageService(lambda: policy.ledger_url))
+        try:
+            opinion = await asking.second_opinion(request_text, facts, policy, engine, str(root))
+            if isinstance(opinion, asking.Opinion):
+                chosen, chosen_by = opinion.task, opinion.reason
+            else:
+                if policy.classifier.second_opinion is not None:
+                    _err(f"assistant-router: {opinion}")
+                offered = asking.candidates(classification.likely, lambda t: decide(
+                    t, document, span, StaticPolicies(root, policy)))
+                if not ask:
+                    return _refuse_to_guess(request_text, offered, classification, as_json)
+                picked = _choose(request_text, offered)
+                await engine.usage.record_choice(
+                    asking.choice_row(str(root), request_text, offered, picked, classification))
+                if picked is None:
+                    _err("assistant-router: no task chosen; nothing was sent")
+                    return EXIT_USAGE
+                chosen, chosen_by = picked, "you"
+        finally:
+            await engine.usage.stop()
+    _err(f"ask → {chosen.value} (chosen by {chosen_by}; the classifier: {classification.reason})")
+    return await run_task(chosen, file, first, last, prompt=request_text, dry_run=dry_run, as_json=as_json,
+                          root=root, language=language, loaded=loaded)
+
+
+def _choose(request_text: str, offered: Sequence[Any]) -> Task | None:
+    """A numbered list on stderr, an answer on stdin (a terminal)."""
+    for number, candidate in enumerate(offered, 1):
+        _err(f"  {number}) {candidate.title}")
+    print(f"assistant-router: what should I do with \"{request_text}\"? [1-{len(offered)}] ", end="",
+          file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(offered):
+        return None
+    return offered[int(answer) - 1].task  # type: ignore[no-any-return]
+
+
+def _refuse_to_guess(request_text: str, offered: Sequence[Any], classification: Any, as_json: bool) -> int:
+    """No terminal to ask in (or --yes): nothing is guessed, nothing is sent."""
+    listed = ", ".join(c.title for c in offered)
+    _err(f"assistant-router: refused: not sure what \"{request_text}\" asks for (likely: {listed}); nothing was "
+         f"sent. Add --task TASK, or use: assistant-router run TASK FILE")
+    if as_json:
+        print(json.dumps({"status": Status.REFUSED.value, "message": "not sure which task this is",
+                          "candidates": [c.to_json() for c in offered],
+                          "classification": classification.to_json()}, indent=2))
+    return EXIT_REFUSED
 
 
 async def _dry_run(request: TaskRequest, as_json: bool) -> int:
@@ -208,6 +309,14 @@ async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
              f"{about}{usage.output_tokens} out, {result.elapsed_ms} ms" + (" (fallback)" if result.fallback else "")
              + (" (the server reported no usage: estimated)" if usage.estimated else ""))
     return EXIT_CODES[result.status]
+
+
+def main_ask(args: Any) -> int:
+    return asyncio.run(
+        ask_task(args.request, args.file, args.first, args.last, task=args.task,
+                 ask=not args.yes and sys.stdin.isatty(), dry_run=args.dry_run, as_json=args.json, root=args.root,
+                 language=args.language)
+    )
 
 
 def main_run(args: Any) -> int:

@@ -13,7 +13,7 @@ import difflib
 import os
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -153,6 +153,17 @@ class Privacy(StrictModel):
                                         "placeholders before sending.", json_schema_extra=_shown(True))
 
 
+class Classifier(StrictModel):
+    """[classifier]: what happens when the classifier of free-form requests is unsure."""
+
+    second_opinion: str | None = Field(default=None, min_length=1, description="An alias asked which task a request "
+                                       "means when the local classifier is not confident (before asking you); "
+                                       "off by default. Its cost is recorded as task 'classify'.")
+    second_opinion_timeout_s: float | None = Field(default=None, gt=0, le=60, description="Seconds the second "
+                                                   "opinion may take before you are asked instead.",
+                                                   json_schema_extra=_shown(3.0))
+
+
 class ModelEntry(StrictModel):
     """``[models.NAME]`` as written in one file; fields left out are inherited."""
 
@@ -228,6 +239,8 @@ class PolicyFile(StrictModel):
                                      "(a project's must be inside the project).")
     privacy: Privacy = Field(default=Privacy(), description="What may be sent to a model.")
     budget: Budget | None = Field(default=None, description="Spending limits, UTC days and months.")
+    classifier: Classifier = Field(default=Classifier(), description="Free-form requests the classifier is unsure "
+                                   "about: an optional second opinion from a model.")
     ledger_url: str | None = Field(default=None, description="Where usage is recorded: sqlite:///path or "
                                    "postgresql://… for a team.")
     trusted_projects: list[str] | None = Field(default=None, description="Projects allowed to set the user-config-"
@@ -355,6 +368,13 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class ClassifierSettings:
+    second_opinion: str | None = None  # an alias, or None: ask the user straight away
+    second_opinion_timeout_s: float = 3.0
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     models: dict[str, ModelConfig]
     routes: dict[Task, Route]
@@ -367,6 +387,7 @@ class Policy:
     # Aliases priced by a project alone (no user config or shipped price for
     # their provider and model): a budget counts them as unknown prices.
     unvouched_prices: frozenset[str] = frozenset()
+    classifier: ClassifierSettings = ClassifierSettings()
 
 
 @dataclass(frozen=True)
@@ -537,6 +558,8 @@ def _allowed_keys(parent: KeyPath) -> list[str]:
         model = Privacy
     elif names[0] == "budget":
         model = TaskBudget if len(names) > 2 else Budget
+    elif names[0] == "classifier":
+        model = Classifier
     elif names[0] == "models":
         model = ModelEntry
         if names[-1] == "timeouts":
@@ -783,6 +806,15 @@ def build_policy(
         issues.append(PolicyIssue("built-in defaults", f"no route for: {', '.join(missing_routes)}"))
 
     privacy, instructions = _privacy_and_instructions(parsed_layers, issues)
+    classifier = ClassifierSettings()
+    for parsed in parsed_layers:  # key by key, the higher layer winning
+        settings = parsed.file.classifier
+        if settings.second_opinion is not None:
+            check_chain(parsed, [settings.second_opinion], ("classifier", "second_opinion"))
+            classifier = replace(classifier, second_opinion=settings.second_opinion,
+                                 origin=parsed.origin(("classifier", "second_opinion")))
+        if settings.second_opinion_timeout_s is not None:
+            classifier = replace(classifier, second_opinion_timeout_s=settings.second_opinion_timeout_s)
     budget = _budget(parsed_layers, merged, issues)
     if budget.any:
         for alias in sorted(unvouched):
@@ -813,7 +845,7 @@ def build_policy(
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
     return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url,
-                  frozenset(unvouched)), issues
+                  frozenset(unvouched), classifier), issues
 
 
 def _merge_fields(fields: dict[str, Any], values: dict[str, Any]) -> None:

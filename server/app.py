@@ -55,6 +55,7 @@ class ClientFeatures:
     change_annotations: bool = False
     create_files: bool = False
     llm_generated_tag: bool = False  # code actions may carry CodeActionTag.LLMGenerated (LSP 3.18)
+    show_message_request: bool = False  # window/showMessageRequest (declared as window.showMessage)
 
     @classmethod
     def from_capabilities(cls, caps: types.ClientCapabilities) -> ClientFeatures:
@@ -75,6 +76,7 @@ class ClientFeatures:
                               and types.ResourceOperationKind.Create in edits.resource_operations),
             llm_generated_tag=bool(code_action and code_action.tag_support
                                    and types.CodeActionTag.LlmGenerated in code_action.tag_support.value_set),
+            show_message_request=bool(window and window.show_message),
         )
 
 

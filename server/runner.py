@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
     from pygls.workspace import TextDocument
 
+    from assistant_router.engine.asking import Candidate, Facts
     from assistant_router.routing.classify import Classification
     from assistant_router.server.app import Services
     from assistant_router.server.arguments import AskArgs, RangeArg, RouteArgs, TaskArgs
@@ -56,6 +57,8 @@ class TaskRunner:
     def __init__(self, ls: LanguageServer, services: Services) -> None:
         self._ls = ls
         self._services = services
+        # The classifier of free-form requests (tests inject one); None: routing/classify.py's.
+        self.classifier: Callable[[str, Facts], Classification] | None = None
 
     # ------------------------------------------------------------ requests
 
@@ -203,37 +206,78 @@ class TaskRunner:
                     **extra}
         return {**request.decision.to_json(), "estimate": await estimate(request), **extra}
 
-    @staticmethod
-    def classify(prompt: str, args: TaskArgs | RouteArgs | AskArgs) -> Classification:
-        from assistant_router.routing.classify import classify
+    def facts(self, args: TaskArgs | RouteArgs | AskArgs) -> Facts:
+        """What the editor knows beside the words: a selection, diagnostics, the
+        document's language id and path (no file is read)."""
+        from assistant_router.engine.asking import Facts
 
-        has_selection = args.range.start != args.range.end
-        return classify(prompt, has_selection=has_selection, has_diagnostics=bool(args.diagnostics))
+        location = self._services.roots.locate(args.uri)
+        language = self._ls.workspace.get_text_document(args.uri).language_id or ""
+        path = location.relative or (str(location.path) if location.path else args.uri)
+        return Facts(has_selection=args.range.start != args.range.end, has_diagnostics=bool(args.diagnostics),
+                     language=language, path=path)
+
+    def classify(self, prompt: str, args: TaskArgs | RouteArgs | AskArgs) -> Classification:
+        return self._classify(prompt, self.facts(args))
+
+    def _classify(self, prompt: str, facts: Facts) -> Classification:
+        from assistant_router.engine.asking import classify
+
+        return (self.classifier or classify)(prompt, facts)
+
+    async def _candidates(self, args: AskArgs, likely: tuple[Task, ...]) -> list[Candidate]:
+        """The tasks to offer, each with the model it would go to (as ``assistant.route`` decides it)."""
+        from assistant_router.engine.asking import candidates
+
+        _, document = await self._document(args.uri, must_read=False)
+        span = Span.from_range(args.range)
+        return candidates(likely, lambda task: decide(task, document, span, self._services.policies))
 
     async def ask(self, args: AskArgs, request_id: Any) -> dict[str, Any]:
-        """A free-form request: classify it, ask the user when unsure, then run it."""
+        """A free-form request: classify it; when unsure, a second opinion (if
+        the policy names one), else ask the user; then run it."""
+        from assistant_router.engine.asking import choice_row, second_opinion
         from assistant_router.server.arguments import TaskArgs
 
-        classification = self.classify(args.prompt, args)
-        task = classification.task
+        services = self._services
+        facts = self.facts(args)
+        classification = self._classify(args.prompt, facts)
+        described = classification.to_json()
+        task, chosen_by = classification.task, "classifier"
         if not classification.confident:
-            choices = [types.MessageActionItem(title=t.spec.title) for t in classification.likely]
-            chosen = await self._ls.window_show_message_request_async(
-                types.ShowMessageRequestParams(
-                    type=types.MessageType.Info,
-                    message=f"assistant-router: what should I do with “{args.prompt}”?",
-                    actions=choices,
+            project = services.project_key(args.uri)
+            policy = services.policies.router(services.roots.locate(args.uri).root).policy
+            opinion = await second_opinion(args.prompt, facts, policy, services.engine, project)
+            if not isinstance(opinion, str):
+                task, chosen_by = opinion.task, "second_opinion"
+                described = {**described, "task": task.value, "confidence": round(opinion.confidence, 3),
+                             "reason": opinion.reason, "classifier_task": classification.task.value,
+                             "classifier_confidence": described["confidence"]}
+            else:
+                if policy.classifier.second_opinion is not None:
+                    logger.info("ask: %s; asking the user", opinion)
+                offered = await self._candidates(args, classification.likely)
+                if not services.capabilities.show_message_request:
+                    # Nobody to ask here: the editor client presents the candidates itself.
+                    result = {"status": "needs_choice", "message": "not sure which task this is: choose one",
+                              "candidates": [c.to_json() for c in offered], "classification": described}
+                    self._notify_status(result)
+                    return result
+                chosen = await self._ls.window_show_message_request_async(
+                    types.ShowMessageRequestParams(
+                        type=types.MessageType.Info,
+                        message=f"assistant-router: what should I do with “{args.prompt}”?",
+                        actions=[types.MessageActionItem(title=c.title) for c in offered],
+                    )
                 )
-            )
-            if chosen is None:
-                result = {
-                    "status": "cancelled",
-                    "message": "no task chosen",
-                    "classification": classification.to_json(),
-                }
-                self._notify_status(result)
-                return result
-            task = Task(chosen.title.lower())
+                by_title = {c.title: c.task for c in offered}
+                picked = by_title.get(chosen.title) if chosen is not None else None
+                await services.usage.record_choice(choice_row(project, args.prompt, offered, picked, classification))
+                if picked is None:
+                    result = {"status": "cancelled", "message": "no task chosen", "classification": described}
+                    self._notify_status(result)
+                    return result
+                task, chosen_by = picked, "user"
         target = args.range
         if target.start == target.end and task.spec.empty_selection is EmptySelection.LINE:
             # A bare cursor: the request is about the line, as with the code actions.
@@ -243,8 +287,7 @@ class TaskRunner:
             })
         run_args = TaskArgs(task=task, uri=args.uri, range=target, prompt=args.prompt, diagnostics=args.diagnostics)
         result = await self.run(run_args, request_id)
-        chosen_by = "classifier" if classification.confident else "user"
-        return {**result, "classification": {**classification.to_json(), "chosen_by": chosen_by}}
+        return {**result, "classification": {**described, "chosen_by": chosen_by}}
 
     # ------------------------------------------------------------- helpers
 

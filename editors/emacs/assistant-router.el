@@ -245,16 +245,33 @@ The result is kept in `assistant-router-last-result'."
      server :workspace/executeCommand `(:command ,command :arguments ,arguments)
      :success-fn (lambda (result)
                    (setq assistant-router-last-result result)
-                   ;; The status notification already said it, unless it is off.
-                   (when (or (= statuses assistant-router--status-count)
-                             (plist-get result :classification))
-                     (message "[assistant-router] %s" (assistant-router--summary command result))))
+                   (if (equal (plist-get result :status) "needs_choice")
+                       (run-at-time 0 nil #'assistant-router--choose server (aref arguments 0) result)
+                     ;; The status notification already said it, unless it is off.
+                     (when (or (= statuses assistant-router--status-count)
+                               (plist-get result :classification))
+                       (message "[assistant-router] %s" (assistant-router--summary command result)))))
      :error-fn (lambda (error)
                  (setq assistant-router-last-result (list :status "failed" :message (plist-get error :message)))
                  (message "[assistant-router] %s failed: %s" command (plist-get error :message)))
      :timeout-fn (lambda ()
                    (message "[assistant-router] no answer to %s after %s s" command assistant-router-task-timeout))
      :timeout assistant-router-task-timeout)))
+
+;; Eglot answers window/showMessageRequest but does not declare it, so the
+;; server returns the likely tasks of a request it is unsure about instead.
+(defun assistant-router--choose (server ask-argument result)
+  "Ask which of RESULT's candidates ASK-ARGUMENT meant, then run it on SERVER."
+  (let* ((candidates (append (plist-get result :candidates) nil))
+         (titles (mapcar (lambda (c) (plist-get c :title)) candidates))
+         (title (completing-read
+                 (format "What should I do with \u201c%s\u201d? " (plist-get ask-argument :prompt))
+                 titles nil t nil nil (car titles)))
+         (chosen (seq-find (lambda (c) (equal (plist-get c :title) title)) candidates)))
+    (if (null chosen)
+        (message "[assistant-router] no task chosen; nothing was sent")
+      (assistant-router--execute server "assistant.run"
+                                 (vector (append (list :task (plist-get chosen :task)) ask-argument))))))
 
 (cl-defmethod eglot-execute-command ((server assistant-router-server) command arguments)
   "Run the AI task commands in the background; others as usual.
@@ -364,9 +381,25 @@ The server classifies the request (asking you to choose when unsure),
 routes it to a model and delivers the result: an edit, review
 diagnostics or an explanation."
   (interactive (list (read-string "Ask the assistant: ")))
-  (let ((server (assistant-router--server)))
-    (assistant-router--execute server "assistant.ask"
-                               (vector (append (assistant-router--target) (list :prompt prompt))))))
+  (let* ((server (assistant-router--server))
+         (target (assistant-router--target)))
+    (assistant-router--execute
+     server "assistant.ask"
+     (vector (append target (list :prompt prompt
+                                  :diagnostics (assistant-router--diagnostics (plist-get target :range))))))))
+
+(defun assistant-router--diagnostics (range)
+  "Flymake diagnostics on the lines of the LSP RANGE, as the commands take them.
+The server's classifier reads problems in the range as a hint towards a fix."
+  (let ((first (plist-get (plist-get range :start) :line))
+        (last (plist-get (plist-get range :end) :line)))
+    (vconcat
+     (delq nil
+           (mapcar (lambda (diagnostic)
+                     (let ((line (1- (line-number-at-pos (flymake-diagnostic-beg diagnostic) t))))
+                       (when (<= first line last)
+                         (list :message (flymake-diagnostic-text diagnostic) :line line))))
+                   (and (bound-and-true-p flymake-mode) (flymake-diagnostics)))))))
 
 ;;;###autoload
 (defun assistant-router-run (task &optional prompt)

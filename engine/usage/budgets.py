@@ -55,15 +55,16 @@ class Verdict:
     downgrade_to: tuple[str, ...] = ()
 
 
-def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str, float, float, str]]:
-    """(label, limit, spent, key) for every limit that applies to ``task``."""
+def _limits(budget: BudgetSettings, spend: Spend, task: Task | None) -> list[tuple[str, float, float, str]]:
+    """(label, limit, spent, key) for every limit that applies to ``task``
+    (None: a call for no task of the table, such as a second opinion: the project's limits)."""
     limits = []
     if budget.daily_usd is not None:
         limits.append(("today", budget.daily_usd, spend.day, "daily_usd"))
     if budget.monthly_usd is not None:
         limits.append(("this month", budget.monthly_usd, spend.month, "monthly_usd"))
-    per_task = budget.tasks.get(task)
-    if per_task is not None:
+    per_task = budget.tasks.get(task) if task is not None else None
+    if task is not None and per_task is not None:
         if per_task.daily_usd is not None:
             limits.append((f"today for {task.value}", per_task.daily_usd, spend.task_day.get(task.value, 0.0),
                            f"tasks.{task.value}.daily_usd"))
@@ -73,7 +74,7 @@ def _limits(budget: BudgetSettings, spend: Spend, task: Task) -> list[tuple[str,
     return limits
 
 
-def verdict(budget: BudgetSettings, spend: Spend, task: Task, estimated_usd: float | None) -> Verdict:
+def verdict(budget: BudgetSettings, spend: Spend, task: Task | None, estimated_usd: float | None) -> Verdict:
     """May a request that should cost about ``estimated_usd`` run?"""
     if not budget.any:
         return Verdict(True)
@@ -101,7 +102,8 @@ class BudgetExceeded(Exception):
     """A request would exceed a budget and the policy says refuse."""
 
 
-def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_usd: float | None) -> Decision:
+def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_usd: float | None,
+                  *, per_task: bool = True) -> Decision:
     """The decision to run: as routed, or downgraded to the policy's cheaper
     chain; raises BudgetExceeded when the policy says refuse.
 
@@ -122,7 +124,7 @@ def within_budget(policy: Policy, decision: Decision, spend: Spend, estimated_us
         if estimated_usd is None:
             raise BudgetExceeded(f"not sent: the price of {name} is unknown and no price is known to count it "
                                  "at under the budget. Give it prices in your user config")
-    judged = verdict(policy.budget, spend, decision.task, estimated_usd)
+    judged = verdict(policy.budget, spend, decision.task if per_task else None, estimated_usd)
     if not judged.allowed:
         raise BudgetExceeded(f"not sent: {judged.reason}. Raise the budget in the policy, or wait")
     if judged.downgrade_to:

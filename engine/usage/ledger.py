@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")  # a row type
 
 
 @dataclass
@@ -52,6 +53,24 @@ class AttemptRow:
 
 COLUMNS = [f.name for f in fields(AttemptRow) if f.name != "id"]
 
+
+@dataclass
+class ChoiceRow:
+    """One question to the user when the classifier was unsure (the request's
+    text is never stored: only its SHA-256)."""
+
+    time: float  # epoch seconds, UTC
+    project: str
+    request_sha256: str  # hex digest of the request's UTF-8 text
+    offered: tuple[str, ...]  # the task names offered, in order (most likely first)
+    chosen: str | None  # the task chosen; None: dismissed
+    top_task: str  # the classifier's most likely task
+    confidence: float  # the classifier's confidence in it
+    id: int | None = None
+
+
+CHOICE_COLUMNS = [f.name for f in fields(ChoiceRow) if f.name != "id"]
+
 # Each migration is a list of statements; the index + 1 is the schema version it produces.
 _SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -66,6 +85,13 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX attempts_project_time ON attempts (project, time)",
     ],
     ["ALTER TABLE attempts ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0"],  # 2: usage the router estimated
+    [  # 3: the questions asked when the classifier was unsure
+        """CREATE TABLE choices (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL, project TEXT NOT NULL, request_sha256 TEXT NOT NULL, offered TEXT NOT NULL,
+            chosen TEXT, top_task TEXT NOT NULL, confidence REAL NOT NULL)""",
+        "CREATE INDEX choices_project_time ON choices (project, time)",
+    ],
 ]
 _POSTGRES_MIGRATIONS: list[list[str]] = [
     [
@@ -80,6 +106,13 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX attempts_project_time ON attempts (project, time)",
     ],
     ["ALTER TABLE attempts ADD COLUMN estimated BOOLEAN NOT NULL DEFAULT FALSE"],  # 2
+    [  # 3
+        """CREATE TABLE choices (
+            id BIGSERIAL PRIMARY KEY,
+            time DOUBLE PRECISION NOT NULL, project TEXT NOT NULL, request_sha256 TEXT NOT NULL,
+            offered TEXT NOT NULL, chosen TEXT, top_task TEXT NOT NULL, confidence DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX choices_project_time ON choices (project, time)",
+    ],
 ]
 
 
@@ -149,6 +182,40 @@ class Ledger:
 
         return self._transaction(insert)
 
+    def record_choice(self, row: ChoiceRow) -> int:
+        marks = ", ".join([self.placeholder] * len(CHOICE_COLUMNS))
+        sql = f"INSERT INTO choices ({', '.join(CHOICE_COLUMNS)}) VALUES ({marks}) RETURNING id"
+        values = {**asdict(row), "offered": ",".join(row.offered)}
+
+        def insert(cursor: Any) -> int:
+            cursor.execute(sql, [values[c] for c in CHOICE_COLUMNS])
+            return int(cursor.fetchone()[0])
+
+        return self._transaction(insert)
+
+    def choices(self, since: float = 0, project: str | None = None) -> list[ChoiceRow]:
+        def make(values: dict[str, Any]) -> ChoiceRow:
+            return ChoiceRow(**{**values, "offered": tuple(filter(None, values["offered"].split(",")))})
+
+        return self._select("choices", CHOICE_COLUMNS, since, project, make)
+
+    def _select(self, table: str, columns: list[str], since: float, project: str | None,
+                make: Callable[[dict[str, Any]], R]) -> list[R]:
+        """The rows of ``table`` since ``since`` (and of ``project``), in the order written."""
+        p = self.placeholder
+        sql = f"SELECT id, {', '.join(columns)} FROM {table} WHERE time >= {p}"
+        params: list[Any] = [since]
+        if project is not None:
+            sql += f" AND project = {p}"
+            params.append(project)
+        sql += " ORDER BY id"
+
+        def read(cursor: Any) -> list[R]:
+            cursor.execute(sql, params)
+            return [make(dict(zip(["id", *columns], record, strict=True))) for record in cursor.fetchall()]
+
+        return self._transaction(read)
+
     def mark_kept(self, row_id: int, kept: bool) -> None:
         sql = f"UPDATE attempts SET kept = {self.placeholder} WHERE id = {self.placeholder}"
         self._transaction(lambda cursor: cursor.execute(sql, (kept, row_id)))
@@ -169,26 +236,13 @@ class Ledger:
         return self._transaction(read)
 
     def rows(self, since: float = 0, project: str | None = None) -> list[AttemptRow]:
-        p = self.placeholder
-        sql = f"SELECT id, {', '.join(COLUMNS)} FROM attempts WHERE time >= {p}"
-        params: list[Any] = [since]
-        if project is not None:
-            sql += f" AND project = {p}"
-            params.append(project)
-        sql += " ORDER BY id"
+        def make(values: dict[str, Any]) -> AttemptRow:
+            for flag in ("fallback", "applied", "estimated"):
+                values[flag] = bool(values[flag])
+            values["kept"] = None if values["kept"] is None else bool(values["kept"])
+            return AttemptRow(**values)
 
-        def read(cursor: Any) -> list[AttemptRow]:
-            cursor.execute(sql, params)
-            result = []
-            for record in cursor.fetchall():
-                values = dict(zip(["id", *COLUMNS], record, strict=True))
-                for flag in ("fallback", "applied", "estimated"):
-                    values[flag] = bool(values[flag])
-                values["kept"] = None if values["kept"] is None else bool(values["kept"])
-                result.append(AttemptRow(**values))
-            return result
-
-        return self._transaction(read)
+        return self._select("attempts", COLUMNS, since, project, make)
 
     def close(self) -> None:
         if self._connection is not None:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from assistant_router.engine.usage import charts
-from assistant_router.engine.usage.ledger import AttemptRow
+from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow
 from assistant_router.engine.usage.prices import format_usd as _money
 from assistant_router.routing.policy import shown_name
 
@@ -37,7 +37,31 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = None) -> dict[str, Any]:
+MAX_CHOICE_PAIRS = 10  # the most common offered → chosen pairs the report lists
+
+
+def summarize_choices(choices: Iterable[ChoiceRow]) -> dict[str, Any]:
+    """The questions asked when the classifier was unsure: how often, how
+    often its top task was the one chosen, and where it hesitates."""
+    choices = list(choices)
+    answered = [c for c in choices if c.chosen is not None]
+    top = sum(1 for c in answered if c.chosen == c.top_task)
+    pairs: dict[tuple[tuple[str, ...], str | None], int] = defaultdict(int)
+    for choice in choices:
+        pairs[(choice.offered, choice.chosen)] += 1
+    common = sorted(pairs.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))[:MAX_CHOICE_PAIRS]
+    return {
+        "asked": len(choices),
+        "dismissed": len(choices) - len(answered),
+        "top_task_chosen": top,
+        "top_task_rate": (top / len(answered)) if answered else None,
+        "pairs": [{"offered": list(offered), "chosen": chosen, "count": count}
+                  for (offered, chosen), count in common],
+    }
+
+
+def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = None,
+              choices: Iterable[ChoiceRow] = ()) -> dict[str, Any]:
     rows = list(rows)
     until = until or time.time()
 
@@ -139,6 +163,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "projects": sorted({row.project or "(no project)" for row in rows}),
         "first_time": min((row.time for row in rows), default=None),
         "last_time": max((row.time for row in rows), default=None),
+        "choices": summarize_choices(choices),
     }
     summary["suggestions"] = suggestions(summary)
     return summary
@@ -215,9 +240,25 @@ def render_text(summary: dict[str, Any]) -> str:
     out.append("")
     out += _table(["project", "answers", "cost"],
                   [[k, str(p["answered"]), _money(p["cost_usd"])] for k, p in summary["by_project"].items()])
+    out += _choices_text(summary.get("choices"))
     if summary["suggestions"]:
         out += ["", "Suggestions:"] + [f"- {s}" for s in summary["suggestions"]]
     return "\n".join(out)
+
+
+def _offered_chosen(pair: dict[str, Any]) -> tuple[str, str]:
+    return " / ".join(pair["offered"]), pair["chosen"] or "none (dismissed)"
+
+
+def _choices_text(choices: dict[str, Any] | None) -> list[str]:
+    if not choices or not choices["asked"]:
+        return []
+    answered = choices["asked"] - choices["dismissed"]
+    out = ["", f"Asked to choose a task (the classifier was unsure): {choices['asked']} times, "
+           f"{choices['dismissed']} dismissed; the classifier's top task was chosen {choices['top_task_chosen']} "
+           f"of {answered} times ({_percent(choices['top_task_rate'])})"]
+    return out + _table(["offered", "chosen", "times"],
+                        [[*_offered_chosen(p), str(p["count"])] for p in choices["pairs"]])
 
 
 # ------------------------------------------------------------------ the HTML page
@@ -392,6 +433,14 @@ def render_html(summary: dict[str, Any]) -> str:
                                 [[k, f"{p['answered']:,}", _money(p["cost_usd"])]
                                  for k, p in summary["by_project"].items()])
     advice = "".join(f"<li>{html.escape(s)}</li>" for s in summary["suggestions"])
+    choices = summary.get("choices") or {}
+    unsure = ""
+    if choices.get("asked"):
+        unsure = ('<section id="choices"><h2>When the classifier was unsure</h2><p class="note">'
+                  + html.escape(_choices_text(choices)[1]) + "</p>" + _html_table(
+                      "Offered and chosen", ["offered", "chosen", "times"],
+                      [[*_offered_chosen(p), f"{p['count']:,}"] for p in choices["pairs"]], labels=2)
+                  + "</section>")
     estimated = (f'<p class="note">{summary["estimated_usage_answers"]:,} answers came with no usage from the '
                  "server: their tokens and cost are the router's estimate.</p>"
                  if summary["estimated_usage_answers"] else "")
@@ -415,5 +464,5 @@ of those judged so far.</p></section>
 <section id="suggestions"><h2>Suggestions</h2>
 {f'<ul class="suggestions">{advice}</ul>' if advice else charts.empty("Suggestions", "none yet")}</section>
 <section id="models"><h2>Per model</h2>{model_table}</section>
-</main></body></html>
+{unsure}</main></body></html>
 """

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from assistant_router.engine.usage.acceptance import AcceptanceTracker
 from assistant_router.engine.usage.budgets import Spend, day_start, month_start
-from assistant_router.engine.usage.ledger import AttemptRow, LedgerWorker, open_ledger
+from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow, LedgerWorker, open_ledger
 from assistant_router.engine.usage.prices import cost_usd, counted_usd
 from assistant_router.providers.base import Usage
 
 if TYPE_CHECKING:
     from assistant_router.engine.results import TaskResult
-    from assistant_router.routing.policy import Policy
+    from assistant_router.routing.policy import ModelConfig, Policy
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,26 @@ class UsageService:
                 if row.applied:
                     self.acceptance.watch(row_id, edit["uri"], edit["new_text"])
         return total
+
+    async def record_call(self, project: str, task: str, config: ModelConfig, usage: Usage | None, *,
+                          total_ms: int, error_type: str | None = None, policy: Policy | None = None) -> float:
+        """One row for a call outside a task's run (a second opinion: task
+        "classify"); returns its known cost. Budgets count it like any other."""
+        cost = cost_usd(config.prices, usage) if usage is not None else None
+        await self.worker.call("record", [AttemptRow(
+            time=time.time(), project=project, task=task, alias=config.alias, provider=config.provider,
+            model=config.model, status="ok" if error_type is None else "failed", run_id=uuid.uuid4().hex,
+            input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
+            cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost, total_ms=total_ms,
+            error_type=error_type, estimated=usage.estimated if usage else False)], default=None)
+        if usage is not None:
+            self.spend.setdefault(project, Spend()).add(task, counted_usd(cost, config.provider, usage, policy,
+                                                                         config.alias))
+        return cost or 0.0
+
+    async def record_choice(self, row: ChoiceRow) -> None:
+        """A question asked when the classifier was unsure, and the answer."""
+        await self.worker.call("record_choice", row, default=None)
 
     async def judge(self, read_text: Callable[[str], str | None], uri: str | None = None,
                     everything: bool = False) -> None:

@@ -61,7 +61,8 @@ def setup(server: LanguageServer, services: Services) -> None:
         roots = services.roots.roots
         project = None if args.all_projects or not roots else str(roots[-1])  # the outermost folder
         rows = await services.usage.worker.call("rows", since, project, default=[])
-        return summarize(rows, since)
+        choices = await services.usage.worker.call("choices", since, project, default=[])
+        return summarize(rows, since, choices=choices)
 
     @server.command(TASKS_COMMAND)
     def tasks(ls: LanguageServer, *arguments: Any) -> dict:

@@ -32,7 +32,7 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]#]*?)\s*(\]\]?)?\s*(?:#.*)?$")
 _KEY_LINE = re.compile(r"""^\s*([A-Za-z0-9_"'.\- ]+?)\s*=""")
 _PART = re.compile(r"""[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"?|'[^']*'?""")
 # Which values name something the schema cannot list ("*": any alias or task).
-_ALIAS_VALUES = (("routes", "*"), ("rules", "use"), ("budget", "downgrade_to"))
+_ALIAS_VALUES = (("routes", "*"), ("rules", "use"), ("budget", "downgrade_to"), ("classifier", "second_opinion"))
 _PROVIDER_VALUES = (("models", "*", "provider"),)
 
 

@@ -144,6 +144,7 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
         capabilities: types.ClientCapabilities | None = None,
         env: dict | None = None,
         init_options: object = None,
+        command: list[str] | None = None,
     ) -> EditorSession:
         env = {
             **os.environ,
@@ -154,7 +155,7 @@ async def start_session(tmp_path: Path, workspace: Path, user_config: Path) -> A
             **(env or {}),
         }
         config = ClientServerConfig(
-            server_command=[sys.executable, "-m", "assistant_router.server", "serve"],
+            server_command=command or [sys.executable, "-m", "assistant_router.server", "serve"],
             server_env=env,
             client_factory=make_client,
         )

@@ -123,10 +123,21 @@ def test_ask_runs_the_task_a_request_means(tree):
     assert "# Preview: test → codex" in result.stdout and "write unit tests for this" in result.stdout
 
 
-def test_ask_when_unsure_says_the_likely_tasks_or_takes_the_first_with_yes(tree):
-    unsure = run(tree, "ask", "hmm", "ok.py", "--dry-run")  # stdin is not a terminal: nobody to ask
-    assert unsure.returncode == 2 and unsure.stdout == ""
+def test_ask_when_unsure_without_a_terminal_refuses_unless_told_the_task(tree):
+    fixed = [sys.executable, str(Path(__file__).parents[1] / "e2e" / "fixed_classifier.py")]  # "unsure:" is unsure
+
+    def ask(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*fixed, "ask", "unsure: hmm", "ok.py", "--dry-run", *args], cwd=tree["root"],
+                              env=tree["env"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    unsure = ask()  # stdin is not a terminal: nobody to ask
+    assert unsure.returncode == 3 and unsure.stdout == ""
     (line,) = unsure.stderr.strip().splitlines()
-    assert line.startswith('assistant-router: not sure what "hmm" asks for (likely: ') and "add --yes" in line
-    taken = run(tree, "ask", "hmm", "ok.py", "--dry-run", "--yes")
-    assert taken.returncode == 0 and "# Preview: " in taken.stdout
+    assert line.startswith('assistant-router: refused: not sure what "unsure: hmm" asks for (likely: Debug · opus '
+                           "(claude-opus-4-6), Explain · opus (claude-opus-4-6), Review · opus (claude-opus-4-6))")
+    assert "Add --task TASK" in line
+    assert ask("--yes").returncode == 3  # --yes never asks either
+    told = ask("--yes", "--task", "explain")
+    assert told.returncode == 0 and "# Preview: explain → opus" in told.stdout
+    misspelt = ask("--task", "explian")
+    assert misspelt.returncode == 2 and "unknown task 'explian'" in misspelt.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_router.engine.usage.ledger import AttemptRow, PostgresLedger, SqliteLedger, open_ledger
+from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow, PostgresLedger, SqliteLedger, open_ledger
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,14 +48,30 @@ def test_rows_round_trip_and_spend(ledger_url):
     assert ledger.spend("/repo", 0) == pytest.approx(0.03)
     assert ledger.spend("/repo", 0, "refactor") == pytest.approx(0.02)
     assert ledger.spend("/repo", time.time() + 60) == 0
-    assert ledger.schema_version == 2
+    assert ledger.schema_version == 3
     ledger.close()
 
 
 def test_migrations_run_once(ledger_url):
     open_ledger(ledger_url).record([row()])
     reopened = open_ledger(ledger_url)
-    assert reopened.schema_version == 2 and len(reopened.rows()) == 1
+    assert reopened.schema_version == 3 and len(reopened.rows()) == 1
+
+
+def test_choices_round_trip_without_the_request_text(ledger_url):
+    ledger = open_ledger(ledger_url)
+    asked = ChoiceRow(time.time(), "/repo", "ab" * 32, ("debug", "explain", "review"), "explain", "debug", 0.41)
+    dismissed = ChoiceRow(time.time(), "/repo", "cd" * 32, ("test", "fix"), None, "test", 0.3)
+    ledger.record_choice(asked)
+    ledger.record_choice(dismissed)
+    ledger.record_choice(ChoiceRow(time.time(), "/other", "ef" * 32, ("fix",), "fix", "fix", 0.2))
+
+    rows = ledger.choices(0, "/repo")
+    assert [(r.offered, r.chosen, r.top_task) for r in rows] == [
+        (("debug", "explain", "review"), "explain", "debug"), (("test", "fix"), None, "test")]
+    assert rows[0].request_sha256 == "ab" * 32 and rows[0].confidence == pytest.approx(0.41)
+    assert len(ledger.choices()) == 3 and ledger.choices(time.time() + 60) == []
+    ledger.close()
 
 
 def test_estimated_usage_round_trips(ledger_url):
@@ -86,7 +102,7 @@ def test_a_version_1_ledger_migrates_and_keeps_its_rows(tmp_path):
     ledger = open_ledger(f"sqlite://{path}")
     ledger.record([row(estimated=True)])
 
-    assert ledger.schema_version == 2
+    assert ledger.schema_version == 3
     old, new = ledger.rows()
     assert (old.input_tokens, old.cost_usd, old.estimated) == (10, 0.5, False) and new.estimated is True
     ledger.close()

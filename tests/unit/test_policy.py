@@ -191,8 +191,8 @@ def test_languages_match_case_insensitively(root, user):
         ("[[rules]]\nwhen = { min_lines = 9, max_lines = 3 }\nuse = \"codex\"\n", 2, "rules[1].when",
          "min_lines is greater than max_lines"),
         ("colour = 1\n", 1, "colour",
-         "unknown key 'colour' (allowed: budget, instructions, ledger_url, models, offline, privacy, routes, rules, "
-         "trusted_projects)"),
+         "unknown key 'colour' (allowed: budget, classifier, instructions, ledger_url, models, offline, privacy, "
+         "routes, rules, trusted_projects)"),
         ("[routes]\nreview = [\n]\n", 2, "routes.review", "at least 1 item"),
         ("[routes\n", 1, None, "invalid TOML"),
         ("[models.opus]\noptions = { delay_ms = -1 }\n[models.opus.timeouts]\ntotal = 5\n", None, None, None),
@@ -641,3 +641,19 @@ def test_a_mock_alias_is_named_mock_wherever_a_model_is_named(root, user, monkey
         assert (config.provider, config.model) == ("mock", "offline")
         assert (config.shown_model, config.shown_provider_model) == ("offline", "mock offline")
         assert model_label(config) == f"{alias} (offline)"
+
+
+def test_the_classifier_second_opinion_names_a_known_alias():
+    policy, issues = build_policy([builtin_layer(), Layer(
+        "p.toml", Path("p.toml"), '[classifier]\nsecond_opinion = "codex"\nsecond_opinion_timeout_s = 1.5\n')])
+    assert policy is not None and not issues
+    assert (policy.classifier.second_opinion, policy.classifier.second_opinion_timeout_s) == ("codex", 1.5)
+    default, _ = build_policy([builtin_layer()])
+    assert default is not None and default.classifier.second_opinion is None  # off by default
+    assert default.classifier.second_opinion_timeout_s == 3.0
+
+    broken, issues = build_policy([builtin_layer(), Layer("p.toml", Path("p.toml"),
+                                                          '[classifier]\nsecond_opinion = "codx"\n')])
+    assert broken is None
+    assert [(i.line, i.key) for i in issues] == [(2, "classifier.second_opinion")]
+    assert "unknown model alias 'codx'; did you mean 'codex'?" in issues[0].message

@@ -126,11 +126,10 @@ async def test_the_clients_of_a_pool_share_one_tls_context_built_at_warm_up(monk
 
 
 def test_the_messages_of_a_task_are_converted_in_advance():
+    from lsprotocol import types
     from pygls.protocol import default_converter
 
     from assistant_router.server.features.lifecycle import _convert_task_messages
-
-    from lsprotocol import types
 
     converter = default_converter()
     _convert_task_messages(converter)  # every message type it builds is valid

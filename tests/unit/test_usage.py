@@ -282,3 +282,24 @@ def test_the_report_marks_usage_the_router_estimated():
     assert "~ 1 answers came with no usage from the server: their tokens are the router's estimate" in text
     (codex_line,) = [line for line in text.splitlines() if line.startswith("codex (gpt-5.3-codex)")]
     assert "~" not in codex_line  # reported usage is not marked
+
+
+def test_the_report_shows_where_the_classifier_hesitates():
+    from assistant_router.engine.usage.ledger import ChoiceRow
+
+    def choice(offered, chosen):
+        return ChoiceRow(1000.0, "/repo", "0" * 64, offered, chosen, offered[0], 0.3)
+
+    choices = [choice(("debug", "explain"), "explain"), choice(("debug", "explain"), "explain"),
+               choice(("debug", "explain"), "debug"), choice(("test", "fix"), None)]
+    summary = summarize([], since=0, choices=choices)
+
+    assert summary["choices"] == {
+        "asked": 4, "dismissed": 1, "top_task_chosen": 1, "top_task_rate": pytest.approx(1 / 3),
+        "pairs": [{"offered": ["debug", "explain"], "chosen": "explain", "count": 2},
+                  {"offered": ["debug", "explain"], "chosen": "debug", "count": 1},
+                  {"offered": ["test", "fix"], "chosen": None, "count": 1}]}
+    text = render_text(summary)
+    assert "Asked to choose a task (the classifier was unsure): 4 times, 1 dismissed" in text
+    assert "top task was chosen 1 of 3 times (33%)" in text and "none (dismissed)" in text
+    assert 'id="choices"' in render_html(summary) and 'id="choices"' not in render_html(summarize([], since=0))
