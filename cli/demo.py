@@ -26,6 +26,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import default_converter
 
+from assistant_router.engine.usage.prices import format_usd
 from assistant_router.routing.policy import shown_provider_and_name
 from assistant_router.testing.loopback import Fault, LoopbackProviders
 
@@ -151,7 +152,8 @@ class DemoEditor:
         def status(params: Any) -> None:
             cost = getattr(params, "cost_usd", None)
             today = getattr(getattr(params, "spend_today", None), "usd", None)
-            money = "" if cost is None else f", ${cost:.4f}" + ("" if today is None else f" (${today:.4f} today)")
+            money = "" if cost is None else (
+                f", {format_usd(cost)}" + ("" if today is None else f" ({format_usd(today)} today)"))
             line = f"assistant/status: {params.task} by {params.alias} · {params.status}{money}"
             self.out.field("status", _style(line, "2"))
 
@@ -326,7 +328,7 @@ async def _demo(delay_ms: float, live: bool) -> int:
             summary = await client.workspace_execute_command_async(types.ExecuteCommandParams("assistant.usage", []))
             for model, numbers in summary["by_model"].items():
                 out.field(model.split(" ")[0], f"{numbers['answered']} answers, {numbers['input_tokens']} tokens in, "
-                      f"{numbers['output_tokens']} out, ${numbers['cost_usd']:.4f}")
+                      f"{numbers['output_tokens']} out, {format_usd(numbers['cost_usd'])}")
 
             out.heading("why refactors of legacy code go elsewhere")
             legacy = (root / "legacy" / "old.py").as_uri()

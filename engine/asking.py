@@ -44,12 +44,12 @@ class Facts:
     has_selection: bool = True
     has_diagnostics: bool = False
     language: str = ""  # the LSP language id, "" when unknown
-    path: str = ""  # the document's path (relative to the workspace root when inside one)
+    path: str = ""  # the document's path (relative to the workspace root when inside one): for the second opinion
 
     def keywords(self) -> dict[str, Any]:
-        """The classifier's keyword arguments."""
+        """The classifier's keyword arguments (its corpus records no paths, so the model takes none)."""
         return {"has_selection": self.has_selection, "has_diagnostics": self.has_diagnostics,
-                "language": self.language, "path": self.path}
+                "language": self.language}
 
 
 def classify(text: str, facts: Facts) -> Classification:
@@ -73,7 +73,7 @@ class Candidate:
     def to_json(self) -> dict[str, Any]:
         primary = self.decision.primary
         return {"task": self.task.value, "title": self.title, "alias": primary.alias, "provider": primary.provider,
-                "model": primary.model}
+                "model": primary.shown_model}  # as results name it ("mock" for the mock provider)
 
 
 def candidates(likely: Iterable[Task], decide: Callable[[Task], Decision]) -> list[Candidate]:

@@ -229,12 +229,14 @@ def preview_markdown(data: dict[str, Any]) -> str:
 def preview_markdown_parts(data: dict[str, Any]) -> list[str]:
     """The preview as Markdown, in parts (a file can be written from them
     without one more copy of a long prompt)."""
+    from assistant_router.engine.usage.prices import format_usd
+
     cost = data["estimated_cost"]
     money = (
         "unknown price"
         if cost["input"] is None
-        else f"${cost['input']:.4f} input"
-        + (f" + up to ${cost['output_up_to']:.4f} output" if cost["output_up_to"] is not None else "")
+        else f"{format_usd(cost['input'])} input"
+        + (f" + up to {format_usd(cost['output_up_to'])} output" if cost["output_up_to"] is not None else "")
     )
     lines = [
         f"# Preview: {data['task']} → {data['alias']} ({data['provider']} {data['model']})",

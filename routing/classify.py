@@ -1,102 +1,168 @@
-"""Which task a free-form request means: structure first, then the words.
+"""Which task a free-form request means: a small learned model.
 
-Offline and fast (a few regular expressions, microseconds): the editor's
-structure gives strong hints (diagnostics in the range suggest a fix; no
-selection suggests writing new code), then weighted patterns over the text
-decide. The result carries a confidence; below ``CONFIDENT`` the caller asks
-the user to pick among the likely tasks instead of guessing. Accuracy on the
-labelled requests in ``tests/data/requests.tsv`` is reported in
-docs/classifier.md.
+A linear model over hashed features of the request (word unigrams and
+bigrams, character 3–5-grams, its first and last words, its length and shape)
+and of the editor's facts (a selection or not, diagnostics in the range, the
+language), trained with scikit-learn on the corpus in ``training/intents/``
+by ``training/train_classifier.py``. Only the weights ship
+(``intent_model.bin``: int8, zlib-compressed); inference is this module, the
+standard library only. The model loads on first use, never at import.
+
+Its probabilities are calibrated (a temperature fitted on held-out
+predictions); below the threshold stored with the model the caller asks the
+user, offering the likely tasks. How it was trained and measured, with the
+figures, is in docs/classifier.md.
 """
 
 from __future__ import annotations
 
+import array
+import json
 import math
 import re
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from assistant_router.routing.tasks import Task
 
-CONFIDENT = 0.5  # below this, ask the user
+FORMAT = 1  # of intent_model.bin; the trainer writes it, load() checks it
+DIM = 1 << 18  # hashed feature buckets
+MODEL_FILE = "intent_model.bin"
 
-_RULES: dict[Task, list[tuple[str, float]]] = {
-    Task.SCAFFOLD: [
-        (r"\b(write|create|generate|implement|build|make|code up|add|need)\b.{0,40}\b(function|class|struct|"
-         r"endpoint|handler|hook|component|enum|interface|record|model|module|cli|server|helper|method|cache|pool|"
-         r"state machine|dataclass|route|type|script|search|parser)\b", 2.5),
-        (r"\b(scaffold|stub( out)?|skeleton|boilerplate|template)\b", 3.0),
-        (r"\b(implement|fill in|complete|finish( writing)?)\b", 1.5),
-        (r"\bTODO\b", 1.0),
-        (r"^\s*(write|create|generate|build|implement|add|make)\b", 1.0),
-        (r"\bnew\b", 0.5),
-        # Changing code that exists ("this function", "these") is not writing new code.
-        (r"\b(this|these|that|existing)\b(?! ?(here|below))", -1.5),
-    ],
-    Task.TEST: [
-        (r"\btests?\b|\btested\b|\btesting\b", 3.0),
-        (r"\b(pytest|jest|vitest|junit|unittest|mocha|hypothesis|#\[test\]|table[- ]driven|property[- ]based)\b", 3.0),
-        (r"\b(test cases?|coverage|spec|fixtures?|assertions?|regression)\b", 2.0),
-        (r"\bmock(s|ing)?\b", 1.0),
-        (r"\b(happy path|edge cases?)\b", 0.8),
-    ],
-    Task.FIX: [
-        (r"\b(fix|fixes|repair|patch it|correct)\b", 2.5),
-        (r"\b(compile|compiler|build passes|type checker|type error|lint(er)?|warnings?|squiggles?)\b", 2.0),
-        (r"\b(error|errors|undefined name|missing (return|import)|mismatched|not assignable|cannot borrow|"
-         r"expected `?\w+`?, found)\b", 1.5),
-        (r"\b(resolve|address|get rid of|make .{0,20} happy)\b", 1.0),
-        (r"\b(crash(es)?|throws?|wrong|bug)\b.{0,60}\b(fix|patch)\b", 1.5),
-        (r"^quick fix", 2.0),
-    ],
-    Task.DEBUG: [
-        (r"^\s*why\b|\bwhy (does|is|would|do|doesn't|isn't)\b|\bany idea why\b|, why\b|\bwhy\?", 3.0),
-        (r"\b(debug|investigate|figure out|trace|find the cause|what's going on|what could cause|what's causing|"
-         r"what's wrong)\b", 2.5),
-        (r"\b(deadlocks?|race( condition)?|data race|leak|hangs?|flaky|intermittent|segfault|panics?|never exits?|"
-         r"sometimes|only in production|fails in ci|twice|doubled|skips?|off by)\b", 1.8),
-        (r"\b[A-Z][a-zA-Z]+(Exception|Error)\b", 0.8),
-        (r"\b(slow|stuck|freezes?|logged out|never hits)\b", 1.0),
-    ],
-    Task.REVIEW: [
-        (r"\breview\b", 3.5),
-        (r"\b(any (issues|problems|bugs|edge cases)|anything wrong|look (over|for)|check (this|for)|sanity check|"
-         r"audit|critique|feedback|code smells?|best practices?|approve|flag)\b", 2.5),
-        (r"\b(is this|is my|is the) .{0,30}\b(ok|okay|safe|correct|secure|idiomatic|thread[- ]safe|right|good)\b", 2.5),
-        (r"\b(security|vulnerabilit(y|ies)|injection|potential bugs)\b", 1.5),
-        (r"\bbefore (i merge|release|merging)\b", 1.0),
-        (r"\bmissed\b", 1.0),
-    ],
-    Task.EXPLAIN: [
-        (r"\b(explain|eli5|walk me through|break down|overview|summari[sz]e|describe)\b", 3.5),
-        (r"\bwhat (does|do|is|are|happens)\b|\bwhat's the\b|\bhow (does|do)\b", 2.0),
-        (r"\b(understand|meaning|purpose|what .{0,20} for)\b", 2.0),
-        (r"\btell me what\b", 2.0),
-        (r"\bwhy is this written\b", 2.5),
-        (r"\b(complexity|data flow)\b", 1.0),
-    ],
-    Task.REFACTOR: [
-        (r"\b(refactor|clean (this|it)? ?up|tidy|simplify|restructure|reorgani[sz]e|dry)\b", 3.5),
-        (r"\b(more readable|readability|idiomatic|concise(ly)?|modernize|flatten|make this function pure|"
-         r"split (this|it) into|smaller functions|extract|rename|naming|duplication|type hints)\b", 2.5),
-        (r"\b(convert|replace|use) .{0,40}\b(instead|to|with)\b", 1.5),
-        (r"\b(optimi[sz]e|faster|improve)\b", 1.5),
-        (r"\b(does too much|long if)\b", 1.0),
-    ],
+# Long requests (a pasted stack trace) are read at their start and end, where
+# the question is; this also bounds the time one prediction takes.
+HEAD_WORDS, TAIL_WORDS = 80, 30
+CHAR_HEAD, CHAR_TAIL = 160, 80
+OFFERED_MASS = 0.99  # candidates offered when asking: three, or two when they hold this much probability
+
+_WORD = re.compile(r"[a-z0-9_]+(?:'[a-z]+)?|[?!]")
+_LETTER = re.compile(r"[a-zA-Z]")
+
+# LSP language ids → the corpus's names (anything else: "none").
+_LANGUAGES = {
+    "typescriptreact": "typescript", "javascriptreact": "javascript", "sh": "shell", "bash": "shell",
+    "shellscript": "shell", "zsh": "shell", "c++": "cpp", "cuda-cpp": "cpp", "objective-c": "c", "cs": "csharp",
+    "kt": "kotlin", "py": "python", "rs": "rust", "ts": "typescript", "js": "javascript", "yml": "yaml",
+    "rb": "ruby", "mysql": "sql", "postgres": "sql", "plsql": "sql",
 }
-_COMPILED = {task: [(re.compile(p, re.IGNORECASE), w) for p, w in rules] for task, rules in _RULES.items()}
+KNOWN_LANGUAGES = frozenset({"python", "typescript", "javascript", "go", "rust", "java", "c", "cpp", "csharp",
+                             "ruby", "php", "kotlin", "swift", "sql", "shell", "yaml"})
+
+
+def language_name(language_id: str) -> str:
+    """The corpus's name for an LSP language id ("none" when it has none)."""
+    name = _LANGUAGES.get(language_id.lower(), language_id.lower())
+    return name if name in KNOWN_LANGUAGES else "none"
+
+
+def _shape(text: str) -> list[str]:
+    """Coarse facts about the request's form: length, lines, pasted output."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    words = len(text.split())
+    shape = ["len:" + ("1" if words <= 1 else "2-3" if words <= 3 else "4-6" if words <= 6
+                       else "7-15" if words <= 15 else "16-40" if words <= 40 else "41+")]
+    if len(lines) >= 3:
+        shape.append("multiline")
+        # Lines that are mostly not letters (stack frames, compiler output, code).
+        dense = sum(1 for line in lines if len(_LETTER.findall(line)) < 0.6 * len(line.strip()))
+        shape.append("pasted:" + ("most" if dense * 2 >= len(lines) else "some" if dense else "none"))
+    if text.rstrip().endswith("?"):
+        shape.append("ends?")
+    return shape
+
+
+def feature_names(text: str, *, has_selection: bool, has_diagnostics: bool, language: str) -> list[str]:
+    """The features of one request, as names (hashed by :func:`features`)."""
+    words = _WORD.findall(text.lower())
+    if len(words) > HEAD_WORDS + TAIL_WORDS:
+        words = words[:HEAD_WORDS] + words[-TAIL_WORDS:]
+    names = ["w:" + w for w in words]
+    names += ["b:" + a + "_" + b for a, b in zip(words, words[1:], strict=False)]
+    prose = " ".join(words)
+    if len(prose) > CHAR_HEAD + CHAR_TAIL:
+        prose = prose[:CHAR_HEAD] + " " + prose[-CHAR_TAIL:]
+    padded = f" {prose} "
+    names += ["c:" + padded[i:i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+    if words:
+        names += ["first:" + words[0], "first2:" + "_".join(words[:2]), "last:" + words[-1]]
+    facts = ["sel:" + ("yes" if has_selection else "no"), "diag:" + ("yes" if has_diagnostics else "no"),
+             "lang:" + language_name(language), *_shape(text)]
+    names += ["s:" + fact for fact in facts]
+    # The editor's facts with the first word: "why" with diagnostics is not "why" without.
+    if words:
+        names += [f"s:{facts[0]}&first:{words[0]}", f"s:{facts[1]}&first:{words[0]}"]
+    return names
+
+
+def features(text: str, *, has_selection: bool, has_diagnostics: bool, language: str) -> dict[int, float]:
+    """Hashed, signed and L2-normalised features: the same code trains and predicts."""
+    vector: dict[int, float] = {}
+    for name in feature_names(text, has_selection=has_selection, has_diagnostics=has_diagnostics,
+                              language=language):
+        h = zlib.crc32(name.encode())
+        index = h % DIM
+        vector[index] = vector.get(index, 0.0) + (1.0 if h >> 31 else -1.0)
+    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+    return {k: v / norm for k, v in vector.items()}
+
+
+class IntentModel:
+    """The shipped weights: ``DIM`` rows of int8 per task, a scale, a bias,
+    a temperature and the asking threshold (from the file's header)."""
+
+    def __init__(self, blob: bytes) -> None:
+        data = zlib.decompress(blob)
+        size = int.from_bytes(data[:4], "little")
+        self.header: dict[str, Any] = json.loads(data[4:4 + size])
+        if self.header.get("format") != FORMAT or self.header.get("dim") != DIM:
+            raise ValueError(f"{MODEL_FILE}: format {self.header.get('format')}, dim {self.header.get('dim')}; "
+                             f"this code reads format {FORMAT}, dim {DIM}: retrain it")
+        self.labels = [Task(label) for label in self.header["labels"]]
+        self.scale = float(self.header["scale"])
+        self.bias = [float(b) for b in self.header["bias"]]
+        self.temperature = float(self.header["temperature"])
+        self.threshold = float(self.header["threshold"])
+        weights = array.array("b")
+        weights.frombytes(data[4 + size:])  # DIM rows of one int8 per label
+        k = len(self.labels)
+        self.columns = [weights[j::k] for j in range(k)]  # one array per label: a sum per label is one pass
+
+    @classmethod
+    def shipped(cls) -> IntentModel:
+        return cls(resources.files("assistant_router.routing").joinpath(MODEL_FILE).read_bytes())
+
+    def probabilities(self, vector: dict[int, float]) -> dict[Task, float]:
+        items = list(vector.items())
+        scale = self.scale
+        scores = [bias + scale * sum(column[index] * value for index, value in items)
+                  for bias, column in zip(self.bias, self.columns, strict=True)]
+        top = max(scores)
+        exp = [math.exp((s - top) / self.temperature) for s in scores]
+        total = sum(exp)
+        return {label: e / total for label, e in zip(self.labels, exp, strict=True)}
+
+
+@cache
+def model() -> IntentModel:
+    """The shipped model, loaded on first use (about 10 ms)."""
+    return IntentModel.shipped()
 
 
 @dataclass(frozen=True)
 class Classification:
     task: Task
-    confidence: float  # 0..1
-    likely: tuple[Task, ...]  # the best candidates, most likely first
+    confidence: float  # 0..1, calibrated
+    likely: tuple[Task, ...]  # what to offer when asking, most likely first
     reason: str
+    threshold: float = 0.5  # below it, ask
+    probabilities: dict[Task, float] = field(default_factory=dict, compare=False)
 
     @property
     def confident(self) -> bool:
-        return self.confidence >= CONFIDENT
+        return self.confidence >= self.threshold
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,33 +174,24 @@ class Classification:
 
 
 def classify(text: str, *, has_selection: bool = True, has_diagnostics: bool = False,
-             language: str = "", path: str = "") -> Classification:
-    del language, path  # accepted for the learned model of issue 12; the rules do not use them
-    scores = {task: 0.0 for task in Task}
-    hits: dict[Task, list[str]] = {task: [] for task in Task}
-    for task, rules in _COMPILED.items():
-        for pattern, weight in rules:
-            if (found := pattern.search(text)) is not None:
-                scores[task] += weight
-                hits[task].append(found.group(0).strip())
-    structure = []
-    if has_diagnostics:
-        scores[Task.FIX] += 1.5
-        structure.append("diagnostics in the range")
-    if not has_selection:
-        scores[Task.SCAFFOLD] += 1.5
-        for task in (Task.REVIEW, Task.REFACTOR, Task.EXPLAIN, Task.TEST):
-            scores[task] -= 0.5
-        structure.append("no selection")
-    ranked = sorted(Task, key=lambda t: scores[t], reverse=True)
-    # Softmax over the scores: a clear winner gets most of the mass.
-    weights = {t: math.exp(1.2 * scores[t]) for t in Task}
-    total = sum(weights.values())
+             language: str = "") -> Classification:
+    """The task ``text`` most likely means, given the editor's facts."""
+    intent = model()
+    vector = features(text, has_selection=has_selection, has_diagnostics=has_diagnostics, language=language)
+    probabilities = intent.probabilities(vector)
+    ranked = sorted(probabilities, key=probabilities.__getitem__, reverse=True)
+    likely: list[Task] = []
+    mass = 0.0
+    for task in ranked:
+        likely.append(task)
+        mass += probabilities[task]
+        if len(likely) >= 3 or (len(likely) >= 2 and mass >= OFFERED_MASS):
+            break
     best = ranked[0]
-    confidence = weights[best] / total if scores[best] > 0 else 0.0
-    evidence = ", ".join(f"'{h}'" for h in hits[best][:3])
-    reason = (
-        "; ".join(filter(None, [", ".join(structure), f"words {evidence}" if evidence else ""])) or "no clear signal"
-    )
-    likely = tuple(t for t in ranked[:3] if scores[t] > 0) or tuple(Task)  # no signal: every task is a candidate
-    return Classification(best, confidence, likely, reason)
+    facts = ", ".join(part for part in (
+        "a selection" if has_selection else "no selection",
+        "diagnostics in the range" if has_diagnostics else "",
+        language_name(language) if language_name(language) != "none" else "",
+    ) if part)
+    reason = f"{probabilities[best]:.0%} {best.value} (then {ranked[1].value} {probabilities[ranked[1]]:.0%}); {facts}"
+    return Classification(best, probabilities[best], tuple(likely), reason, intent.threshold, probabilities)

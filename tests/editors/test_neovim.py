@@ -277,9 +277,9 @@ def test_ask_command_with_vim_ui_input(nvim, tmp_path):
     assert f"Answered by {MOCK_OPUS}" in document["text"]
     assert document["windows"] == 2 and document["source_shown"], document  # a split, on every version
     # An unclear request: the server asks which task; the stubbed chooser picks review.
-    assert "hmm, this" in result["choice_prompt"]
+    assert "this one" in result["choice_prompt"]
     assert f"Review · {OPUS}" in result["offered"] and len(result["offered"]) >= 2  # each task names its model
-    assert chosen == f"assistant-router: “hmm, this” you chose review → {OPUS}: shown"
+    assert chosen == f"assistant-router: “this one” you chose review → {OPUS}: shown"
     assert [d["lnum"] for d in result["diagnostics"]] == [4, 4]  # line 5 reviewed: the line and its TODO
 
 

@@ -60,7 +60,8 @@ def test_the_wheel_holds_the_data_files_and_the_command(tmp_path):
     (wheel,) = tmp_path.glob("assistant_router-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("assistant_router/engine/gitleaks.toml", "assistant_router/engine/prompts.toml",
-                   "assistant_router/routing/defaults.toml", "assistant_router/cli/demo/policy.toml",
+                   "assistant_router/routing/defaults.toml", "assistant_router/routing/intent_model.bin",
+                   "assistant_router/cli/demo/policy.toml",
                    "assistant_router/server/app.py", "assistant_router/testing/loopback.py"):
         assert needed in names, needed
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -360,7 +360,7 @@ function SCENARIOS.ask()
       return 0
     end
   end
-  vim.cmd("5AssistantAsk hmm, this")
+  vim.cmd("5AssistantAsk this one")
   wait("the chosen review", function()
     return notified("you chose review") ~= nil
   end)
