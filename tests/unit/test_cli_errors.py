@@ -134,7 +134,7 @@ def test_ask_when_unsure_without_a_terminal_refuses_unless_told_the_task(tree):
     assert unsure.returncode == 3 and unsure.stdout == ""
     (line,) = unsure.stderr.strip().splitlines()
     assert line.startswith('assistant-router: refused: not sure what "unsure: hmm" asks for (likely: Debug · opus '
-                           "(claude-opus-4-6), Explain · opus (claude-opus-4-6), Review · opus (claude-opus-4-6))")
+                           "(mock), Explain · opus (mock), Review · opus (mock))")
     assert "Add --task TASK" in line
     assert ask("--yes").returncode == 3  # --yes never asks either
     told = ask("--yes", "--task", "explain")
