@@ -110,13 +110,15 @@ def test_language_ids_map_to_the_corpus_names():
 
 
 def test_it_is_fast(trainer):
+    """The CPU time of one prediction (this thread's, so that other work on a
+    loaded machine does not count): bench/classifier.py reports wall time."""
     examples = trainer.load_corpus()
     classify("warm up")
     times = []
     for ex in examples:
-        started = time.perf_counter()
+        started = time.thread_time()
         classify(ex.prompt, has_selection=ex.has_selection, has_diagnostics=ex.has_diagnostics, language=ex.lang)
-        times.append(time.perf_counter() - started)
+        times.append(time.thread_time() - started)
     times.sort()
     assert statistics.median(times) < 0.001
     assert times[int(len(times) * 0.99)] < 0.005
