@@ -173,27 +173,25 @@ class ProviderRegistry:
             )
         return provider
 
-    def sdk_modules(self, provider: str) -> tuple[str, ...]:
-        """The SDK modules ``provider`` imports on first use; none when it
-        cannot load (its tasks report why)."""
+    def _loaded(self, provider: str) -> Factory | None:
+        """``provider``'s class, or None when it cannot load (its tasks report why)."""
         try:
-            return self.factory(provider).sdk_modules()
-        except Exception:
-            return ()
-
-    def rehearsal(self, provider: str) -> Callable[[str, ProviderContext], Coroutine[Any, Any, None]] | None:
-        """``provider``'s warm-up rehearsal (``SdkProvider.rehearse``), if it has one."""
-        try:
-            return getattr(self.factory(provider), "rehearse", None)
+            return self.factory(provider)
         except Exception:
             return None
 
+    def sdk_modules(self, provider: str) -> tuple[str, ...]:
+        """The SDK modules ``provider`` imports on first use."""
+        factory = self._loaded(provider)
+        return factory.sdk_modules() if factory is not None else ()
+
+    def rehearsal(self, provider: str) -> Callable[[str, ProviderContext], Coroutine[Any, Any, None]] | None:
+        """``provider``'s warm-up rehearsal (``SdkProvider.rehearse``), if it has one."""
+        return getattr(self._loaded(provider), "rehearse", None)
+
     def shares_tls(self, provider: str) -> bool:
         """Whether ``provider``'s clients use the pool's shared TLS context."""
-        try:
-            return bool(getattr(self.factory(provider), "shares_tls", False))
-        except Exception:
-            return False
+        return bool(getattr(self._loaded(provider), "shares_tls", False))
 
     def check(self, config: ModelConfig) -> Iterable[ModelProblem]:
         """Policy-load check of one model alias (see ``routing.policy.ModelCheck``)."""
@@ -248,7 +246,8 @@ class ProviderPool:
 
     async def warm(self, configs: Iterable[ModelConfig]) -> None:
         """Import the SDKs of these aliases' providers in the background, each
-        once (see :meth:`ProviderContext.warm`)."""
+        once (see :meth:`ProviderContext.warm`), build the shared TLS context,
+        then rehearse one request through each provider that has a rehearsal."""
         providers = dict.fromkeys(config.provider for config in configs)
         modules = dict.fromkeys(name for provider in providers for name in self._registry.sdk_modules(provider))
         await self.context.warm(modules, tls=any(self._registry.shares_tls(provider) for provider in providers))
