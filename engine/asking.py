@@ -11,6 +11,7 @@ Both front ends use it: ``server/runner.py TaskRunner.ask`` (a
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -124,10 +125,11 @@ def opinion_prompt(text: str, facts: Facts) -> str:
             f"file: {facts.path or 'unknown'}")
 
 
-def parse_opinion(answer: str) -> tuple[Task, float] | None:
-    """The task and confidence of a strict JSON answer (a fenced block is
-    accepted), or None when it is not one."""
-    from pydantic import Field, ValidationError
+@functools.cache
+def _answer_model() -> Any:
+    """The strict shape of a second opinion (built once: pydantic compiles a
+    validator per class; imported late: pydantic is not needed before)."""
+    from pydantic import Field
 
     from assistant_router.routing.strict import StrictModel
 
@@ -135,9 +137,17 @@ def parse_opinion(answer: str) -> tuple[Task, float] | None:
         task: Task
         confidence: float = Field(ge=0, le=1)
 
+    return Answer
+
+
+def parse_opinion(answer: str) -> tuple[Task, float] | None:
+    """The task and confidence of a strict JSON answer (a fenced block is
+    accepted), or None when it is not one."""
+    from pydantic import ValidationError
+
     body = answer.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
     try:
-        parsed = Answer.model_validate(json.loads(body))
+        parsed = _answer_model().model_validate(json.loads(body))
     except (ValueError, ValidationError):
         return None
     return parsed.task, parsed.confidence
