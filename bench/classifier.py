@@ -69,17 +69,10 @@ def evaluate(quick: bool = False) -> dict[str, Any]:
     if not quick:
         scores = t.leave_one_source_out(examples, c)
         figures["leave_one_source_out"] = t.report(examples, [t.softmax(s, temperature) for s in scores], threshold)
-    train, held = t.heldout_split(examples)
-    model = t.fit(train, c)
-    figures["heldout"] = t.report(held, [t.softmax(s, temperature) for s in t.logits(model, held)], threshold)
+    figures["heldout"] = t.heldout_report(examples, c, temperature, threshold)
     if t.DEV_SET.exists():
         dev = t.load_dev()
-        probabilities = []
-        for ex in dev:
-            result = classifier.classify(ex.prompt, has_selection=ex.has_selection,
-                                         has_diagnostics=ex.has_diagnostics, language=ex.lang)
-            probabilities.append({task.value: p for task, p in result.probabilities.items()})
-        figures["dev"] = t.report(dev, probabilities, threshold)
+        figures["dev"] = t.report(dev, t.probabilities_of(shipped, dev), threshold)
     figures["speed"] = speed(examples)
     return figures
 

@@ -21,16 +21,18 @@ import json
 import math
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from assistant_router.routing.tasks import Task
 
 FORMAT = 1  # of intent_model.bin; the trainer writes it, load() checks it
 DIM = 1 << 18  # hashed feature buckets
 MODEL_FILE = "intent_model.bin"
+K = TypeVar("K")
 
 # Long requests (a pasted stack trace) are read at their start and end, where
 # the question is; this also bounds the time one prediction takes.
@@ -139,10 +141,29 @@ class IntentModel:
         scale = self.scale
         scores = [bias + scale * sum(column[index] * value for index, value in items)
                   for bias, column in zip(self.bias, self.columns, strict=True)]
-        top = max(scores)
-        exp = [math.exp((s - top) / self.temperature) for s in scores]
-        total = sum(exp)
-        return {label: e / total for label, e in zip(self.labels, exp, strict=True)}
+        return softmax(dict(zip(self.labels, scores, strict=True)), self.temperature)
+
+
+def softmax(scores: Mapping[K, float], temperature: float) -> dict[K, float]:
+    """Scores as probabilities, sharpened or flattened by ``temperature``."""
+    top = max(scores.values())
+    exp = {key: math.exp((score - top) / temperature) for key, score in scores.items()}
+    total = sum(exp.values())
+    return {key: e / total for key, e in exp.items()}
+
+
+def offered(probabilities: Mapping[K, float]) -> list[K]:
+    """What to offer when asking, most likely first: three, or two when
+    they hold OFFERED_MASS of the probability."""
+    ranked = sorted(probabilities, key=probabilities.__getitem__, reverse=True)
+    chosen: list[K] = []
+    mass = 0.0
+    for key in ranked:
+        chosen.append(key)
+        mass += probabilities[key]
+        if len(chosen) >= 3 or (len(chosen) >= 2 and mass >= OFFERED_MASS):
+            break
+    return chosen
 
 
 @cache
@@ -180,18 +201,13 @@ def classify(text: str, *, has_selection: bool = True, has_diagnostics: bool = F
     vector = features(text, has_selection=has_selection, has_diagnostics=has_diagnostics, language=language)
     probabilities = intent.probabilities(vector)
     ranked = sorted(probabilities, key=probabilities.__getitem__, reverse=True)
-    likely: list[Task] = []
-    mass = 0.0
-    for task in ranked:
-        likely.append(task)
-        mass += probabilities[task]
-        if len(likely) >= 3 or (len(likely) >= 2 and mass >= OFFERED_MASS):
-            break
+    likely = offered(probabilities)
     best = ranked[0]
+    name = language_name(language)
     facts = ", ".join(part for part in (
         "a selection" if has_selection else "no selection",
         "diagnostics in the range" if has_diagnostics else "",
-        language_name(language) if language_name(language) != "none" else "",
+        name if name != "none" else "",
     ) if part)
     reason = f"{probabilities[best]:.0%} {best.value} (then {ranked[1].value} {probabilities[ranked[1]]:.0%}); {facts}"
     return Classification(best, probabilities[best], tuple(likely), reason, intent.threshold, probabilities)

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant_router.routing.classify import DIM, FORMAT, IntentModel, features, offered, softmax
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "training" / "intents"
 SEED = ROOT / "tests" / "data" / "requests.tsv"
@@ -108,8 +110,6 @@ _MATRICES: dict[int, Any] = {}
 def matrix(examples: Sequence[Example]) -> Any:
     from scipy.sparse import csr_matrix
 
-    from assistant_router.routing.classify import DIM, features
-
     rows, cols, values = [], [], []
     for i, ex in enumerate(examples):
         for index, value in features(ex.prompt, has_selection=ex.has_selection, has_diagnostics=ex.has_diagnostics,
@@ -152,31 +152,8 @@ def logits(model: Model, examples: Sequence[Example]) -> list[dict[str, float]]:
     return model.logits(examples)
 
 
-def softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
-    import math
-
-    top = max(scores.values())
-    exp = {k: math.exp((v - top) / temperature) for k, v in scores.items()}
-    total = sum(exp.values())
-    return {k: v / total for k, v in exp.items()}
-
-
 # --------------------------------------------------------------------------- #
 # Measures
-
-def offered(probabilities: dict[str, float]) -> list[str]:
-    """The tasks offered when asking: as routing/classify.py picks them."""
-    from assistant_router.routing.classify import OFFERED_MASS
-
-    ranked = sorted(probabilities, key=probabilities.__getitem__, reverse=True)
-    chosen, mass = [], 0.0
-    for task in ranked:
-        chosen.append(task)
-        mass += probabilities[task]
-        if len(chosen) >= 3 or (len(chosen) >= 2 and mass >= OFFERED_MASS):
-            break
-    return chosen
-
 
 def ece(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
     n, total = len(confidences), 0.0
@@ -260,6 +237,21 @@ def heldout_split(examples: Sequence[Example]) -> tuple[list[Example], list[Exam
     return [ex for ex in examples if ex.key not in held], [ex for ex in examples if ex.key in held]
 
 
+def heldout_report(examples: Sequence[Example], c: float, temperature: float, threshold: float) -> dict[str, Any]:
+    """The held-out split, predicted by a model trained on the rest."""
+    train_part, held_part = heldout_split(examples)
+    model = fit(train_part, c)
+    return report(held_part, [softmax(s, temperature) for s in logits(model, held_part)], threshold)
+
+
+def probabilities_of(model: IntentModel, examples: Sequence[Example]) -> list[dict[str, float]]:
+    """A shipped-format model's probabilities for ``examples``, by task name."""
+    return [{task.value: p for task, p in model.probabilities(features(
+                ex.prompt, has_selection=ex.has_selection, has_diagnostics=ex.has_diagnostics,
+                language=ex.lang)).items()}
+            for ex in examples]
+
+
 def nll(examples: Sequence[Example], scores: Sequence[dict[str, float]], temperature: float) -> float:
     import math
 
@@ -279,8 +271,6 @@ def choose_threshold(examples: Sequence[Example], probabilities: Sequence[dict[s
 def write_model(model: Any, temperature: float, threshold: float, extra: dict[str, Any]) -> bytes:
     import numpy as np
 
-    from assistant_router.routing.classify import DIM, FORMAT
-
     weights = model.coef_.T  # DIM × labels
     scale = float(np.abs(weights).max() / 127)
     quantised = np.round(weights / scale).astype(np.int8)
@@ -293,8 +283,6 @@ def write_model(model: Any, temperature: float, threshold: float, extra: dict[st
 
 def train(check: bool = False, log: Any = print) -> dict[str, Any]:
     import sklearn
-
-    from assistant_router.routing.classify import IntentModel
 
     examples = load_corpus()
     log(f"corpus: {len(examples)} requests from {len({ex.source for ex in examples})} sources")
@@ -314,28 +302,16 @@ def train(check: bool = False, log: Any = print) -> dict[str, Any]:
     evaluation: dict[str, Any] = {"C": best_c, "temperature": temperature, "threshold": threshold,
                                   "leave_one_source_out": report(examples, probabilities, threshold)}
 
-    train_part, held_part = heldout_split(examples)
-    held_model = fit(train_part, best_c)
-    evaluation["heldout"] = report(held_part, [softmax(s, temperature) for s in logits(held_model, held_part)],
-                                   threshold)
+    evaluation["heldout"] = heldout_report(examples, best_c, temperature, threshold)
 
     final = fit(examples, best_c)
     blob = write_model(final, temperature, threshold, {
         "corpus_sha256": corpus_digest(), "trained_on": len(examples), "C": best_c,
         "sklearn": sklearn.__version__,
     })
-    shipped = IntentModel(blob)
     if DEV_SET.exists():
-        from assistant_router.routing.classify import features
-
         dev = load_dev()
-        dev_probabilities = [
-            {t.value: p for t, p in shipped.probabilities(features(
-                ex.prompt, has_selection=ex.has_selection, has_diagnostics=ex.has_diagnostics,
-                language=ex.lang)).items()}
-            for ex in dev
-        ]
-        evaluation["dev"] = report(dev, dev_probabilities, threshold)
+        evaluation["dev"] = report(dev, probabilities_of(IntentModel(blob), dev), threshold)
     if not check:
         MODEL.write_bytes(blob)
         log(f"wrote {MODEL.relative_to(ROOT)} ({len(blob):,} bytes)")

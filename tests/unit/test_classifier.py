@@ -127,10 +127,9 @@ def test_it_is_fast(trainer):
 def test_heldout_accuracy_is_at_least_the_reported_figure(trainer):
     """A model trained without the held-out split (the trainer's own, seeded)
     on the requests it left out."""
-    train, held = trainer.heldout_split(trainer.load_corpus())
-    model = trainer.fit(train, classifier.model().header["C"])
-    temperature, threshold = classifier.model().temperature, classifier.model().threshold
-    report = trainer.report(held, [trainer.softmax(s, temperature) for s in trainer.logits(model, held)], threshold)
+    shipped = classifier.model()
+    report = trainer.heldout_report(trainer.load_corpus(), shipped.header["C"], shipped.temperature,
+                                    shipped.threshold)
     assert report["accuracy"] >= HELDOUT_FLOOR
     assert report["asked"] <= MARGIN_ASKED
 
@@ -138,11 +137,6 @@ def test_heldout_accuracy_is_at_least_the_reported_figure(trainer):
 @pytest.mark.skipif(not _trainer().DEV_SET.exists(), reason="the development set lives outside the repository")
 def test_development_set_accuracy_is_at_least_the_reported_figure(trainer):
     dev = trainer.load_dev()
-    probabilities = []
-    for ex in dev:
-        result = classify(ex.prompt, has_selection=ex.has_selection, has_diagnostics=ex.has_diagnostics,
-                          language=ex.lang)
-        probabilities.append({t.value: p for t, p in result.probabilities.items()})
-    report = trainer.report(dev, probabilities, classifier.model().threshold)
+    report = trainer.report(dev, trainer.probabilities_of(classifier.model(), dev), classifier.model().threshold)
     assert report["accuracy"] >= DEV_FLOOR
     assert min(v["accuracy"] for v in report["by_task"].values()) >= DEV_TASK_FLOOR
