@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from assistant_router.providers.base import FatalProviderError
+from assistant_router.providers.collector import collections_paused
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,14 @@ class ProviderContext:
         answering code actions meanwhile (``anthropic`` takes seconds).
         Concurrent first tasks wait for the one import. The thread is a daemon:
         an editor that quits during the start-up warm-up is not kept waiting
-        for the import to end."""
+        for the import to end. The garbage collector is paused meanwhile
+        (see :mod:`~assistant_router.providers.collector`): its collections
+        during the import were the longest stalls of the loop."""
         if (module := self._imported.get(name)) is not None:
             return module
         async with self._locks(("import", name)):
             if (module := self._imported.get(name)) is None:
-                module = self._imported[name] = await _in_daemon_thread(importlib.import_module, name)
+                module = self._imported[name] = await _in_daemon_thread(_import_paused, name)
                 # The SDK raises its own and httpx2's log level from ANTHROPIC_LOG /
                 # OPENAI_LOG at import; their debug output can carry keys.
                 for logger_name in (name, "httpx2"):
@@ -144,6 +147,11 @@ class ProviderContext:
                 done.append(f"TLS context ({(time.perf_counter() - began) * 1000:.0f} ms)")
         logger.debug("SDK warm-up took %.0f ms; imported: %s",
                      (time.perf_counter() - started) * 1000, ", ".join(done) or "none")
+
+
+def _import_paused(name: str) -> ModuleType:
+    with collections_paused():
+        return importlib.import_module(name)
 
 
 def _in_daemon_thread(function: Callable[[str], T], name: str) -> asyncio.Future[T]:

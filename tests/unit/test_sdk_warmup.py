@@ -46,6 +46,25 @@ async def test_warm_imports_each_sdk_of_the_aliases_once_and_tasks_reuse_it(impo
     assert imports == ["openai", "httpcore2", "anyio._backends._asyncio"]
 
 
+async def test_an_sdk_is_imported_with_the_garbage_collector_paused(monkeypatch):
+    """A full collection during ``import anthropic`` held the loop for up to 80 ms."""
+    import gc
+
+    collector_on: list[bool] = []
+    monkeypatch.setattr(context_module, "importlib",
+                        SimpleNamespace(import_module=lambda name: collector_on.append(gc.isenabled()) or json))
+    was_enabled = gc.isenabled()
+    gc.enable()
+    try:
+        await context_module.ProviderContext().import_sdk("openai")
+        assert collector_on == [False]
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        if not was_enabled:
+            gc.disable()
+
+
 async def test_a_failed_warm_up_import_is_retried_and_reported_by_the_task(imports):
     context = context_module.ProviderContext()
 
