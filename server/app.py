@@ -22,6 +22,7 @@ from assistant_router.engine import __version__
 from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.routing.tasks import task_table
+from assistant_router.server.background import BackgroundLane
 from assistant_router.server.diagnostics import DiagnosticsHub
 from assistant_router.server.line_indexes import LineIndexes
 from assistant_router.server.preparations import DocumentPreparations
@@ -94,7 +95,8 @@ class Services:
         self.capabilities = ClientFeatures()
         self.answers_dir = answers_dir
         self.line_indexes = LineIndexes(lambda uri: ls.workspace.text_documents.get(uri))
-        self.preparations = DocumentPreparations(self.open_document)
+        self.background = BackgroundLane()
+        self.preparations = DocumentPreparations(self.open_document, self.background)
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`

@@ -20,6 +20,7 @@ from assistant_router.engine.limits import WHOLE_DOCUMENT_CHARS
 
 if TYPE_CHECKING:
     from assistant_router.engine.request import Document
+    from assistant_router.server.background import BackgroundLane
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ DELAY_S = 0.5  # a pause in typing
 
 
 class DocumentPreparations:
-    def __init__(self, open_document: Callable[[str], Document | None], delay_s: float = DELAY_S) -> None:
+    def __init__(self, open_document: Callable[[str], Document | None], lane: BackgroundLane,
+                 delay_s: float = DELAY_S) -> None:
         self._open_document = open_document  # uri → the open document, or None
+        self._lane = lane  # one piece of background work at a time
         self._delay_s = delay_s
         self._waiting: dict[str, asyncio.TimerHandle] = {}
         self._running: set[asyncio.Task[None]] = set()
@@ -50,17 +53,24 @@ class DocumentPreparations:
 
     def _start(self, uri: str) -> None:
         self._waiting.pop(uri, None)
-        document = self._open_document(uri)
-        if document is None or len(document.text) > WHOLE_DOCUMENT_CHARS:
-            return  # closed meanwhile, or tasks read only a window of it
-        task = asyncio.get_running_loop().create_task(self._prepare(document), name=f"prepare {uri}")
+        task = asyncio.get_running_loop().create_task(self._prepare(uri), name=f"prepare {uri}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _prepare(self, document: Document) -> None:
-        from assistant_router.engine.assembly import prepare_document
+    async def _prepare(self, uri: str) -> None:
+        # The document is read once it is this work's turn: the warm-up before
+        # it has imported the engine by then, so the loop imports nothing here.
+        async with self._lane.turn():
+            document = self._open_document(uri)
+            if document is None or len(document.text) > WHOLE_DOCUMENT_CHARS:
+                return  # closed meanwhile, or tasks read only a window of it
+            try:
+                await asyncio.to_thread(_prepare_document, document.name, document.language, document.text)
+            except Exception as exc:  # only slower: the task computes it
+                logger.warning("preparing %s failed: %s: %s", document.name, type(exc).__name__, exc)
 
-        try:
-            await asyncio.to_thread(prepare_document, document.name, document.language, document.text)
-        except Exception as exc:  # only slower: the task computes it
-            logger.warning("preparing %s failed: %s: %s", document.name, type(exc).__name__, exc)
+
+def _prepare_document(name: str, language: str, text: str) -> None:
+    from assistant_router.engine.assembly import prepare_document  # in the worker: its import is not the loop's
+
+    prepare_document(name, language, text)

@@ -16,6 +16,7 @@ from pygls import uris
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 from assistant_router.engine.limits import MAX_WORKSPACE_FOLDERS
+from assistant_router.providers.collector import collections_paused
 from assistant_router.server.logs import attach_client_log
 
 if TYPE_CHECKING:
@@ -83,13 +84,20 @@ def _warm_up(services: Services, roots: Iterable[Path | None], tasks: set[asynci
 
     async def warm() -> None:
         started = time.perf_counter()
-        await services.providers.warm(configs)
-        steps = [_load_task_path] + ([functools.partial(_convert_task_messages, converter)] if converter else [])
-        for step in steps:
-            try:
-                await asyncio.to_thread(step)
-            except Exception as exc:  # only slower: the first task loads it
-                logger.warning("warming up for the first task failed: %s: %s", type(exc).__name__, exc)
+        # One piece of background work at a time, and no garbage collection
+        # meanwhile (see providers/collector.py): what the warm-up leaves is
+        # frozen out of later collections.
+        async with services.background.turn():
+            with collections_paused():
+                await services.providers.warm(configs)
+                steps = [_load_task_path]
+                if converter:
+                    steps.append(functools.partial(_convert_task_messages, converter))
+                for step in steps:
+                    try:
+                        await asyncio.to_thread(step)
+                    except Exception as exc:  # only slower: the first task loads it
+                        logger.warning("warming up for the first task failed: %s: %s", type(exc).__name__, exc)
         logger.debug("%s %.0f ms", WARM_UP_DONE, (time.perf_counter() - started) * 1000)
 
     task = asyncio.get_running_loop().create_task(warm())

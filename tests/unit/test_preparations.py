@@ -10,6 +10,7 @@ import pytest
 from assistant_router.engine import assembly
 from assistant_router.engine.limits import WHOLE_DOCUMENT_CHARS
 from assistant_router.engine.request import Document
+from assistant_router.server.background import BackgroundLane
 from assistant_router.server.preparations import DocumentPreparations
 
 
@@ -39,7 +40,7 @@ async def settle(preparations: DocumentPreparations) -> None:
 
 async def test_a_resting_document_is_prepared_once_with_its_latest_text(prepared):
     editor = Editor()
-    preparations = DocumentPreparations(editor.document, delay_s=0)
+    preparations = DocumentPreparations(editor.document, BackgroundLane(), delay_s=0)
     for text in ("x = 1\n", "x = 12\n", "x = 123\n"):  # typing: each change restarts the wait
         editor.texts["file:///a.py"] = text
         preparations.changed("file:///a.py")
@@ -49,9 +50,28 @@ async def test_a_resting_document_is_prepared_once_with_its_latest_text(prepared
     assert prepared == [("a.py", "python", "x = 123\n")]
 
 
+async def test_a_preparation_waits_for_the_background_work_before_it(prepared):
+    """One piece of background work at a time (the warm-up holds the lane): the
+    document is read when its turn comes, so a change meanwhile is what is prepared."""
+    editor = Editor()
+    lane = BackgroundLane()
+    preparations = DocumentPreparations(editor.document, lane, delay_s=0)
+    editor.texts["file:///a.py"] = "x = 1\n"
+    async with lane.turn():
+        preparations.changed("file:///a.py")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert prepared == []
+        editor.texts["file:///a.py"] = "x = 2\n"
+
+    await settle(preparations)
+
+    assert prepared == [("a.py", "python", "x = 2\n")]
+
+
 async def test_a_document_closed_before_it_rested_is_not_prepared(prepared):
     editor = Editor()
-    preparations = DocumentPreparations(editor.document, delay_s=0)
+    preparations = DocumentPreparations(editor.document, BackgroundLane(), delay_s=0)
     editor.texts["file:///a.py"] = "x = 1\n"
     preparations.changed("file:///a.py")
     preparations.forget("file:///a.py")
@@ -64,7 +84,7 @@ async def test_a_document_closed_before_it_rested_is_not_prepared(prepared):
 
 async def test_a_document_tasks_read_only_a_window_of_is_left_alone(prepared):
     editor = Editor()
-    preparations = DocumentPreparations(editor.document, delay_s=0)
+    preparations = DocumentPreparations(editor.document, BackgroundLane(), delay_s=0)
     editor.texts["file:///big.py"] = "#" * (WHOLE_DOCUMENT_CHARS + 1)
     preparations.changed("file:///big.py")
 
@@ -79,7 +99,7 @@ async def test_a_failed_preparation_is_logged(monkeypatch, caplog):
 
     monkeypatch.setattr(assembly, "prepare_document", broken)
     editor = Editor()
-    preparations = DocumentPreparations(editor.document, delay_s=0)
+    preparations = DocumentPreparations(editor.document, BackgroundLane(), delay_s=0)
     editor.texts["file:///a.py"] = "x = 1\n"
     preparations.changed("file:///a.py")
 
