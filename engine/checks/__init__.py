@@ -1,0 +1,1 @@
+"""Checks of an AI edit before it lands."""
