@@ -320,8 +320,11 @@ def _rule_files(directory: Path) -> Iterator[tuple[Path, RuleProblem | None]]:
         elif not stat.S_ISREG(info.st_mode):
             yield entry, RuleProblem(entry, 0, 0, "not read: not a regular file")
         elif info.st_size > MAX_FILE_BYTES:
-            yield entry, RuleProblem(
-                entry, 0, 0, f"not read: {info.st_size:,} bytes; a rule file may have at most {MAX_FILE_BYTES:,}"
+            yield (
+                entry,
+                RuleProblem(
+                    entry, 0, 0, f"not read: {info.st_size:,} bytes; a rule file may have at most {MAX_FILE_BYTES:,}"
+                ),
             )
         else:
             yield entry, None
@@ -374,8 +377,11 @@ def parse_rules(text: str, *, path: Path | None = None, origin: str = "project")
             document = yaml.load(chunk)
         except Exception as error:  # ruamel's errors, RecursionError for deep nesting
             mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-            line = offset + (mark.line if mark is not None else 0) + 1
-            column = (mark.column if mark is not None else 0) + 1
+            line, column = (mark.line, mark.column) if mark is not None else (0, 0)
+            last = max((i for i, text in enumerate(chunk.splitlines()) if text.strip()), default=0)
+            if line > last:  # at the end of the document: point at its last line instead
+                line, column = last, len(chunk.splitlines()[last]) if chunk.splitlines() else 0
+            line, column = offset + line + 1, column + 1
             summary = getattr(error, "problem", None) or (str(error).splitlines() or [type(error).__name__])[0]
             found.append(RuleProblem(path, line, column, f"invalid YAML: {summary}"))
             continue
@@ -622,10 +628,11 @@ def added_findings(
 ) -> list[Finding]:
     """The findings in ``after`` that were not in ``before``, with positions in ``after``.
 
-    Compared as multisets of (rule id, match text with its whitespace runs made one
-    space): a finding that was already there, even on another line, is not new;
-    a second copy of it is. ``before`` is parsed only when ``after`` has findings,
-    and only the rules that found something run on it.
+    Compared as multisets of (rule id, match text with its whitespace normalised:
+    runs made one space, none around punctuation): a finding that was already there,
+    even moved, re-indented or reformatted, is not new; a second copy of it is.
+    ``before`` is parsed only when ``after`` has findings, and only the rules that
+    found something run on it.
     """
     name = ast_grep_language(language)
     if name is None:
@@ -650,8 +657,13 @@ def added_findings(
     return added
 
 
+_AROUND_PUNCTUATION = re.compile(r"\s*([^\w\s])\s*")
+
+
 def _key(finding: Finding) -> tuple[str, str]:
-    return finding.rule_id, " ".join(finding.text.split())
+    """The rule and the match text with whitespace runs made one space, and none around
+    punctuation: ``os.system( cmd )`` is ``os.system(cmd)`` re-indented or reformatted."""
+    return finding.rule_id, _AROUND_PUNCTUATION.sub(r"\1", " ".join(finding.text.split()))
 
 
 def _applicable(rule_set: RuleSet, language: str, text: str, path: str | None) -> list[Rule]:
@@ -673,7 +685,7 @@ def _path_applies(rule: Rule, path: str) -> bool:
 def _globs(patterns: tuple[str, ...]) -> Any:
     import pathspec
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _parse(text: str, language: str) -> SgNode:
