@@ -27,8 +27,8 @@ import fnmatch
 import re
 import stat
 import threading
-from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -139,6 +139,8 @@ class Rule:
     # Words every match needs somewhere in the text (from its patterns): a rule whose
     # words are not all in a text cannot match it and is not run on it.
     words: frozenset[str] = frozenset()
+    # No follows/precedes: what it matches in a top-level node depends on that node only.
+    local: bool = True
 
 
 @dataclass(frozen=True)
@@ -541,8 +543,19 @@ def _rule(document: Any, offset: int, path: Path | None, origin: str) -> tuple[R
         ignores=tuple(model.ignores or ()),
         metadata=model.metadata,
         words=_required_words(core.get("rule"), core.get("utils") or {}, 0),
+        local=not _has_key(core, ("follows", "precedes")),
     )
     return rule, []
+
+
+def _has_key(value: Any, keys: tuple[str, ...], depth: int = 0) -> bool:
+    if depth > 50:
+        return True
+    if isinstance(value, Mapping):
+        return any(k in keys or _has_key(v, keys, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_key(v, keys, depth + 1) for v in value)
+    return False
 
 
 def _compile_error(language: str, core: Mapping[str, Any]) -> str | None:
@@ -620,7 +633,8 @@ def find(rule_set: RuleSet, language: str, text: str, *, path: str | None = None
     rules = _applicable(rule_set, name, text, path)
     if not rules:
         return []
-    return _run(rules, _parse(text, name), text)
+    root = _parse(text, name)
+    return _sorted(f for rule in rules for f in _run(rule, root, text))
 
 
 def added_findings(
@@ -631,22 +645,34 @@ def added_findings(
     Compared as multisets of (rule id, match text with its whitespace normalised:
     runs made one space, none around punctuation): a finding that was already there,
     even moved, re-indented or reformatted, is not new; a second copy of it is.
-    ``before`` is parsed only when ``after`` has findings, and only the rules that
-    found something run on it.
+
+    Each text is parsed once (the last few parses are kept: the text before an edit
+    is usually the document, checked again for the next edit). Top-level nodes
+    (statements, functions, classes) that are the same in both texts, same kind and
+    same text before or after the edited span, hold the same findings on both sides
+    and cancel out, so the rules run only on the top-level nodes that differ. Rules
+    with ``follows``/``precedes`` (which can look at neighbouring top-level nodes)
+    run on the whole of both texts.
     """
     name = ast_grep_language(language)
-    if name is None:
+    if name is None or before == after:
         return []
     rules = _applicable(rule_set, name, after, path)
     if not rules:
         return []
-    found = _run(rules, _parse(after, name), after)
+    after_root = _parse(after, name)
+    before_root = _parse(before, name)
+    changed = _changed_top_level(before_root, before, after_root, after)
+    found = _sorted(_run_on(rules, after_root, None if changed is None else changed[1], after))
     if not found:
         return []
-    hit = {f.rule_id for f in found}
-    earlier_rules = [r for r in _applicable(rule_set, name, before, path) if r.id in hit]
-    earlier = _run(earlier_rules, _parse(before, name), before) if earlier_rules else []
-    remaining = Counter(_key(f) for f in earlier)
+    # Only the differing top-level nodes of `before` can hold what cancels a finding.
+    flat_before = _normalised(before if changed is None else "\n".join(node.text() for node in changed[0]))
+    maybe_there = {f.rule_id for f in found if _key(f)[1] in flat_before}  # the others are new for certain
+    earlier_rules = [r for r in _applicable(rule_set, name, before, path) if r.id in maybe_there]
+    remaining = Counter(
+        _key(f) for f in _run_on(earlier_rules, before_root, None if changed is None else changed[0], before)
+    )
     added = []
     for finding in found:
         key = _key(finding)
@@ -657,13 +683,100 @@ def added_findings(
     return added
 
 
-_AROUND_PUNCTUATION = re.compile(r"\s*([^\w\s])\s*")
+_MAX_CHANGED_NODES = 64  # more than this: the whole tree, once per rule, is cheaper than node by node
+
+
+def _run_on(rules: Sequence[Rule], root: SgNode, nodes: list[SgNode] | None, text: str) -> list[Finding]:
+    """The findings of ``rules`` in ``nodes`` (None: the whole tree); sibling rules always on the whole tree."""
+    found: list[Finding] = []
+    for rule in rules:
+        if nodes is None or not rule.local:
+            found.extend(_run(rule, root, text))
+        else:
+            for node in nodes:
+                found.extend(_run(rule, node, text))
+    return found
+
+
+def _changed_top_level(
+    before_root: SgNode, before: str, after_root: SgNode, after: str
+) -> tuple[list[SgNode], list[SgNode]] | None:
+    """The top-level nodes of each text that have no same node in the other, or None if
+    there are too many to be worth it.
+
+    A node wholly before the edited span matches a node of the other text with the same
+    kind and offsets; one wholly after it, with the offsets shifted by the change in
+    length. Comparing parsed nodes, not only offsets, keeps what a re-parse changed
+    outside the span (an edit that closes a string turns the rest of the file into code).
+    """
+    prefix = _common_prefix(before, after)
+    suffix = _common_suffix(before, after, min(len(before), len(after)) - prefix)
+    delta = len(after) - len(before)
+    tail = len(before) - suffix
+    after_nodes = [(node, node.kind(), node.range()) for node in after_root.children()]
+    after_keys = {(kind, span.start.index, span.end.index) for _, kind, span in after_nodes}
+    matched: set[tuple[str, int, int]] = set()
+    changed_before = []
+    for node in before_root.children():
+        kind, span = node.kind(), node.range()
+        start, end = span.start.index, span.end.index
+        if end <= prefix:
+            key: tuple[str, int, int] | None = (kind, start, end)
+        elif start >= tail:
+            key = (kind, start + delta, end + delta)
+        else:
+            key = None
+        if key is not None and key in after_keys:
+            matched.add(key)
+        else:
+            changed_before.append(node)
+    changed_after = [
+        node for node, kind, span in after_nodes if (kind, span.start.index, span.end.index) not in matched
+    ]
+    if max(len(changed_before), len(changed_after)) > _MAX_CHANGED_NODES:
+        return None
+    return changed_before, changed_after
+
+
+def _common_prefix(a: str, b: str) -> int:
+    low, high = 0, min(len(a), len(b))
+    while low < high:  # a binary search of slice comparisons: C speed on long texts
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    low, high = 0, max(limit, 0)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle :] == b[len(b) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.start_index, f.end_index, f.rule_id))
+
+
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" (?=[^\w ])")
+_SPACE_AFTER_PUNCTUATION = re.compile(r"(?<=[^\w ]) ")
+
+
+def _normalised(text: str) -> str:
+    """Whitespace runs made one space, and none around punctuation: ``os.system( cmd )``
+    is ``os.system(cmd)`` re-indented or reformatted. Local, so the normalised text of a
+    match is a substring of the normalised text it was found in."""
+    return _SPACE_AFTER_PUNCTUATION.sub("", _SPACE_BEFORE_PUNCTUATION.sub("", " ".join(text.split())))
 
 
 def _key(finding: Finding) -> tuple[str, str]:
-    """The rule and the match text with whitespace runs made one space, and none around
-    punctuation: ``os.system( cmd )`` is ``os.system(cmd)`` re-indented or reformatted."""
-    return finding.rule_id, _AROUND_PUNCTUATION.sub(r"\1", " ".join(finding.text.split()))
+    return finding.rule_id, _normalised(finding.text)
 
 
 def _applicable(rule_set: RuleSet, language: str, text: str, path: str | None) -> list[Rule]:
@@ -688,40 +801,55 @@ def _globs(patterns: tuple[str, ...]) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
+# The last few parses, by language and text.
+_ROOTS: OrderedDict[tuple[str, str], SgNode] = OrderedDict()
+_ROOTS_KEPT = 4
+_ROOTS_LOCK = threading.Lock()
+
+
 def _parse(text: str, language: str) -> SgNode:
     from ast_grep_py import SgRoot
 
-    return SgRoot(text, language).root()
+    key = (language, text)
+    with _ROOTS_LOCK:
+        root = _ROOTS.get(key)
+        if root is not None:
+            _ROOTS.move_to_end(key)
+            return root
+    root = SgRoot(text, language).root()
+    with _ROOTS_LOCK:
+        _ROOTS[key] = root
+        while len(_ROOTS) > _ROOTS_KEPT:
+            _ROOTS.popitem(last=False)
+    return root
 
 
-def _run(rules: Sequence[Rule], root: SgNode, text: str) -> list[Finding]:
-    found: list[Finding] = []
-    for rule in rules:
-        try:
-            matches = root.find_all(config=cast("Config", rule.core))
-        except Exception:  # compiled once at load; a rule that still fails finds nothing
-            continue
-        for match in matches:
-            span = match.range()
-            found.append(
-                Finding(
-                    rule_id=rule.id,
-                    severity=rule.severity,
-                    message=_render(rule.message, match, text),
-                    note=rule.note,
-                    start_line=span.start.line,
-                    start_column=span.start.column,
-                    end_line=span.end.line,
-                    end_column=span.end.column,
-                    text=match.text(),
-                    fix=_render(rule.fix, match, text) if rule.fix is not None else None,
-                    origin=rule.origin,
-                    url=rule.url,
-                    start_index=span.start.index,
-                    end_index=span.end.index,
-                )
+def _run(rule: Rule, root: SgNode, text: str) -> list[Finding]:
+    try:
+        matches = root.find_all(config=cast("Config", rule.core))
+    except Exception:  # compiled once at load; a rule that still fails finds nothing
+        return []
+    found = []
+    for match in matches:
+        span = match.range()
+        found.append(
+            Finding(
+                rule_id=rule.id,
+                severity=rule.severity,
+                message=_render(rule.message, match, text),
+                note=rule.note,
+                start_line=span.start.line,
+                start_column=span.start.column,
+                end_line=span.end.line,
+                end_column=span.end.column,
+                text=match.text(),
+                fix=_render(rule.fix, match, text) if rule.fix is not None else None,
+                origin=rule.origin,
+                url=rule.url,
+                start_index=span.start.index,
+                end_index=span.end.index,
             )
-    found.sort(key=lambda f: (f.start_index, f.end_index, f.rule_id))
+        )
     return found
 
 

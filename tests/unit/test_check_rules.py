@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -628,3 +630,70 @@ def test_added_findings_on_2000_lines_is_fast(shipped: RuleSet) -> None:
     elapsed = time.thread_time() - started
     assert ids(added) == ["python.eval-non-literal"]
     assert elapsed < 1.0, f"added_findings took {elapsed * 1000:.0f} ms"
+
+
+def _reference_added(rule_set: RuleSet, language: str, before: str, after: str) -> Counter[tuple[str, str]]:
+    """added_findings by its definition: every rule on the whole of both texts, multisets compared."""
+    return Counter(checks._key(f) for f in find(rule_set, language, after)) - Counter(
+        checks._key(f) for f in find(rule_set, language, before)
+    )
+
+
+def _checked_added(rule_set: RuleSet, language: str, before: str, after: str) -> Counter[tuple[str, str]]:
+    added = added_findings(rule_set, language, before, after)
+    assert set(added) <= set(find(rule_set, language, after))  # real findings of `after`, positions and all
+    return Counter(checks._key(f) for f in added)
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "go"])
+def test_added_findings_on_changed_top_level_nodes_equals_the_whole_text_comparison(
+    shipped: RuleSet, language: str
+) -> None:
+    samples = [(hit, miss) for _, lang, hit, miss in SAMPLES if lang == language]
+    header = "package main\n" if language == "go" else ""
+    pieces = [p for pair in samples for p in pair]
+    rng = random.Random(7)
+    for _ in range(40):
+        before_pieces = rng.sample(pieces, k=min(12, len(pieces)))
+        after_pieces = list(before_pieces)
+        for _ in range(rng.randint(1, 3)):
+            action = rng.choice(["insert", "delete", "move", "break", "fix"])
+            at = rng.randrange(len(after_pieces) + 1)
+            if action == "insert":
+                after_pieces.insert(at, rng.choice(pieces))
+            elif action == "delete" and after_pieces:
+                after_pieces.pop(min(at, len(after_pieces) - 1))
+            elif action == "move" and after_pieces:
+                after_pieces.insert(at, after_pieces.pop(rng.randrange(len(after_pieces))))
+            elif action == "break":  # an unclosed string: the rest of the file parses differently
+                after_pieces.insert(at, 'x = """\n' if language == "python" else "s = `\n")
+            elif action == "fix" and len(after_pieces) > 1:
+                after_pieces[at % len(after_pieces)] = "    " + after_pieces[at % len(after_pieces)]
+        before = header + "\n".join(before_pieces) + "\n"
+        after = header + "\n".join(after_pieces) + "\n"
+        # (When a finding is there twice and was once, either copy is the new one: the
+        # reference reports the last, added_findings the one in the edited part.)
+        assert _checked_added(shipped, language, before, after) == _reference_added(shipped, language, before, after)
+        # and the other way round: an edit that closes the string makes the rest code again
+        assert _checked_added(shipped, language, after, before) == _reference_added(shipped, language, after, before)
+
+
+def test_a_rule_that_looks_at_neighbours_runs_on_the_whole_text(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yml",
+        """
+        id: call-after-import
+        language: python
+        rule:
+          kind: expression_statement
+          has: { pattern: run($A) }
+          follows: { pattern: import danger, stopBy: end }
+        """,
+    )
+    rule_set = load_rules(shipped=False, directories=[(tmp_path, "project")])
+    assert not rule_set.rules[0].local
+    before = "run(1)\n\ndef f():\n    pass\n"
+    after = "import danger\n" + before
+    # run(1) itself did not change, but now it follows the import: a new finding.
+    assert ids(added_findings(rule_set, "python", before, after)) == ["call-after-import"]
