@@ -13,6 +13,8 @@ from assistant_router.engine.checks.rules import (
     ast_grep_language,
     find,
     load_rules,
+    project_rules_directory,
+    user_rules_directory,
 )
 
 __all__ = [
@@ -24,4 +26,6 @@ __all__ = [
     "ast_grep_language",
     "find",
     "load_rules",
+    "project_rules_directory",
+    "user_rules_directory",
 ]

@@ -46,6 +46,8 @@ Severity = Literal["hint", "info", "warning", "error", "off"]
 SHIPPED_DIRECTORY = Path(__file__).parent / "shipped"  # not "rules/": that would shadow rules.py for mypy
 MAX_FILE_BYTES = 256 * 1024
 MAX_RULES_PER_FILE = 500
+MAX_FILES_PER_DIRECTORY = 100
+MAX_RULES_PER_DIRECTORY = 1_000  # every rule walks the tree of every checked text: keep it bounded
 _MAX_YAML_NODES = 100_000  # aliases can make a small file a huge tree ("billion laughs")
 
 # ast-grep's built-in language names and aliases (ast-grep-py 0.51), to its canonical names.
@@ -92,6 +94,19 @@ _LSP_LANGUAGES: dict[str, str] = {
 # grammar is typescript plus JSX, without the `<T>x` casts); javascript rules do not run
 # on typescript, as in ast-grep.
 _RULE_LANGUAGES: dict[str, tuple[str, ...]] = {"tsx": ("tsx", "typescript")}
+
+
+def project_rules_directory(root: Path) -> Path:
+    """A project's own rules: ``.assistant-router/rules`` in a workspace folder (origin "project")."""
+    return root / ".assistant-router" / "rules"
+
+
+def user_rules_directory() -> Path:
+    """The user's rules: ``rules/`` next to the user config file, e.g. ``~/.config/assistant-router/rules``
+    on Linux (origin "user")."""
+    from assistant_router.routing.config import user_config_path
+
+    return user_config_path().parent / "rules"
 
 
 def ast_grep_language(language: str) -> str | None:
@@ -261,12 +276,23 @@ def load_rules(
     found: list[RuleProblem] = []
     seen: dict[str, Rule] = {}
     for directory, origin in sources:
+        files = rules_here = 0
         for path, problem in _rule_files(directory):
             if problem is not None:
                 found.append(problem)
                 continue
+            files += 1
+            if files > MAX_FILES_PER_DIRECTORY:
+                found.append(RuleProblem(path, 0, 0, f"not read: more than {MAX_FILES_PER_DIRECTORY} rule files here"))
+                break
             loaded = _load_file_cached(path, origin)
             found.extend(loaded.problems)
+            if rules_here + len(loaded.rules) > MAX_RULES_PER_DIRECTORY:
+                found.append(
+                    RuleProblem(path, 0, 0, f"not read: more than {MAX_RULES_PER_DIRECTORY:,} rules in {directory}")
+                )
+                break
+            rules_here += len(loaded.rules)
             for rule in loaded.rules:
                 first = seen.get(rule.id)
                 if first is not None:
@@ -363,11 +389,11 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         return _Loaded((), (RuleProblem(path, line, 1, "not UTF-8 text"),))
-    return parse_rules(text, path=path, origin=origin)
+    return _parse_rules(text, path=path, origin=origin)
 
 
-def parse_rules(text: str, *, path: Path | None = None, origin: str = "project") -> _Loaded:
-    """The rules and problems of one rule file's text (exposed for tests and tools)."""
+def _parse_rules(text: str, *, path: Path | None = None, origin: str = "project") -> _Loaded:
+    """The rules and problems of one rule file's text."""
     from ruamel.yaml import YAML
 
     rules: list[Rule] = []
@@ -432,8 +458,13 @@ def _plain(value: Any, budget: list[int]) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
         raise _BadValue(f"too many YAML nodes (more than {_MAX_YAML_NODES:,}, with aliases expanded)")
+    tag = getattr(getattr(value, "tag", None), "value", None)
     if isinstance(value, TaggedScalar):
-        raise _BadValue(f"unsupported YAML tag {value.tag.value if value.tag else ''}")
+        if tag == "tag:yaml.org,2002:str":
+            return str(value.value)
+        raise _BadValue(f"unsupported YAML tag {tag or ''}; quote the value")
+    if tag is not None and tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+        raise _BadValue(f"unsupported YAML tag {tag}")
     if isinstance(value, Mapping):
         return {_plain(k, budget): _plain(v, budget) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -579,7 +610,7 @@ def _error_text(error: BaseException) -> str:
         line = re.sub(r"^\s*\d+:\s*", "", raw).strip()
         if line and line not in ("Caused by:", "cannot get matcher"):
             parts.append(line.rstrip("."))
-    return ": ".join(parts) or type(error).__name__
+    return re.sub(r":(\s*:)+", ":", ": ".join(parts)) or type(error).__name__
 
 
 _METAVARIABLE = re.compile(r"\$\$\$[A-Z_][A-Z0-9_]*|\$\$?[A-Z_][A-Z0-9_]*|\$\$\$")

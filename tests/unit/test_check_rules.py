@@ -85,6 +85,12 @@ _JS_SAMPLES = [
     ("inner-html-non-literal", "element.innerHTML = comment.body;", 'element.innerHTML = "<b>Saved</b>";'),
     ("inner-html-non-literal", "document.write(message);", 'document.write("<p>hello</p>");'),
     ("inner-html-non-literal", "el.outerHTML = `<p>${name}</p>`;", "el.textContent = name;"),
+    (
+        "inner-html-non-literal",
+        'el.insertAdjacentHTML("beforeend", rowHtml);',
+        'el.insertAdjacentHTML("beforeend", "<hr>");',
+    ),
+    ("inner-html-non-literal", "table.innerHTML += row;", "table.textContent += row;"),
 ]
 _JSX_SAMPLE = (
     "dangerously-set-inner-html",
@@ -103,6 +109,7 @@ SAMPLES: list[tuple[str, str, str, str]] = [
     ("python.pickle-load", "python", "obj = pickle.load(f)\n", "pickle.dump(obj, f)\n"),
     ("python.yaml-unsafe-load", "python", "cfg = yaml.load(f)\n", "cfg = yaml.load(f, Loader=yaml.SafeLoader)\n"),
     ("python.yaml-unsafe-load", "python", "cfg = yaml.unsafe_load(f)\n", "cfg = yaml.safe_load(f)\n"),
+    ("python.yaml-unsafe-load", "python", "cfg = yaml.full_load(f)\n", "cfg = yaml.load(f, yaml.CSafeLoader)\n"),
     (
         "python.sql-formatted",
         "python",
@@ -138,6 +145,13 @@ SAMPLES: list[tuple[str, str, str, str]] = [
         "python",
         "ctx = ssl._create_unverified_context()\n",
         "ctx = ssl.create_default_context()\n",
+    ),
+    ("python.tls-verification-disabled", "python", "ctx.check_hostname = False\n", "ctx.check_hostname = True\n"),
+    (
+        "python.tls-verification-disabled",
+        "python",
+        "ctx.verify_mode = ssl.CERT_NONE\n",
+        "ctx.verify_mode = ssl.CERT_REQUIRED\n",
     ),
     (
         "python.weak-password-hash",
@@ -498,6 +512,7 @@ def test_a_huge_file_too_many_rules_a_fifo_and_bad_bytes_are_problems(tmp_path: 
     many = "".join(f"---\nid: r{i}\nlanguage: python\nrule: {{pattern: f{i}()}}\n" for i in range(501))
     (tmp_path / "many.yml").write_text(many, encoding="utf-8")
     os.mkfifo(tmp_path / "pipe.yml")
+    (tmp_path / "tagged.yml").write_text("id: t\nlanguage: python\nrule: !!python/object:os.system {pattern: x}\n")
     (tmp_path / "latin1.yml").write_bytes("id: a\nmessage: caf\xe9\n".encode("latin-1"))
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdef", "bcdefg")
@@ -514,6 +529,7 @@ def test_a_huge_file_too_many_rules_a_fifo_and_bad_bytes_are_problems(tmp_path: 
     assert "not a regular file" in messages["pipe.yml"]
     assert "UTF-8" in messages["latin1.yml"]
     assert "too many YAML nodes" in messages["bomb.yml"]
+    assert "unsupported YAML tag" in messages["tagged.yml"]
     assert len(rule_set.rules) == 500
 
 
@@ -625,6 +641,7 @@ def test_added_findings_on_2000_lines_is_fast(shipped: RuleSet) -> None:
     assert before.count("\n") >= 2000
     assert {r.id for r in shipped.for_language("python")} <= set(ids(find(shipped, "python", before)))
     added_findings(shipped, "python", before, after)  # warm-up: imports
+    checks._ROOTS.clear()  # both texts parsed again: the cold figure
     started = time.thread_time()
     added = added_findings(shipped, "python", before, after)
     elapsed = time.thread_time() - started
