@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prompt", help="extra instructions for the model")
     run.add_argument("--dry-run", action="store_true", help="show exactly what would be sent, and send nothing")
     run.add_argument("--json", action="store_true", help="print the result (or the preview) as JSON")
+    run.add_argument("--apply-unchecked", action="store_true",
+                     help="print an edit that failed its checks (syntax, safety rules) like any other, "
+                     "instead of its problems only (exit 1)")
     run.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file or .git)")
     run.add_argument("--language", help="LSP language id (default: from the file name)")
 
@@ -127,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--task", help=f"the task to run when the classifier is unsure, instead of asking ({task_names})")
     for flag, options in (("--dry-run", {"action": "store_true", "help": "show what would be sent; send nothing"}),
                           ("--json", {"action": "store_true", "help": "print the result as JSON"}),
+                          ("--apply-unchecked", {"action": "store_true",
+                                                 "help": "print an edit that failed its checks anyway"}),
                           ("--root", {"type": Path, "help": "workspace root (default: as for run)"}),
                           ("--language", {"help": "LSP language id (default: from the file name)"})):
         ask.add_argument(flag, **options)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from assistant_router.routing.tasks import Delivery, Task
 
 if TYPE_CHECKING:
     from assistant_router.delivery.review import Finding
+    from assistant_router.engine.checks.stage import Finding as CheckFinding
     from assistant_router.engine.pipeline import Answer
     from assistant_router.routing.policy import Policy
     from assistant_router.routing.router import Decision
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_CODES = {Status.APPLIED: EXIT_OK, Status.SHOWN: EXIT_OK, Status.REFUSED: EXIT_REFUSED,
-              Status.FAILED: EXIT_FAILED, Status.CANCELLED: EXIT_FAILED}
+              Status.FAILED: EXIT_FAILED, Status.CANCELLED: EXIT_FAILED, Status.HELD: EXIT_FAILED}
 
 
 def _err(message: str) -> None:
@@ -65,8 +66,10 @@ class TerminalTarget:
     cannot_apply_edits = "the terminal never changes files"
     can_create_files = False
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, apply_unchecked: bool = False) -> None:
         self._as_json = as_json
+        # --apply-unchecked: an answer that failed its checks is printed like any other.
+        self.accepts_unchecked = apply_unchecked
         self.answer: str | None = None
 
     def read(self, uri: str) -> CurrentText | None:
@@ -80,6 +83,14 @@ class TerminalTarget:
 
     async def show_document(self, name: str, markdown: str, fallback: str) -> str | None:
         return None  # the answer streamed to stdout (or goes into the JSON result)
+
+    def hold(self, answer: Answer, edits: Sequence[FileEdit], findings: Sequence[CheckFinding]) -> Mapping[str, Any]:
+        if not self._as_json:
+            path = answer.request.document.name
+            for finding in findings:
+                _err(f"{path}: line {finding.line + 1} of the proposed edit: {finding.severity}: "
+                     f"[{finding.code}] {finding.message}")
+        return {"how_to_apply": "run again with --apply-unchecked to print it anyway"}
 
     def show_findings(self, answer: Answer, findings: Sequence[Finding]) -> Mapping[str, Any]:
         if not self._as_json:
@@ -154,6 +165,7 @@ async def run_task(
     root: Path | None,
     language: str | None,
     loaded: tuple[Path, Path, Any, Policy] | None = None,
+    apply_unchecked: bool = False,
 ) -> int:
     from assistant_router.engine.policies import StaticPolicies
 
@@ -173,7 +185,7 @@ async def run_task(
         return EXIT_CODES[exc.status]
     if dry_run:
         return await _dry_run(request, as_json)
-    return await _run(request, registry, as_json)
+    return await _run(request, registry, as_json, apply_unchecked)
 
 
 def _unreadable(file: Path, exc: OSError | UnicodeDecodeError) -> int:
@@ -183,7 +195,8 @@ def _unreadable(file: Path, exc: OSError | UnicodeDecodeError) -> int:
 
 
 async def ask_task(request_text: str, file: Path, first: int | None, last: int | None, *, task: Task | None,
-                   ask: bool, dry_run: bool, as_json: bool, root: Path | None, language: str | None) -> int:
+                   ask: bool, dry_run: bool, as_json: bool, root: Path | None, language: str | None,
+                   apply_unchecked: bool = False) -> int:
     """``ask``: classify the request as the editor does; when unsure, the
     policy's second opinion, else a numbered list of the likely tasks with
     their models (``ask``: a terminal to ask in), else refuse (exit 3) unless
@@ -233,7 +246,7 @@ async def ask_task(request_text: str, file: Path, first: int | None, last: int |
             await engine.usage.stop()
     _err(f"ask → {chosen.value} (chosen by {chosen_by}; the classifier: {classification.reason})")
     return await run_task(chosen, file, first, last, prompt=request_text, dry_run=dry_run, as_json=as_json,
-                          root=root, language=language, loaded=loaded)
+                          root=root, language=language, loaded=loaded, apply_unchecked=apply_unchecked)
 
 
 def _choose(request_text: str, offered: Sequence[Any]) -> Task | None:
@@ -273,7 +286,7 @@ async def _dry_run(request: TaskRequest, as_json: bool) -> int:
     return EXIT_OK
 
 
-async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
+async def _run(request: TaskRequest, registry: Any, as_json: bool, apply_unchecked: bool = False) -> int:
     from assistant_router.engine.pipeline import Engine
     from assistant_router.engine.pipeline import run_task as pipeline_run
     from assistant_router.engine.usage.service import UsageService
@@ -282,14 +295,17 @@ async def _run(request: TaskRequest, registry: Any, as_json: bool) -> int:
     policy = request.policy
     engine = Engine(providers=ProviderPool(registry), usage=UsageService(lambda: policy.ledger_url))
     progress = TerminalProgress(stream=not as_json and request.spec.delivery is not Delivery.DIAGNOSTICS)
-    target = TerminalTarget(as_json)
+    target = TerminalTarget(as_json, apply_unchecked)
 
     async def deliver(answer: Answer) -> Any:
         target.answer = answer.text
         return await delivery.deliver(answer, target)
 
+    async def check(answer: Answer) -> Any:
+        return await delivery.check(answer, target)
+
     try:
-        result = await pipeline_run(request, engine, deliver=deliver, progress=progress)
+        result = await pipeline_run(request, engine, deliver=deliver, progress=progress, check=check)
     finally:
         await engine.usage.stop()
     if progress.streamed and not progress.streamed.endswith("\n"):
@@ -315,12 +331,12 @@ def main_ask(args: Any) -> int:
     return asyncio.run(
         ask_task(args.request, args.file, args.first, args.last, task=args.task,
                  ask=not args.yes and sys.stdin.isatty(), dry_run=args.dry_run, as_json=args.json, root=args.root,
-                 language=args.language)
+                 language=args.language, apply_unchecked=args.apply_unchecked)
     )
 
 
 def main_run(args: Any) -> int:
     return asyncio.run(
         run_task(args.task, args.file, args.first, args.last, prompt=args.prompt, dry_run=args.dry_run,
-                 as_json=args.json, root=args.root, language=args.language)
+                 as_json=args.json, root=args.root, language=args.language, apply_unchecked=args.apply_unchecked)
     )

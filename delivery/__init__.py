@@ -12,6 +12,7 @@ from assistant_router.routing.tasks import Delivery
 
 if TYPE_CHECKING:
     from assistant_router.delivery.target import Target
+    from assistant_router.engine.checks.stage import CheckReport
     from assistant_router.engine.pipeline import Answer
     from assistant_router.engine.results import Delivered
 
@@ -26,3 +27,11 @@ def kinds() -> dict[Delivery, Callable[[Answer, Target], Awaitable[Delivered]]]:
 async def deliver(answer: Answer, target: Target) -> Delivered:
     """Deliver ``answer`` the way its task's row says, through ``target``."""
     return await kinds()[answer.request.spec.delivery](answer, target)
+
+
+async def check(answer: Answer, target: Target) -> CheckReport | None:
+    """The pipeline's check step: the checks of ``answer``'s edit (None when
+    it makes no edit): see :mod:`~assistant_router.delivery.checking`."""
+    from assistant_router.delivery import checking
+
+    return await checking.check(answer, target)

@@ -14,6 +14,7 @@ from assistant_router.engine.text import LineIndex, Span
 
 if TYPE_CHECKING:
     from assistant_router.delivery.review import Finding
+    from assistant_router.engine.checks.stage import Finding as CheckFinding
     from assistant_router.engine.pipeline import Answer
 
 
@@ -52,6 +53,12 @@ class Target(Protocol):
     @property
     def can_create_files(self) -> bool: ...
 
+    @property
+    def accepts_unchecked(self) -> bool:
+        """Deliver an answer that failed its checks like any other (the
+        terminal's --apply-unchecked); otherwise it is held (:meth:`hold`)."""
+        ...
+
     def read(self, uri: str) -> CurrentText | None:
         """The document now (None when it neither is open nor exists)."""
         ...
@@ -71,4 +78,10 @@ class Target(Protocol):
 
     def show_findings(self, answer: Answer, findings: Sequence[Finding]) -> Mapping[str, Any]:
         """Show review findings on the document; returns details for the result."""
+        ...
+
+    def hold(self, answer: Answer, edits: Sequence[FileEdit], findings: Sequence[CheckFinding]) -> Mapping[str, Any]:
+        """An edit that failed its checks: show its problems, apply nothing, and
+        offer to apply it on request; returns details for the result
+        (``how_to_apply``: a sentence for the user)."""
         ...

@@ -52,6 +52,9 @@ class TaskSource:
     window: str | None = None
     window_line: int = 0
     window_column: int = 0
+    # An escalation: the answer that failed its checks and what they found
+    # (engine/checks/stage.py escalation_note), for the next model of the chain.
+    escalation: str | None = None
 
     @property
     def span(self) -> Span:
@@ -155,6 +158,7 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     diagnostics = tuple(clean(d) for d in source.diagnostics)
     user_prompt = clean(source.user_prompt) if source.user_prompt else None
     instructions = clean(source.instructions, None) if source.instructions else None
+    escalation = clean(source.escalation, None) if source.escalation else None
     fence = source.language
 
     def render(included: list[Piece]) -> str:
@@ -162,6 +166,7 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
         return build_prompt(
             source.task, source.path, source.language, source.first_line, source.last_line, selection,
             project_instructions=instructions, diagnostics=diagnostics, user_prompt=user_prompt, context=sections,
+            escalation=escalation,
         )
 
     max_output = config.max_output_tokens or DEFAULT_OUTPUT_TOKENS

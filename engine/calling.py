@@ -36,6 +36,7 @@ from assistant_router.providers.base import (
 from assistant_router.routing.tasks import Delivery, TaskSpec
 
 if TYPE_CHECKING:
+    from assistant_router.engine.checks.stage import CheckReport
     from assistant_router.routing.policy import ModelConfig
     from assistant_router.routing.router import Decision
 
@@ -112,9 +113,29 @@ class AttemptLog:
     (a cancelled run still reports and records them)."""
 
     attempts: list[Attempt] = field(default_factory=list)
+    escalating: bool = False  # attempts from now on were asked for because an answer failed its checks
 
     def add(self, attempt: Attempt) -> None:
-        self.attempts.append(attempt)
+        self.attempts.append(replace(attempt, escalated=True) if self.escalating else attempt)
+
+    def checked(self, config: ModelConfig, report: CheckReport | None) -> None:
+        """Record the checks of ``config``'s answer (its last attempt with usage)."""
+        if report is None:
+            return
+        for index in range(len(self.attempts) - 1, -1, -1):
+            attempt = self.attempts[index]
+            if attempt.config is config and attempt.usage is not None:
+                self.attempts[index] = replace(attempt, check_outcome=report.outcome(),
+                                               security_findings=report.security_findings)
+                return
+
+    def usage(self) -> Usage:
+        """Every answer's tokens: an escalated task paid for both."""
+        answered = [a.usage for a in self.attempts if a.usage is not None]
+        if len(answered) == 1:
+            return answered[0]
+        return Usage(sum(u.input_tokens for u in answered), sum(u.output_tokens for u in answered),
+                     sum(u.cached_input_tokens for u in answered), any(u.estimated for u in answered))
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,12 @@ def _parse(language: str, text: str) -> Any | None:
 CACHED_CHARS = 100_000
 
 
+def syntax_tree(language: str, text: str) -> Any | None:
+    """The tree-sitter tree of ``text`` (cached like the context's own), or
+    None without a grammar for ``language`` or for a text too long to parse."""
+    return _parse(language, text)
+
+
 def prepare(language: str, text: str) -> None:
     """Parse ``text`` into the cache that :func:`gather` reads, if it would
     be kept there."""

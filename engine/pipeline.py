@@ -6,8 +6,14 @@
       3. call            retries, fallback, timeouts (engine/calling.py)
       4. restore         put the redacted secrets back into the answer
       5. stop checks     never deliver a truncated or refused answer as whole
-      6. deliver         the front end's delivery (delivery/, against its target)
-      7. ledger          one row per attempt, whatever the end
+      6. check           an edit's syntax, safety rules and check commands
+                         (engine/checks/); a failure escalates to the next
+                         model of the chain with the problems (steps 1-6
+                         again), or, when no answer passes, is held back
+      7. deliver         the front end's delivery (delivery/, against its
+                         target); an answer that failed its checks is shown
+                         with its problems, applied only if the user asks
+      8. ledger          one row per attempt, whatever the end
       → TaskResult       immutable, with a Status
 
 Every front end (the language server's runner, ``assistant-router run``, the
@@ -27,7 +33,12 @@ from assistant_router.engine.assembly import RequestTooLarge, preview_data
 from assistant_router.engine.calling import Assemblies, AttemptLog, ProviderSource, Timing, call_models, check_stop
 from assistant_router.engine.resilience import CircuitBreaker
 from assistant_router.engine.results import Delivered, Refused, Status, TaskError, TaskResult, model_label
+
+if TYPE_CHECKING:
+    from assistant_router.engine.calling import Answered
+    from assistant_router.engine.checks.stage import CheckReport
 from assistant_router.engine.usage.prices import ASSUMED_OUTPUT_TOKENS, budget_estimate_usd
+from assistant_router.routing.tasks import Delivery
 
 if TYPE_CHECKING:
     from assistant_router.engine.request import TaskRequest
@@ -65,11 +76,13 @@ class Engine:
 
 @dataclass(frozen=True)
 class Answer:
-    """A complete, checked answer, ready for delivery."""
+    """A complete answer, ready for delivery (or for its checks)."""
 
     request: TaskRequest
     text: str  # secrets restored
     config: ModelConfig  # the model that answered
+    checks: CheckReport | None = None  # None: not checked (not an edit, or checks off)
+    escalated: bool = False  # the answer of a model the task was escalated to
 
     @property
     def label(self) -> str:
@@ -77,6 +90,9 @@ class Answer:
 
 
 Deliver = Callable[[Answer], Awaitable[Delivered]]
+# The check step: what the answer's edit would do, checked; None when there
+# is nothing to check (the front end's delivery knows where an edit goes).
+Check = Callable[[Answer], Awaitable["CheckReport | None"]]
 
 
 @dataclass
@@ -95,6 +111,7 @@ async def run_task(
     deliver: Deliver,
     progress: Progress,
     run: Run | None = None,
+    check: Check | None = None,
 ) -> TaskResult:
     """Run one task through every step; returns its result. A cancelled run
     is recorded (``run.result``) and ``asyncio.CancelledError`` propagates."""
@@ -117,20 +134,81 @@ async def run_task(
             decision, assemblies, run.log, engine.providers, engine.breaker, progress.report,
             timing=engine.timing, on_delta=progress.delta,
         )
-        config = answered.config
-        outcome = {"answered_by": config, "usage": answered.completion.usage, "context": answered.assembled.summary()}
-        text = answered.assembled.redactions.restore(answered.text)  # 4
-        text = check_stop(request.spec, text, config, answered.completion)  # 5
-        progress.report(f"{config.alias}: answer complete, delivering", force=True)
-        delivered = await deliver(Answer(request, text, config))  # 6
+        answer = _answer(request, answered)  # 4, 5
+        if check is not None:
+            answer = await _checked(answer, answered, request, engine, decision, run, progress, check)  # 6
+        config = answer.config
+        outcome = {"answered_by": config, "usage": run.log.usage(), "context": answered.assembled.summary(),
+                   "checks": answer.checks, "escalated": answer.escalated}
+        if answer.checks is not None and not answer.checks.passed:
+            progress.report(f"{config.alias}: {answer.checks.summary()}; nothing applied", force=True)
+        else:
+            progress.report(f"{config.alias}: answer complete, delivering", force=True)
+        delivered = await deliver(answer)  # 7
         finished = result(delivered.status, delivered.message, details=delivered.details)
     except TaskError as exc:
         finished = result(exc.status, str(exc))
     except asyncio.CancelledError:
-        run.result = await _record(engine, request, result(Status.CANCELLED, CANCELLED_MESSAGE))  # 7
+        run.result = await _record(engine, request, result(Status.CANCELLED, CANCELLED_MESSAGE))  # 8
         raise
-    run.result = await _record(engine, request, finished)  # 7
+    run.result = await _record(engine, request, finished)  # 8
     return run.result
+
+
+def _answer(request: TaskRequest, answered: Answered, escalated: bool = False) -> Answer:
+    text = answered.assembled.redactions.restore(answered.text)  # 4
+    text = check_stop(request.spec, text, answered.config, answered.completion)  # 5
+    return Answer(request, text, answered.config, escalated=escalated)
+
+
+async def _checked(answer: Answer, answered: Answered, request: TaskRequest, engine: Engine, decision: Decision,
+                   run: Run, progress: Progress, check: Check) -> Answer:
+    """Step 6: check the answer; while it fails and the policy escalates, ask
+    the next model of the chain, told what failed. Returns the answer that
+    passed, or the best one (fewest problems; the later on a tie)."""
+    from assistant_router.engine.checks.stage import escalation_note
+
+    if request.spec.delivery is Delivery.EDIT:
+        progress.report(f"{answer.config.alias}: checking the edit", force=True)
+    report = await check(answer)
+    answer = replace(answer, checks=report)
+    run.log.checked(answer.config, report)
+    settings, task = request.policy.checks, request.task
+    best = answer
+    escalations = 0
+    while report is not None and not report.passed and settings.failure_action(task) == "escalate" \
+            and escalations < settings.escalations(task):
+        rest = decision.chain[decision.chain.index(answer.config) + 1:] if answer.config in decision.chain else ()
+        if not rest:
+            break
+        escalations += 1
+        run.log.escalating = True
+        progress.report(f"{report.summary()}: escalating to {rest[0].alias}", force=True)
+        source = replace(request.source, escalation=escalation_note(report, answered.text, answer.label))
+        assemblies = Assemblies(source)
+        escalated_decision = replace(decision, chain=rest, reason=f"{decision.reason}; escalated: "
+                                     f"{answer.config.alias}'s answer failed its checks")
+        try:
+            escalated_decision = await _within_budget(request, engine, assemblies, escalated_decision)  # 1
+            answered = await call_models(  # 2, 3
+                escalated_decision, assemblies, run.log, engine.providers, engine.breaker, progress.report,
+                timing=engine.timing, on_delta=progress.delta,
+            )
+            answer = _answer(request, answered, escalated=True)  # 4, 5
+        except TaskError as exc:  # the first answer is still there, held back with its problems
+            logger.warning("escalating %s failed: %s", task.value, exc)
+            progress.report(f"escalation failed: {exc}", force=True)
+            break
+        progress.report(f"{answer.config.alias}: checking the edit", force=True)
+        report = await check(answer)
+        answer = replace(answer, checks=report)
+        run.log.checked(answer.config, report)
+        if report is None or report.passed or len(report.findings) <= len(best.checks.findings if best.checks
+                                                                             else ()):
+            best = answer
+        if report is None or report.passed:
+            break
+    return best
 
 
 async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assemblies, decision: Decision) -> Decision:

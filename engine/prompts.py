@@ -55,6 +55,7 @@ def build_prompt(
     diagnostics: Sequence[str] = (),
     user_prompt: str | None = None,
     context: Sequence[PromptSection] = (),
+    escalation: str | None = None,
 ) -> str:
     prompts = task_prompts()
     parts = [
@@ -75,4 +76,6 @@ def build_prompt(
             sections.append(f"### {section.title}\n{body}")
         parts.append("\n\n".join(sections))
     parts.append(f"Selection:\n```{language}\n{selection.rstrip(chr(10))}\n```")
+    if escalation:
+        parts.append(escalation.strip())
     return "\n\n".join(parts)

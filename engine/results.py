@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from assistant_router.providers.base import Usage
 
 if TYPE_CHECKING:
+    from assistant_router.engine.checks.stage import CheckReport
     from assistant_router.routing.policy import ModelConfig
     from assistant_router.routing.router import Decision
     from assistant_router.routing.tasks import Task
@@ -26,6 +27,7 @@ class Status(enum.StrEnum):
     REFUSED = "refused"  # nothing was sent: an excluded file, a budget, a selection too large, a bad range
     FAILED = "failed"  # sent, but no usable answer
     CANCELLED = "cancelled"  # stopped by the user, or an edit declined in the editor
+    HELD = "held"  # an edit that failed its checks: shown with its problems, applied only if the user asks
 
 
 class TaskError(Exception):
@@ -68,6 +70,9 @@ class Attempt:
     status: int | None = None  # the HTTP status, when there was one
     retryable: bool | None = None
     usage: Usage | None = None  # the answer's usage, on the attempt that answered
+    check_outcome: str | None = None  # its answer's checks: "passed", "failed", "not run"; None: not checked
+    security_findings: int = 0  # safety-rule findings in its answer
+    escalated: bool = False  # called because an answer before it failed its checks
 
     @property
     def skipped(self) -> bool:
@@ -82,6 +87,10 @@ class Attempt:
         }
         if self.error is not None:
             data.update(error=self.error, error_type=self.error_type, status=self.status, retryable=self.retryable)
+        if self.check_outcome is not None:
+            data["checks"] = self.check_outcome
+        if self.escalated:
+            data["escalated"] = True
         return data
 
 
@@ -109,6 +118,8 @@ class TaskResult:
     context: Mapping[str, Any] | None = None  # what was sent, summarised
     details: Mapping[str, Any] = field(default_factory=dict)  # from the delivery
     cost_usd: float = 0.0  # known prices only; set once the ledger has the run
+    checks: CheckReport | None = None  # the delivered answer's checks (None: not checked)
+    escalated: bool = False  # the delivered answer came from a model the task was escalated to
 
     @property
     def model(self) -> ModelConfig | None:
@@ -116,7 +127,9 @@ class TaskResult:
 
     @property
     def fallback(self) -> bool:
-        return bool(self.answered_by and self.decision and self.answered_by is not self.decision.primary)
+        """Another model than the primary answered because the primary failed (not escalated)."""
+        return bool(self.answered_by and self.decision and self.answered_by is not self.decision.primary
+                    and not self.escalated)
 
     @property
     def fallback_error(self) -> str | None:
@@ -149,6 +162,9 @@ class TaskResult:
             data["message"] = self.message
         if self.context is not None:
             data["context"] = dict(self.context)
+        if self.checks is not None:
+            data["checks"] = self.checks.to_json()
+        data["escalated"] = self.escalated
         data.update(self.details)
         data["cost_usd"] = self.cost_usd
         return data

@@ -6,7 +6,8 @@ download and no 75 MB tokenizer, and costs microseconds. Measured error (see
 docs/context.md): mean about +2 %, 95 % of samples within ±12 %; the worst
 underestimate seen is 40 %, on a file that is mostly a list of short quoted
 keywords (long numbers count a token per three digits, as the encoding splits
-them: a table of 30-digit constants was underestimated by half before). Window checks therefore allow ``SAFETY`` times the estimate.
+them: a table of 30-digit constants was underestimated by half before).
+Window checks therefore allow ``SAFETY`` times the estimate.
 Claude's tokenizer is not public; the same estimate is used for it.
 """
 

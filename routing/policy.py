@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
+from assistant_router.routing.check_commands import CheckCommand
 from assistant_router.routing.strict import StrictModel, key_text, problems
 from assistant_router.routing.tasks import Task
 from assistant_router.routing.toml_locations import KeyPath, TomlLocations
@@ -164,6 +165,54 @@ class Classifier(StrictModel):
                                                    json_schema_extra=_shown(3.0))
 
 
+CheckFailure = Literal["escalate", "ask"]
+# Tasks whose answers are edits (or carry quick fixes): the ones checked before delivery.
+CHECKED_TASKS = (Task.SCAFFOLD, Task.TEST, Task.FIX, Task.REFACTOR, Task.REVIEW)
+MAX_ESCALATIONS = 3
+
+
+class TaskChecks(StrictModel):
+    """``[checks.<task>]``: what a failed check does for this task."""
+
+    on_check_failure: CheckFailure | None = Field(
+        default=None, description="\"escalate\": the next model of the chain gets the task with the problems; "
+        "\"ask\": nothing is escalated, the answer is shown with its problems.")
+    max_escalations: int | None = Field(default=None, ge=0, le=MAX_ESCALATIONS,
+                                        description="Escalations per task when checks fail.")
+
+
+class Checks(StrictModel):
+    """[checks]: what every edit is checked for before it is applied, and what a failure does."""
+
+    on_check_failure: CheckFailure | None = Field(
+        default=None, description="\"escalate\": the next model of the chain gets the task with the problems "
+        "found; \"ask\": nothing is escalated, the answer is shown with its problems.",
+        json_schema_extra=_shown("escalate"))
+    max_escalations: int | None = Field(default=None, ge=0, le=MAX_ESCALATIONS, description="Escalations per task "
+                                        "when checks fail (never beyond the route's chain).",
+                                        json_schema_extra=_shown(1))
+    syntax: bool | None = Field(default=None, description="The edited document must parse with no new syntax "
+                                "errors; only your user config may turn it off.", json_schema_extra=_shown(True))
+    safety_rules: bool | None = Field(default=None, description="Run the safety rules (shipped, the project's "
+                                      ".assistant-router/rules/*.yml, yours) on what an edit adds; only your user "
+                                      "config may turn them off.", json_schema_extra=_shown(True))
+    disable_rules: Annotated[list[str], OneOrMany] = Field(
+        default=[], description="Ids of shipped safety rules not to run (a project may, unless your user config "
+        "sets allow_project_disable = false).")
+    allow_project_disable: bool | None = Field(default=None, description="User config only: whether a project's "
+                                               "disable_rules applies.", json_schema_extra=_shown(True))
+    commands: list[CheckCommand] = Field(
+        default=[], description="[[checks.commands]]: linters or type checkers run on a scratch copy of each edited "
+        "file (name, command, languages, timeout_s, format, copy). Running a program is code execution: only your "
+        "user config, or a project it lists in trusted_projects, may set them.")
+    scaffold: TaskChecks | None = Field(default=None, description="[checks.scaffold]: overrides for scaffold.")
+    test: TaskChecks | None = Field(default=None, description="[checks.test]: overrides for test.")
+    fix: TaskChecks | None = Field(default=None, description="[checks.fix]: overrides for fix.")
+    refactor: TaskChecks | None = Field(default=None, description="[checks.refactor]: overrides for refactor.")
+    review: TaskChecks | None = Field(default=None, description="[checks.review]: overrides for review's quick "
+                                      "fixes.")
+
+
 class ModelEntry(StrictModel):
     """``[models.NAME]`` as written in one file; fields left out are inherited."""
 
@@ -241,6 +290,8 @@ class PolicyFile(StrictModel):
     budget: Budget | None = Field(default=None, description="Spending limits, UTC days and months.")
     classifier: Classifier = Field(default=Classifier(), description="Free-form requests the classifier is unsure "
                                    "about: an optional second opinion from a model.")
+    checks: Checks = Field(default=Checks(), description="Checks on every edit before it is applied (syntax, "
+                           "safety rules) and what a failed check does (escalate, or ask).")
     ledger_url: str | None = Field(default=None, description="Where usage is recorded: sqlite:///path or "
                                    "postgresql://… for a team.")
     trusted_projects: list[str] | None = Field(default=None, description="Projects allowed to set the user-config-"
@@ -375,6 +426,30 @@ class ClassifierSettings:
 
 
 @dataclass(frozen=True)
+class CheckSettings:
+    on_check_failure: CheckFailure = "escalate"
+    max_escalations: int = 1
+    syntax: bool = True
+    safety_rules: bool = True
+    disabled_rules: frozenset[str] = frozenset()
+    # Where rule files are read from, with who wrote them: the project's
+    # .assistant-router/rules and the user's rules directory (next to the user config).
+    rule_directories: tuple[tuple[Path, Literal["project", "user"]], ...] = ()
+    tasks: dict[Task, TaskChecks] = field(default_factory=dict)
+    # Check commands: from the user config, or a project it trusts (running a
+    # program is code execution); a higher layer's list replaces a lower one's.
+    commands: tuple[CheckCommand, ...] = ()
+
+    def failure_action(self, task: Task) -> CheckFailure:
+        own = self.tasks.get(task)
+        return own.on_check_failure if own is not None and own.on_check_failure else self.on_check_failure
+
+    def escalations(self, task: Task) -> int:
+        own = self.tasks.get(task)
+        return own.max_escalations if own is not None and own.max_escalations is not None else self.max_escalations
+
+
+@dataclass(frozen=True)
 class Policy:
     models: dict[str, ModelConfig]
     routes: dict[Task, Route]
@@ -388,6 +463,7 @@ class Policy:
     # their provider and model): a budget counts them as unknown prices.
     unvouched_prices: frozenset[str] = frozenset()
     classifier: ClassifierSettings = ClassifierSettings()
+    checks: CheckSettings = CheckSettings()
 
 
 @dataclass(frozen=True)
@@ -560,6 +636,8 @@ def _allowed_keys(parent: KeyPath) -> list[str]:
         model = TaskBudget if len(names) > 2 else Budget
     elif names[0] == "classifier":
         model = Classifier
+    elif names[0] == "checks":
+        model = (CheckCommand if names[1] == "commands" else TaskChecks) if len(names) > 1 else Checks
     elif names[0] == "models":
         model = ModelEntry
         if names[-1] == "timeouts":
@@ -815,6 +893,7 @@ def build_policy(
                                  origin=parsed.origin(("classifier", "second_opinion")))
         if settings.second_opinion_timeout_s is not None:
             classifier = replace(classifier, second_opinion_timeout_s=settings.second_opinion_timeout_s)
+    checks = _checks(parsed_layers, issues, trusted)
     budget = _budget(parsed_layers, merged, issues)
     if budget.any:
         for alias in sorted(unvouched):
@@ -845,7 +924,77 @@ def build_policy(
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
     return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url,
-                  frozenset(unvouched), classifier), issues
+                  frozenset(unvouched), classifier, checks), issues
+
+
+def _checks(parsed_layers: list[_Parsed], issues: list[PolicyIssue], trusted: set[Path]) -> CheckSettings:
+    """[checks], key by key, the higher layer winning; a project may not turn
+    checks off, and its disable_rules applies only while the user config allows it."""
+    settings = CheckSettings()
+    project_disabled: list[tuple[_Parsed, list[str]]] = []
+    disabled: set[str] = set()
+    allow_project_disable = True
+    directories: list[tuple[Path, Literal["project", "user"]]] = []
+    for parsed in parsed_layers:
+        layer, file = parsed.layer, parsed.file.checks
+        role = layer.role
+        if role != "builtin" and layer.path is not None:
+            if role == "project":
+                directories.append((layer.path.parent / ".assistant-router" / "rules", "project"))
+            else:
+                directories.append((layer.path.parent / "rules", "user"))
+        values: dict[str, Any] = {}
+        if file.on_check_failure is not None:
+            values["on_check_failure"] = file.on_check_failure
+        if file.max_escalations is not None:
+            values["max_escalations"] = file.max_escalations
+        for key in ("syntax", "safety_rules"):
+            value = getattr(file, key)
+            if value is None:
+                continue
+            if role == "project" and value is False:
+                issues.append(PolicyIssue(layer.label, f"'checks.{key} = false' is ignored: only your user config "
+                                          "may turn off the checks that keep broken or unsafe edits out of your files",
+                                          parsed.locations.line_of(("checks", key)), f"checks.{key}", "warning"))
+                continue
+            values[key] = value
+        if file.commands:
+            if role == "project" and not _is_trusted(layer, trusted):
+                issues.append(PolicyIssue(layer.label, "'checks.commands' is ignored: running a program is code "
+                                          "execution, so only your user config may set check commands; to allow "
+                                          "this project's, add it to trusted_projects in your user config",
+                                          parsed.locations.line_of(("checks", "commands", 0)), "checks.commands",
+                                          "warning"))
+            else:
+                values["commands"] = tuple(file.commands)
+        if file.allow_project_disable is not None:
+            if role == "project":
+                issues.append(PolicyIssue(layer.label, "'checks.allow_project_disable' is ignored here: only your "
+                                          "user config decides whether a project may switch off safety rules",
+                                          parsed.locations.line_of(("checks", "allow_project_disable")),
+                                          "checks.allow_project_disable", "warning"))
+            else:
+                allow_project_disable = file.allow_project_disable
+        if file.disable_rules:
+            if role == "project":
+                project_disabled.append((parsed, list(file.disable_rules)))
+            else:
+                disabled.update(file.disable_rules)
+        tasks = dict(settings.tasks)
+        for task in CHECKED_TASKS:
+            own = getattr(file, task.value)
+            if own is not None:
+                before = tasks.get(task, TaskChecks())
+                tasks[task] = before.model_copy(update=own.model_dump(exclude_none=True))
+        settings = replace(settings, tasks=tasks, **values)
+    for parsed, ids in project_disabled:
+        if allow_project_disable:
+            disabled.update(ids)
+        else:
+            issues.append(PolicyIssue(parsed.layer.label, "'checks.disable_rules' is ignored: your user config sets "
+                                      "allow_project_disable = false", parsed.locations.line_of(
+                                          ("checks", "disable_rules")), "checks.disable_rules", "warning"))
+    return replace(settings, disabled_rules=frozenset(disabled), rule_directories=tuple(directories))
 
 
 def _merge_fields(fields: dict[str, Any], values: dict[str, Any]) -> None:

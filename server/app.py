@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from assistant_router.engine.policies import PolicyReport, PolicyStore
     from assistant_router.engine.request import Document
     from assistant_router.engine.usage.service import UsageService
+    from assistant_router.server.held import HeldAnswers
     from assistant_router.server.runner import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,13 @@ class Services:
         from assistant_router.delivery.diagnostics import ReviewFixes
 
         return ReviewFixes()
+
+    @cached_property
+    def held(self) -> HeldAnswers:
+        """Answers that failed their checks, until applied or dropped."""
+        from assistant_router.server.held import HeldAnswers
+
+        return HeldAnswers()
 
     @cached_property
     def engine(self) -> Engine:

@@ -69,6 +69,12 @@ class UsageArgs(_Strict):
     all_projects: bool = False
 
 
+class HeldArgs(_Strict):
+    """``assistant.applyUnchecked``: which held answer (the code action gives the id)."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+
+
 class ArgumentError(ValueError):
     """Bad command arguments; the message says which key and why."""
 

@@ -21,10 +21,11 @@ from pygls.lsp.server import LanguageServer
 from assistant_router.delivery.target import CurrentText, FileEdit
 from assistant_router.engine.results import Declined, Failed
 from assistant_router.engine.text import LineIndex
-from assistant_router.server.diagnostics import REVIEW_CHANNEL
+from assistant_router.server.diagnostics import CHECKS_CHANNEL, REVIEW_CHANNEL
 
 if TYPE_CHECKING:
     from assistant_router.delivery.review import Finding
+    from assistant_router.engine.checks.stage import Finding as CheckFinding
     from assistant_router.engine.pipeline import Answer
     from assistant_router.server.app import Services
 
@@ -56,6 +57,8 @@ class LspTarget:
     @property
     def can_create_files(self) -> bool:
         return self._features.create_files
+
+    accepts_unchecked = False  # a held answer is applied by its code action, on request
 
     def read(self, uri: str) -> CurrentText | None:
         workspace = self._ls.workspace
@@ -139,6 +142,41 @@ class LspTarget:
         self._services.reviews.set(uri, fixes)
         self._services.diagnostics.set(uri, REVIEW_CHANNEL, diagnostics)
         return {"diagnostics": len(diagnostics), "fixes": len(fixes)}
+
+
+    def hold(self, answer: Answer, edits: Sequence[FileEdit], findings: Sequence[CheckFinding]) -> Mapping[str, Any]:
+        """Diagnostics on the selection, one per problem of the proposed edit
+        (source assistant-router, code: the rule id or "syntax"), and the
+        "Apply unchecked answer" code action there (server/held.py)."""
+        from assistant_router.engine.text import Pos, Span
+        from assistant_router.server.held import HeldAnswer
+
+        request = answer.request
+        uri = request.document.uri
+        edit = next((e for e in edits if e.uri == uri), None)
+        span = edit.range if edit is not None else request.span
+        if span.start == span.end:  # an insertion: its line
+            span = Span(Pos(span.start.line, 0), Pos(span.start.line + 1, 0))
+        where = client_range(self._ls, self._services, uri, span) if uri in self._ls.workspace.text_documents \
+            else types.Range(types.Position(span.start.line, 0), types.Position(span.start.line, 0))
+        diagnostics = [
+            types.Diagnostic(
+                where, f"{finding.message} (line {finding.line + 1} of the proposed {request.task.value} edit by "
+                f"{answer.label}; not applied)",
+                severity=_SEVERITY.get(finding.severity, types.DiagnosticSeverity.Error),
+                code=finding.code, source="assistant-router")
+            for finding in findings[:MAX_HELD_DIAGNOSTICS]
+        ]
+        held = HeldAnswer(answer, diagnostics)
+        self._services.held.add(uri, held)
+        self._services.diagnostics.set(uri, CHECKS_CHANNEL, self._services.held.diagnostics(uri))
+        return {"diagnostics": len(diagnostics), "held": held.id,
+                "how_to_apply": "to apply it anyway, use the code action \"Apply unchecked answer\" on the selection"}
+
+
+MAX_HELD_DIAGNOSTICS = 20
+_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning,
+             "info": types.DiagnosticSeverity.Information, "hint": types.DiagnosticSeverity.Hint}
 
 
 def save_markdown(folder: Path, name: str, text: str | list[str]) -> Path:

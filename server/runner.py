@@ -137,8 +137,11 @@ class TaskRunner:
         except TaskError as exc:
             result = TaskResult(args.task, exc.status, 0, message=str(exc))
         else:
-            deliver = functools.partial(delivery.deliver, target=LspTarget(self._ls, services))
-            job = asyncio.create_task(run_task(request, services.engine, deliver=deliver, progress=progress, run=run),
+            target = LspTarget(self._ls, services)
+            deliver = functools.partial(delivery.deliver, target=target)
+            check = functools.partial(delivery.check, target=target)
+            job = asyncio.create_task(run_task(request, services.engine, deliver=deliver, progress=progress, run=run,
+                                               check=check),
                                       name=f"assistant.run {args.task.value}")
             running.add(job, ("request", request_id))
             try:
@@ -155,6 +158,8 @@ class TaskRunner:
         progress.end(_end_message(result))
         if result.status in (Status.FAILED, Status.REFUSED):
             self._show(types.MessageType.Error, f"assistant-router: {result.message}")
+        elif result.status is Status.HELD:
+            self._show(types.MessageType.Warning, f"assistant-router: {result.message}")
         elif result.fallback and result.decision is not None and result.answered_by is not None:
             self._show(types.MessageType.Warning, f"assistant-router: {args.task.value} was answered by "
                        f"{model_label(result.answered_by)} because {model_label(result.decision.primary)} failed: "
@@ -169,6 +174,28 @@ class TaskRunner:
         self._notify_status(data)
         logger.info("%s → %s: %s (%s)", args.task.value, data["alias"], result.status, result.message or data["reason"])
         return data
+
+    async def apply_unchecked(self, held_id: str) -> dict[str, Any]:
+        """Apply an answer held back by its checks, as the user chose to: placed
+        again on the text as it is now, then its problems are cleared."""
+        from dataclasses import replace
+
+        from assistant_router.server.diagnostics import CHECKS_CHANNEL
+
+        services = self._services
+        found = services.held.pop(held_id)
+        if found is None:
+            return {"status": Status.FAILED.value, "message": "that answer is no longer held (applied, or its "
+                    "document was closed); nothing was changed"}
+        uri, held = found
+        services.diagnostics.set(uri, CHECKS_CHANNEL, services.held.diagnostics(uri))
+        answer = replace(held.answer, checks=None)
+        try:
+            delivered = await delivery.deliver(answer, LspTarget(self._ls, services))
+        except TaskError as exc:
+            return {"status": exc.status.value, "message": str(exc)}
+        logger.info("applied an unchecked %s answer by %s", answer.request.task.value, answer.label)
+        return {"status": delivered.status.value, **delivered.details}
 
     async def preview(self, args: TaskArgs) -> dict[str, Any]:
         """What ``assistant.run`` would send to the primary model; sends nothing."""
@@ -325,7 +352,9 @@ def _end_message(result: TaskResult) -> str:
     who = f" by {result.answered_by.alias}" if result.answered_by else ""
     match result.status:
         case Status.APPLIED:
-            return f"Applied{who}"
+            return f"Applied{who}" + (" (escalated: the first answer failed its checks)" if result.escalated else "")
+        case Status.HELD:
+            return f"Not applied: the answer{who} failed its checks"
         case Status.SHOWN:
             return f"Done{who}"
         case Status.CANCELLED:

@@ -47,7 +47,8 @@ def tables(figures: dict[str, Any]) -> str:
             row(["accuracy", *[pct(loso["by_source"][s]["accuracy"]) for s in sources]])]
     for group, title in (("by_style", "style"), ("by_lang", "language")):
         keys = sorted(loso[group])
-        out += ["", f"Per {title} (accuracy, requests):", "", row([title, *keys]), row(["---", *["---:" for _ in keys]])]
+        out += ["", f"Per {title} (accuracy, requests):", "", row([title, *keys]),
+                row(["---", *["---:" for _ in keys]])]
         for key, name in (("leave_one_source_out", "leave-one-source-out"), ("dev", "development set")):
             if key in figures:
                 cells = figures[key][group]

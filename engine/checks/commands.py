@@ -45,14 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from assistant_router.routing.check_commands import CheckCommand, Format
 
-from assistant_router.routing.strict import StrictModel
-
-Format = Literal["auto", "ruff", "mypy", "pyright", "gcc", "tsc", "go", "cargo-json", "eslint-json"]
 Severity = Literal["error", "warning", "info"]
 
-MAX_TIMEOUT_S = 300.0
 # All the commands of one call together (times timeout_scale): they run one after another.
 TOTAL_TIMEOUT_S = 300.0
 # What is kept of one run's output (stdout and stderr together); the rest is read and dropped.
@@ -87,35 +83,6 @@ _SUFFIX_FAMILIES: tuple[frozenset[str], ...] = (
     frozenset({".c", ".h"}),
     frozenset({".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".h"}),
 )
-
-
-class CheckCommand(StrictModel):
-    """One check command, as written in the user's configuration.
-
-    ``command``: the program and its arguments. In the arguments after the
-    program, ``{file}`` is replaced by the absolute path of the scratch copy
-    of the edited file and ``{dir}`` by the absolute path of the scratch
-    directory (the working directory of the run). ``languages``: the LSP
-    language ids it applies to (``"*"``: every language).
-    """
-
-    name: str = Field(min_length=1)
-    command: list[str] = Field(min_length=1)
-    languages: list[str] = Field(min_length=1)
-    timeout_s: float = Field(default=20.0, gt=0, le=MAX_TIMEOUT_S)
-    format: Format = "auto"
-    # "copy" in the configuration; BaseModel has a method of that name.
-    copy_mode: Literal["file", "project"] = Field(default="file", alias="copy")
-
-    @field_validator("command")
-    @classmethod
-    def _program_named(cls, value: list[str]) -> list[str]:
-        if not value[0].strip():
-            raise ValueError("the program (the first item) is empty")
-        return value
-
-    def applies_to(self, language: str) -> bool:
-        return "*" in self.languages or language in self.languages
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class AttemptRow:
     applied: bool = False  # an edit from this attempt was applied
     kept: bool | None = None  # still in the document later (None: not known yet)
     estimated: bool = False  # the provider reported no usage: the tokens are the router's estimate
+    check_outcome: str | None = None  # the answer's checks: passed, failed, not run; None: not checked (not an edit)
+    escalated: bool = False  # the task came to this model because an answer before failed its checks
+    security_findings: int = 0  # safety-rule findings in this answer, caught before anything was applied
     id: int | None = None
 
 
@@ -92,6 +95,11 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
             chosen TEXT, top_task TEXT NOT NULL, confidence REAL NOT NULL)""",
         "CREATE INDEX choices_project_time ON choices (project, time)",
     ],
+    [  # 4: checked answers
+        "ALTER TABLE attempts ADD COLUMN check_outcome TEXT",
+        "ALTER TABLE attempts ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE attempts ADD COLUMN security_findings INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
 _POSTGRES_MIGRATIONS: list[list[str]] = [
     [
@@ -112,6 +120,11 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
             time DOUBLE PRECISION NOT NULL, project TEXT NOT NULL, request_sha256 TEXT NOT NULL,
             offered TEXT NOT NULL, chosen TEXT, top_task TEXT NOT NULL, confidence DOUBLE PRECISION NOT NULL)""",
         "CREATE INDEX choices_project_time ON choices (project, time)",
+    ],
+    [  # 4
+        "ALTER TABLE attempts ADD COLUMN check_outcome TEXT",
+        "ALTER TABLE attempts ADD COLUMN escalated BOOLEAN NOT NULL DEFAULT FALSE",
+        "ALTER TABLE attempts ADD COLUMN security_findings BIGINT NOT NULL DEFAULT 0",
     ],
 ]
 

@@ -92,12 +92,15 @@ class UsageService:
         primary = decision.primary
         rows = []
         total = counted = 0.0
-        answering = next((a for a in reversed(result.attempts) if a.usage is not None), None)
+        # The attempt whose answer was delivered: the last of the model that
+        # answered (an escalated task has an earlier answer that failed its checks).
+        answering = next((a for a in reversed(result.attempts) if a.usage is not None
+                          and (result.answered_by is None or a.config is result.answered_by)), None)
         for attempt in result.attempts:
             usage = attempt.usage
             cost = cost_usd(attempt.config.prices, usage) if usage is not None else None
-            if attempt is answering:
-                status = "ok"
+            if attempt is answering or (attempt.usage is not None and attempt.error is None):
+                status = "ok"  # it answered (an answer that failed its checks too)
             elif attempt.skipped:
                 status = "skipped"
             else:
@@ -109,8 +112,9 @@ class UsageService:
                 input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
                 cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost,
                 ttft_ms=attempt.first_token_ms, total_ms=attempt.elapsed_ms, error_type=attempt.error_type,
-                fallback=attempt.config is not primary, applied=applied,
-                estimated=usage.estimated if usage else False,
+                fallback=attempt.config is not primary and not attempt.escalated, applied=applied,
+                estimated=usage.estimated if usage else False, check_outcome=attempt.check_outcome,
+                escalated=attempt.escalated, security_findings=attempt.security_findings,
             ))
             total += cost or 0.0
             if usage is not None:

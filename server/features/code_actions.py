@@ -19,7 +19,7 @@ from assistant_router.engine.text import last_selected_line, overlaps, range_jso
 from assistant_router.engine.usage.budgets import exhausted
 from assistant_router.routing.matching import RouteRequest
 from assistant_router.routing.tasks import ADVERTISED_KINDS, EmptySelection, Task
-from assistant_router.server.features.commands import RUN_COMMAND
+from assistant_router.server.features.commands import APPLY_UNCHECKED_COMMAND, RUN_COMMAND
 
 if TYPE_CHECKING:
     from assistant_router.server.app import Services
@@ -69,6 +69,30 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
                 tags=_ai_tags(services),
             )
         )
+    return actions
+
+
+def _held_answers(services: Services, uri: str, target: types.Range, only) -> list[types.CodeAction]:
+    """"Apply unchecked answer" where an answer was held back by its checks
+    (its diagnostics are on the selection it would change)."""
+    held = services.held.get(uri) if "held" in services.__dict__ else []  # never built here: cheap when unused
+    if not held or not _wanted(types.CodeActionKind.QuickFix.value, only):
+        return []
+    if target.start == target.end:
+        target = types.Range(types.Position(target.start.line, 0), types.Position(target.start.line, 1 << 30))
+    actions = []
+    for entry in reversed(held):  # the latest first
+        if not any(overlaps(d.range, target) for d in entry.diagnostics):
+            continue
+        answer = entry.answer
+        problems = len(entry.diagnostics)
+        title = (f"Apply unchecked answer: {answer.request.task.value} by {answer.label} "
+                 f"({problems} problem{'s' if problems != 1 else ''})")
+        actions.append(types.CodeAction(
+            title=title, kind=types.CodeActionKind.QuickFix, diagnostics=list(entry.diagnostics),
+            command=types.Command(title=title, command=APPLY_UNCHECKED_COMMAND, arguments=[{"id": entry.id}]),
+            tags=_ai_tags(services),
+        ))
     return actions
 
 
@@ -133,6 +157,7 @@ def setup(server: LanguageServer, services: Services) -> None:
         language = document.language_id if document else None
 
         actions = _review_fixes(services, document, uri, params.range, only)
+        actions += _held_answers(services, uri, params.range, only)
         offered = services.options.tasks if services.options is not None else Task
         budget = router.policy.budget
         tags = _ai_tags(services)

@@ -1,5 +1,6 @@
 """workspace/executeCommand: ``assistant.run``, ``assistant.route``,
-``assistant.preview``, ``assistant.ask``, ``assistant.usage`` and ``assistant.tasks``.
+``assistant.preview``, ``assistant.ask``, ``assistant.usage``, ``assistant.tasks``
+and ``assistant.applyUnchecked`` (an answer held back by its checks).
 
 Each takes one argument ``{"task", "uri", "range", "prompt"?}`` (``ask``:
 ``{"uri", "range", "prompt"}``; ``route`` accepts a prompt instead of a task). pygls
@@ -24,6 +25,7 @@ PREVIEW_COMMAND = "assistant.preview"
 ASK_COMMAND = "assistant.ask"
 USAGE_COMMAND = "assistant.usage"
 TASKS_COMMAND = "assistant.tasks"
+APPLY_UNCHECKED_COMMAND = "assistant.applyUnchecked"
 
 
 def _parse(raw: Any, kind: str = "TaskArgs"):
@@ -70,6 +72,11 @@ def setup(server: LanguageServer, services: Services) -> None:
         from assistant_router.routing.tasks import task_table
 
         return {"tasks": task_table()}
+
+    @server.command(APPLY_UNCHECKED_COMMAND)
+    async def apply_unchecked(ls: LanguageServer, argument: Any) -> dict:
+        """Apply an answer its checks held back (the code action gives its id)."""
+        return await services.runner.apply_unchecked(_parse(argument, "HeldArgs").id)
 
     @server.command(ASK_COMMAND)
     async def ask(ls: LanguageServer, argument: Any) -> dict:

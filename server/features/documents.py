@@ -49,6 +49,8 @@ def setup(server: LanguageServer, services: Services) -> None:
     def did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         services.line_indexes.forget(params.text_document.uri)  # it holds the text
         services.preparations.forget(params.text_document.uri)
+        if "held" in services.__dict__:  # answers held back by their checks: gone with their document
+            services.held.forget(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant_router.engine.checks import rules as checks
 from assistant_router.engine.checks.rules import (
     RuleSet,
     added_findings,
@@ -20,7 +21,6 @@ from assistant_router.engine.checks.rules import (
     find,
     load_rules,
 )
-from assistant_router.engine.checks import rules as checks
 
 
 @pytest.fixture(scope="module")
