@@ -13,6 +13,7 @@ from lsprotocol import types
 
 # The channel review findings are published on (policy problems have their own).
 REVIEW_CHANNEL = "review"
+RULES_CHANNEL = "rule files"  # problems of safety-rule files (.assistant-router/rules/*.yml)
 CHECKS_CHANNEL = "checks"  # the problems of answers held back by their checks (server/held.py)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -59,6 +59,7 @@ class TaskRunner:
         self._services = services
         # The classifier of free-form requests (tests inject one); None: routing/classify.py's.
         self.classifier: Callable[[str, Facts], Classification] | None = None
+        self._rule_problem_uris: set[str] = set()  # rule files shown with problems
 
     # ------------------------------------------------------------ requests
 
@@ -164,6 +165,8 @@ class TaskRunner:
             self._show(types.MessageType.Warning, f"assistant-router: {args.task.value} was answered by "
                        f"{model_label(result.answered_by)} because {model_label(result.decision.primary)} failed: "
                        f"{result.fallback_error}")
+        if result.checks is not None:
+            self._show_rule_problems(result.checks.rule_problems)
         data = result.to_json()
         project = services.project_key(args.uri)
         if result.status is not Status.CANCELLED:  # a cancelled run answers at once (the server may be stopping)
@@ -174,6 +177,31 @@ class TaskRunner:
         self._notify_status(data)
         logger.info("%s → %s: %s (%s)", args.task.value, data["alias"], result.status, result.message or data["reason"])
         return data
+
+    def _show_rule_problems(self, problems: Sequence[Any]) -> None:
+        """Rule files that cannot be used (bad YAML, an unknown key) get their
+        problems as diagnostics; a file fixed since has them cleared. Never a
+        failure of the task: the other rules ran."""
+        from pygls import uris
+
+        from assistant_router.server.diagnostics import RULES_CHANNEL
+
+        by_uri: dict[str, list[types.Diagnostic]] = {}
+        for problem in problems:
+            if problem.path is None:
+                continue
+            uri = uris.from_fs_path(str(problem.path)) or str(problem.path)
+            line = max(problem.line - 1, 0)
+            column = max(problem.column - 1, 0)
+            by_uri.setdefault(uri, []).append(types.Diagnostic(
+                types.Range(types.Position(line, column), types.Position(line, column + 1)),
+                problem.message, severity=types.DiagnosticSeverity.Error, source="assistant-router",
+                code="rule-file"))
+        for uri in self._rule_problem_uris - by_uri.keys():
+            self._services.diagnostics.set(uri, RULES_CHANNEL, [])
+        for uri, diagnostics in by_uri.items():
+            self._services.diagnostics.set(uri, RULES_CHANNEL, diagnostics)
+        self._rule_problem_uris = set(by_uri)
 
     async def apply_unchecked(self, held_id: str) -> dict[str, Any]:
         """Apply an answer held back by its checks, as the user chose to: placed

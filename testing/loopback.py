@@ -367,6 +367,7 @@ class LoopbackProviders:
         self.signature = signature
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, deque[Fault]] = {"anthropic": deque(), "responses": deque(), "chat": deque()}
+        self._replies: dict[str, deque[str]] = {"anthropic": deque(), "responses": deque(), "chat": deque()}
         self._server: asyncio.AbstractServer | None = None
         self._ids = itertools.count(1).__next__
         self._connections: set[asyncio.Task] = set()
@@ -386,6 +387,11 @@ class LoopbackProviders:
     def fail_next(self, api: Api, *faults: Fault) -> None:
         """The next requests to ``api`` get these faults, in order."""
         self._faults[api].extend(faults)
+
+    def reply_next(self, api: Api, *texts: str) -> None:
+        """The next answers of ``api`` are these texts, in order (then the
+        usual answer derived from the prompt)."""
+        self._replies[api].extend(texts)
 
     def hold(self, n: int | None = None, *, trickle_s: float | None = None) -> Hold:
         """From now on, streams (every API) stay open once their text is sent,
@@ -490,7 +496,8 @@ class LoopbackProviders:
             return
 
         model = str(record.body.get("model", "model"))
-        text = reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})")
+        replies = self._replies[api]
+        text = replies.popleft() if replies else reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})")
         stream = _Stream(api, model, record.prompt, self._ids, self.usage)
         # Chunked, as the real services stream: a connection cut before the
         # final empty chunk is then a protocol error for the client, not an EOF.
