@@ -1,0 +1,60 @@
+"""The syntax check and the stage around it: only the errors an edit adds,
+a check that cannot say is "not run", a broken check never fails the task."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant_router.engine.checks import stage
+from assistant_router.engine.checks.stage import Proposal, check_proposal
+from assistant_router.engine.checks.syntax import new_syntax_problems
+from assistant_router.routing.policy import CheckSettings
+
+BEFORE = "import math\n\n\ndef area(r):\n    return math.pi * r * r\n"
+
+
+@pytest.mark.parametrize(("language", "before", "after", "message"), [
+    ("python", BEFORE, BEFORE + "\ndef f(:\n    pass\n", "syntax error at line 7"),
+    ("python", "x = 1\n", "x = foo(1, 2\n", "cannot parse"),
+    ("rust", "fn main() { let x = 1; }\n", "fn main() { let x = 1 }\n", "missing ';'"),
+    ("go", "package a\n\nfunc f() {}\n", "package a\n\nfunc f() {\n", "syntax error at line 3"),
+    ("typescript", "const a: number = 1;\n", "const a: number = (1;\n", "syntax error at line 1"),
+    ("java", "class A { void f() {} }\n", "class A { void f() { }\n", "syntax error"),
+])
+def test_an_error_the_edit_adds_is_reported(language, before, after, message):
+    problems = new_syntax_problems(language, before, after)
+    assert problems and message in problems[0].message
+
+
+def test_an_error_already_there_is_not_the_edits():
+    broken = "def g(:\n    pass\n"
+    assert new_syntax_problems("python", broken + BEFORE, broken + BEFORE + "\nx = 2\n") == []
+
+
+def test_positions_are_code_points():
+    (problem, *_) = new_syntax_problems("python", "", 's = "é😀" + foo(1\n')
+    assert (problem.line, problem.column, problem.end_column) == (0, 0, 16)
+
+
+def test_a_language_without_a_grammar_cannot_be_checked():
+    assert new_syntax_problems("toml", "a = 1\n", "a = \n") is None
+    report = check_proposal(Proposal("file:///a.toml", "toml", "a.toml", "a = 1\n", "a =\n"), CheckSettings())
+    assert [(r.name, r.passed) for r in report.results] == [("syntax", None), ("rules", None)]
+    assert report.passed and report.outcome() == "not run"
+
+
+def test_checks_switched_off_do_not_run():
+    report = check_proposal(Proposal("file:///a.py", "python", "a.py", "", "def f(:\n"),
+                            CheckSettings(syntax=False, safety_rules=False))
+    assert report.results == () and report.passed
+
+
+def test_a_check_that_breaks_is_not_run_and_the_others_still_are(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("grammar exploded")
+
+    monkeypatch.setattr(stage, "_rules", broken)
+    report = check_proposal(Proposal("file:///a.py", "python", "a.py", "", "def f(:\n"), CheckSettings())
+    syntax, rules = report.results
+    assert syntax.passed is False and rules.passed is None and "grammar exploded" in (rules.note or "")
+    assert not report.passed and report.summary().startswith("syntax error at line 1")
