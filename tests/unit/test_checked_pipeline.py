@@ -19,7 +19,7 @@ from assistant_router.engine.request import Document, build_request
 from assistant_router.engine.results import Status
 from assistant_router.engine.text import Span
 from assistant_router.providers.base import Completion, ModelRequest, Provider, StreamEvent, TextDelta, Usage
-from assistant_router.routing.policy import builtin_layer, build_policy, file_layer
+from assistant_router.routing.policy import build_policy, builtin_layer, file_layer
 from assistant_router.routing.tasks import Task
 
 TEXT = "import math\n\n\ndef area(radius):\n    return math.pi * radius ** 2\n"
