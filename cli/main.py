@@ -150,6 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a project policy file and the user config")
     check.add_argument("directory", nargs="?", type=Path, default=Path("."),
                        help="project root, or its .assistant-router.toml (default: .)")
+    check_code = commands.add_parser(
+        "check-code", help="run the safety rules on files, with no model (a pre-commit hook)",
+        description="Run the safety rules the editor checks every AI edit with (the shipped ones, the project's "
+        ".assistant-router/rules/*.yml and yours, less [checks] disable_rules) on whole files or line ranges. No "
+        "model, nothing sent. One 'path:line:column: severity: [rule] message' line per finding. Exit codes: 0 "
+        "no error or warning, 1 at least one (or the policy has errors), 2 usage (a file that cannot be read).")
+    check_code.add_argument("files", nargs="+", metavar="FILE[:START-END]", help="files, optionally with 1-based lines")
+    check_code.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check_code.add_argument("--root", type=Path, help="workspace root (default: nearest folder with a policy file "
+                            "or .git)")
+    check_code.add_argument("--language", help="LSP language id for every file (default: from each file name)")
     schema = commands.add_parser("schema", help="print the JSON Schema of policy files, for TOML editors")
     schema.add_argument("--path", action="store_true", help="print where the shipped schema file is instead")
 
@@ -350,6 +361,16 @@ def _check(args: argparse.Namespace) -> int:
     for issue in sorted(load.issues, key=lambda i: (i.source, i.line or 0)):  # in the order of each file
         print(issue)
     errors = len(load.errors)
+    if load.policy is not None:
+        from assistant_router.engine.checks import rules
+
+        settings = load.policy.checks
+        rule_set = rules.load_rules(directories=settings.rule_directories, disabled=settings.disabled_rules)
+        for problem in rule_set.problems:
+            where = f"{problem.path}:{problem.line}" if problem.path else "[checks] disable_rules"
+            print(f"{where}: error: {problem.message}")
+        errors += len(rule_set.problems)
+        checked += [str(d) for d, _ in settings.rule_directories if d.is_dir()]
     if errors:
         print(f"{errors} error{'s' if errors != 1 else ''}; the server would keep its previous policy.")
         return 1
@@ -397,6 +418,11 @@ def _command(args: argparse.Namespace) -> int:
         return _ask(args)
     if args.command == "schema":
         return _schema(args)
+    if args.command == "check-code":
+        from assistant_router.cli.check_code import check_code
+
+        return check_code([_split_file_arg(f) for f in args.files], root=args.root, as_json=args.json,
+                          language=args.language)
     if args.command == "completion":
         from assistant_router.cli.completion import script
         from assistant_router.routing.tasks import Task

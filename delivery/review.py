@@ -54,6 +54,13 @@ class Finding(BaseModel):
     replacement: str | None = None
 
 
+class RuleFinding(Finding):
+    """A safety rule's finding (engine/checks/rules.py) added to a review: made
+    by the router, never parsed from a model's answer."""
+
+    rule: str
+
+
 class InvalidReview(ValueError):
     """The answer holds no findings we can read."""
 
@@ -100,6 +107,19 @@ def parse_review(answer: str) -> tuple[list[Finding], list[str]]:
     return findings, notes
 
 
+def finding_range(finding: Finding, lines: Sequence[str]) -> types.Range:
+    """Where ``finding`` is, in code points (its line is in the document)."""
+    start = finding.line - 1
+    end = min(max(finding.end_line or finding.line, finding.line), len(lines)) - 1
+    start_text, end_text = lines[start].rstrip("\r\n"), lines[end].rstrip("\r\n")
+    first_column = len(start_text) - len(start_text.lstrip())  # whole lines start at the code, not the indent
+    start_column = min(finding.column - 1, len(start_text)) if finding.column else first_column
+    end_column = min(finding.end_column - 1, len(end_text)) if finding.end_column else len(end_text)
+    if end == start and end_column < start_column:
+        end_column = len(end_text)
+    return types.Range(types.Position(start, start_column), types.Position(end, end_column))
+
+
 def findings_to_diagnostics(
     findings: list[Finding], lines: Sequence[str], model_label: str
 ) -> tuple[list[types.Diagnostic], int]:
@@ -110,22 +130,15 @@ def findings_to_diagnostics(
         if finding.line > len(lines):
             outside += 1
             continue
-        start = finding.line - 1
-        end = min(max(finding.end_line or finding.line, finding.line), len(lines)) - 1
-        start_text, end_text = lines[start].rstrip("\r\n"), lines[end].rstrip("\r\n")
-        first_column = len(start_text) - len(start_text.lstrip())  # whole lines start at the code, not the indent
-        start_column = min(finding.column - 1, len(start_text)) if finding.column else first_column
-        end_column = min(finding.end_column - 1, len(end_text)) if finding.end_column else len(end_text)
-        if end == start and end_column < start_column:
-            end_column = len(end_text)
-        selection = types.Range(types.Position(start, start_column), types.Position(end, end_column))
+        selection = finding_range(finding, lines)
         data = None
         if finding.replacement is not None:
             data = {"replacement": finding.replacement, "original": text_in(lines, selection)}
+        who = f"safety rule {finding.rule}" if isinstance(finding, RuleFinding) else model_label
         diagnostics.append(
             types.Diagnostic(
                 range=selection,
-                message=f"{finding.message} — {model_label}",
+                message=f"{finding.message} — {who}",
                 severity=_SEVERITY[finding.severity],
                 source=DIAGNOSTIC_SOURCE,
                 code=finding.category,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from assistant_router.routing.constants import CONFIG_ENV, PROJECT_POLICY_FILENAME
 from assistant_router.routing.policy import (
@@ -98,6 +99,14 @@ def _load_policy(
         elif (project := file_layer(project_path, "project")) is not None:
             layers.append(project)
     policy, issues = build_policy(layers, check_model)
+    if policy is not None:
+        # Safety rules are read from these folders whether or not a policy file
+        # sits next to them. The user's first: an id is kept by the first rule
+        # that has it, so a project can add rules but not replace the user's.
+        directories: list[tuple[Path, Literal["project", "user"]]] = [(user_path.parent / "rules", "user")]
+        if project_path is not None:
+            directories.append((project_path.parent / ".assistant-router" / "rules", "project"))
+        policy = replace(policy, checks=replace(policy.checks, rule_directories=tuple(directories)))
     return PolicyLoad(policy, issues, user_path, project_path)
 
 

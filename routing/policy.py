@@ -432,8 +432,9 @@ class CheckSettings:
     syntax: bool = True
     safety_rules: bool = True
     disabled_rules: frozenset[str] = frozenset()
-    # Where rule files are read from, with who wrote them: the project's
-    # .assistant-router/rules and the user's rules directory (next to the user config).
+    # Where rule files are read from, with who wrote them: the user's rules
+    # directory (next to the user config), then the project's
+    # .assistant-router/rules; set by routing/config.py load_policy.
     rule_directories: tuple[tuple[Path, Literal["project", "user"]], ...] = ()
     tasks: dict[Task, TaskChecks] = field(default_factory=dict)
     # Check commands: from the user config, or a project it trusts (running a
@@ -934,15 +935,9 @@ def _checks(parsed_layers: list[_Parsed], issues: list[PolicyIssue], trusted: se
     project_disabled: list[tuple[_Parsed, list[str]]] = []
     disabled: set[str] = set()
     allow_project_disable = True
-    directories: list[tuple[Path, Literal["project", "user"]]] = []
     for parsed in parsed_layers:
         layer, file = parsed.layer, parsed.file.checks
         role = layer.role
-        if role != "builtin" and layer.path is not None:
-            if role == "project":
-                directories.append((layer.path.parent / ".assistant-router" / "rules", "project"))
-            else:
-                directories.append((layer.path.parent / "rules", "user"))
         values: dict[str, Any] = {}
         if file.on_check_failure is not None:
             values["on_check_failure"] = file.on_check_failure
@@ -994,7 +989,7 @@ def _checks(parsed_layers: list[_Parsed], issues: list[PolicyIssue], trusted: se
             issues.append(PolicyIssue(parsed.layer.label, "'checks.disable_rules' is ignored: your user config sets "
                                       "allow_project_disable = false", parsed.locations.line_of(
                                           ("checks", "disable_rules")), "checks.disable_rules", "warning"))
-    return replace(settings, disabled_rules=frozenset(disabled), rule_directories=tuple(directories))
+    return replace(settings, disabled_rules=frozenset(disabled))
 
 
 def _merge_fields(fields: dict[str, Any], values: dict[str, Any]) -> None:

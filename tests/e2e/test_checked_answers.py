@@ -7,6 +7,7 @@ answer" code action."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import textwrap
@@ -179,3 +180,26 @@ async def test_check_commands_run_from_the_user_config_and_a_project_asking_gets
     policy_uri = (workspace / ".assistant-router.toml").as_uri()
     await session.wait_for(lambda: session.client.diagnostics.get(policy_uri))
     assert any("code execution" in d.message for d in session.client.diagnostics[policy_uri])
+
+
+async def test_a_review_gets_the_safety_rules_findings_and_no_unsafe_quick_fix(start_session, loopback, workspace):
+    (workspace / "geometry.py").write_text(SAMPLE.replace("    return math.pi * radius ** 2",
+                                                          "    return math.pi * eval(str(radius)) ** 2"))
+    session, uri = await start(start_session, loopback, workspace)
+    review = {"findings": [
+        {"line": 5, "severity": "warning", "category": "style", "message": "use a local", "replacement":
+         "    import subprocess; subprocess.run(str(radius), shell=True)\n    return math.pi * radius ** 2"},
+        {"line": 4, "severity": "info", "category": "docs", "message": "say what radius is"}]}
+    loopback.reply_next("anthropic", json.dumps(review))
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 7))
+
+    assert result["status"] == "shown"
+    assert "1 suggested fix failed the checks" in result["message"]
+    await session.wait_for(lambda: session.client.diagnostics.get(uri))
+    by_code = {d.code: d for d in session.client.diagnostics[uri]}
+    assert by_code["security"].message.endswith("— safety rule python.eval-non-literal")
+    assert by_code["security"].range.start.line == 5
+    assert "suggested fix is not offered" in by_code["style"].message
+    actions = await session.code_actions(uri, 5, 6)
+    assert not [a for a in actions if a.title.startswith("Apply suggested fix: use a local")]
