@@ -173,7 +173,7 @@ Keys: :task :alias :provider :model :status :fallback :usage
   (let ((outcome (plist-get status :status)))
     (propertize (format " [AI %s:%s%s %s]" (plist-get status :task) (plist-get status :alias)
                         (if (eq (plist-get status :fallback) t) "↩" "") outcome)
-                'face (if (member outcome '("failed" "refused" "cancelled")) 'warning 'success)
+                'face (if (member outcome '("failed" "refused" "cancelled" "held")) 'warning 'success)
                 'help-echo (assistant-router--describe-status status))))
 
 (cl-defmethod eglot-handle-notification (_server (_method (eql 'assistant/status)) &rest params)

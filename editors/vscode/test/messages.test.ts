@@ -117,6 +117,17 @@ describe("formatRunResult", () => {
       notify: false,
     });
   });
+  it("logs an edit held back by its checks, without a second notification", () => {
+    const notice = formatRunResult({ ...run, task: "fix", status: "held",
+      message: "not applied: codex's edit failed its checks (syntax error at line 4)" });
+    assert.deepEqual(notice, {
+      level: "warning",
+      text: "Fix by codex (openai gpt-5.3-codex): not applied: codex's edit failed its checks (syntax error at line 4).",
+      notify: false,
+    });
+    assert.match(formatRunResult({ ...run, task: "fix", status: "applied", escalated: true }).text,
+      /escalated: the first answer failed its checks/);
+  });
   it("logs a cancel quietly", () => {
     const notice = formatRunResult({ ...run, status: "cancelled", message: "cancelled; nothing was applied" });
     assert.equal(notice.text, "Review cancelled: cancelled; nothing was applied.");

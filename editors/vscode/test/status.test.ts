@@ -117,6 +117,12 @@ describe("statusBarView", () => {
     assert.equal(view.severity, "warning");
     assert.match(view.tooltip, /refused: nothing was sent/);
   });
+  it("shows an edit held back by its checks as a warning", () => {
+    const view = statusBarView(parseStatus({ ...applied, status: "held", message: "not applied" })!);
+    assert.equal(view.text, "$(shield) claude-opus-4-6 · held");
+    assert.equal(view.severity, "warning");
+    assert.match(view.tooltip, /the edit failed its checks/);
+  });
   it("falls back to the alias, then the product name, when the model is unknown", () => {
     assert.equal(statusBarView(parseStatus({ task: "fix", status: "failed", alias: "codex" })!).text, "$(error) codex · failed");
     const bare = statusBarView(parseStatus({ task: "fix", status: "failed" })!);

@@ -248,7 +248,8 @@ function M.ask(opts)
     M.execute(bufnr, "assistant.ask", argument, function(result)
       local classification = compat.value(result.classification) or {}
       local status = compat.value(result.status) or "?"
-      local level = (status == "failed" or status == "refused") and vim.log.levels.WARN or vim.log.levels.INFO
+      local level = (status == "failed" or status == "refused" or status == "held") and vim.log.levels.WARN
+        or vim.log.levels.INFO
       local how = compat.value(classification.chosen_by) == "user" and "you chose" or "read as"
       local text
       if compat.value(result.task) then

@@ -112,6 +112,9 @@ export function formatRunResult(raw: unknown, prompt?: string, tasks?: TaskTable
   if (r.fallback === true) {
     details.push("after a fallback");
   }
+  if (r.escalated === true) {
+    details.push("escalated: the first answer failed its checks");
+  }
   const tail = details.length ? ` (${details.join(", ")})` : "";
   const title = taskTitle(tasks, task);
 
@@ -124,6 +127,10 @@ export function formatRunResult(raw: unknown, prompt?: string, tasks?: TaskTable
         findings !== undefined ? `${formatCount(findings)} finding${findings === 1 ? "" : "s"} shown` : "result shown";
       return { level: "info", text: `${prefix}${title} by ${who}: ${what}${tail}.`, notify: true };
     }
+    case "held":
+      // The edit failed its checks (syntax, safety rules): its problems are diagnostics, with
+      // an "Apply unchecked answer" code action; the server's message (already shown) says so.
+      return { level: "warning", text: `${prefix}${title} by ${who}: ${message ?? "not applied"}.`, notify: false };
     case "cancelled":
       return { level: "info", text: `${prefix}${title} cancelled${message ? `: ${message}` : ""}.`, notify: false };
     case "refused":

@@ -7,7 +7,7 @@ import { type TaskTable, taskTitle } from "./tasks";
 
 export const STATUS_NOTIFICATION = "assistant/status";
 
-export type Outcome = "applied" | "shown" | "refused" | "cancelled" | "failed";
+export type Outcome = "applied" | "shown" | "held" | "refused" | "cancelled" | "failed";
 
 /** `assistant/status` params, checked: the server sends null for what it does not know. */
 export interface StatusPayload {
@@ -68,6 +68,7 @@ const ICONS: Record<string, string> = {
   shown: "$(eye)",
   cancelled: "$(circle-slash)",
   refused: "$(circle-slash)",
+  held: "$(shield)",
   failed: "$(error)",
 };
 
@@ -76,6 +77,7 @@ const OUTCOME_WORDS: Record<string, string> = {
   shown: "result shown",
   cancelled: "cancelled",
   refused: "refused: nothing was sent",
+  held: "not applied: the edit failed its checks",
   failed: "failed",
 };
 
@@ -112,7 +114,7 @@ export function statusBarView(s: StatusPayload, tasks?: TaskTable): StatusBarVie
   lines.push(`_Click to show the route for ${escapeMarkdown(s.task)}_`);
 
   const severity: Severity =
-    s.status === "failed" ? "error" : s.status === "refused" || s.fallback ? "warning" : "normal";
+    s.status === "failed" ? "error" : s.status === "refused" || s.status === "held" || s.fallback ? "warning" : "normal";
   return { text, tooltip: lines.join("  \n"), severity, click: { command: SHOW_ROUTE_COMMAND, args: [{ task: s.task }] } };
 }
 
