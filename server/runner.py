@@ -60,6 +60,7 @@ class TaskRunner:
         # The classifier of free-form requests (tests inject one); None: routing/classify.py's.
         self.classifier: Callable[[str, Facts], Classification] | None = None
         self._rule_problem_uris: set[str] = set()  # rule files shown with problems
+        self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ requests
 
@@ -166,7 +167,7 @@ class TaskRunner:
                        f"{model_label(result.answered_by)} because {model_label(result.decision.primary)} failed: "
                        f"{result.fallback_error}")
         if result.checks is not None:
-            self._show_rule_problems(result.checks.rule_problems)
+            self.show_rule_problems(result.checks.rule_problems)
         data = result.to_json()
         project = services.project_key(args.uri)
         if result.status is not Status.CANCELLED:  # a cancelled run answers at once (the server may be stopping)
@@ -178,7 +179,7 @@ class TaskRunner:
         logger.info("%s → %s: %s (%s)", args.task.value, data["alias"], result.status, result.message or data["reason"])
         return data
 
-    def _show_rule_problems(self, problems: Sequence[Any]) -> None:
+    def show_rule_problems(self, problems: Sequence[Any]) -> None:
         """Rule files that cannot be used (bad YAML, an unknown key) get their
         problems as diagnostics; a file fixed since has them cleared. Never a
         failure of the task: the other rules ran."""
@@ -202,6 +203,22 @@ class TaskRunner:
         for uri, diagnostics in by_uri.items():
             self._services.diagnostics.set(uri, RULES_CHANNEL, diagnostics)
         self._rule_problem_uris = set(by_uri)
+
+    def check_rule_files_soon(self, uri: str) -> None:
+        """A rule file opened or saved: its problems (and those of the other
+        rule files of its root) shown now, not at the next task."""
+        task = asyncio.get_running_loop().create_task(self._check_rule_files(uri), name=f"rule files {uri}")
+        self._background.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._background.discard)
+
+    async def _check_rule_files(self, uri: str) -> None:
+        from assistant_router.engine.checks import rules
+
+        services = self._services
+        settings = services.policies.router(services.roots.locate(uri).root).policy.checks
+        rule_set = await asyncio.to_thread(rules.load_rules, directories=settings.rule_directories,
+                                           disabled=settings.disabled_rules)
+        self.show_rule_problems(rule_set.problems)
 
     async def apply_unchecked(self, held_id: str) -> dict[str, Any]:
         """Apply an answer held back by its checks, as the user chose to: placed

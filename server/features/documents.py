@@ -4,6 +4,7 @@ these run. Kept minimal: a change costs O(document) in pygls already."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -30,10 +31,31 @@ def _prune_stale_review_fixes(ls: LanguageServer, services: Services, uri: str) 
         services.diagnostics.set(uri, REVIEW_CHANNEL, remaining)
 
 
+def _is_rule_file(uri: str) -> bool:
+    """A safety-rule file: ``.assistant-router/rules/*.yml`` in a project, or
+    the user's ``rules/`` folder next to the user config."""
+    if not uri.endswith((".yml", ".yaml")):
+        return False
+    if "/.assistant-router/rules/" in uri:
+        return True
+    from pygls import uris
+
+    from assistant_router.routing.config import user_config_path
+
+    path = uris.to_fs_path(uri)
+    return path is not None and Path(path).parent == user_config_path().parent / "rules"
+
+
+def _check_rule_file(services: Services, uri: str) -> None:
+    if _is_rule_file(uri):
+        services.runner.check_rule_files_soon(uri)
+
+
 def setup(server: LanguageServer, services: Services) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         policy_file_edited(ls, services, params.text_document.uri)
+        _check_rule_file(services, params.text_document.uri)
         services.line_indexes.get(params.text_document.uri, params.text_document.text)  # a long one: off the loop
         services.preparations.changed(params.text_document.uri)
 
@@ -56,6 +78,7 @@ def setup(server: LanguageServer, services: Services) -> None:
     async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
         policy_file_saved(services, uri)
+        _check_rule_file(services, uri)
         if services.usage.acceptance.due_for(uri):
             await services.usage.judge(services.read_text, uri)  # a save judges the edits made there
 

@@ -203,3 +203,16 @@ async def test_a_review_gets_the_safety_rules_findings_and_no_unsafe_quick_fix(s
     assert "suggested fix is not offered" in by_code["style"].message
     actions = await session.code_actions(uri, 5, 6)
     assert not [a for a in actions if a.title.startswith("Apply suggested fix: use a local")]
+
+
+async def test_a_rule_file_opened_in_the_editor_shows_its_problems_at_once(start_session, loopback, workspace):
+    rules = workspace / ".assistant-router" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "team.yml").write_text("id: team.x\nlanguage: python\nrule:\n  pattern: print($A)\nseverty: error\n")
+    session = await start_session("vscode", env=loopback.env)
+
+    uri = session.open(".assistant-router/rules/team.yml", language="yaml")
+
+    await session.wait_for(lambda: session.client.diagnostics.get(uri))
+    (problem,) = session.client.diagnostics[uri]
+    assert "severty" in problem.message and problem.range.start.line == 4
