@@ -39,7 +39,8 @@ async def test_commands_and_kinds_are_advertised(start_session, client):
     capabilities = session.initialize_result.capabilities
 
     assert set(capabilities.execute_command_provider.commands) == {
-        "assistant.run", "assistant.route", "assistant.preview", "assistant.ask", "assistant.usage", "assistant.tasks"}
+        "assistant.run", "assistant.route", "assistant.preview", "assistant.ask", "assistant.usage", "assistant.tasks",
+        "assistant.applyUnchecked"}
     assert set(capabilities.code_action_provider.code_action_kinds) == {
         "quickfix",
         "refactor.rewrite.assistant",

@@ -67,9 +67,10 @@ async def test_default_routes_and_delivery(start_session, sample, task, client):
     assert route["reason"] == f"built-in default route: {task} → {alias}, {other}"
     assert result["task"] == task
     assert (result["alias"], result["provider"], result["model"]) == (alias, "mock", "mock")
+    checked = {"checks": "passed"} if task in ("scaffold", "test", "fix", "refactor") else {}  # edits are checked
     assert result["attempts"] == [
         {"alias": alias, "provider": "mock", "model": "mock",
-         "elapsed_ms": result["attempts"][0]["elapsed_ms"]}
+         "elapsed_ms": result["attempts"][0]["elapsed_ms"], **checked}
     ]
     assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
     assert isinstance(result["elapsed_ms"], int)
