@@ -123,12 +123,12 @@ def _tooltip(category: str, name: str, text: str) -> str:
 
 
 def stacked_bars(title: str, categories: Sequence[str], series: Series, fmt: Format, *, y_label: str,
-                 x_label: str, colours: Mapping[str, str] | None = None) -> str:
-    """One bar per category, a segment per series."""
+                 x_label: str, colours: Mapping[str, str] | None = None, whole: bool = False) -> str:
+    """One bar per category, a segment per series (``whole``: counts, ticks on whole numbers)."""
     totals = [sum(values[i] or 0.0 for values in series.values()) for i in range(len(categories))]
     if not categories or not any(totals):
         return empty(title)
-    frame = _Frame(title, categories, max(totals), fmt, y_label, x_label, list(series), colours)
+    frame = _Frame(title, categories, max(totals), fmt, y_label, x_label, list(series), colours, whole)
     bar = min(48.0, frame.slot * 0.7)
     marks = []
     for i, category in enumerate(categories):

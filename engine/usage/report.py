@@ -8,7 +8,7 @@ import html
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,6 +58,89 @@ def summarize_choices(choices: Iterable[ChoiceRow]) -> dict[str, Any]:
         "pairs": [{"offered": list(offered), "chosen": chosen, "count": count}
                   for (offered, chosen), count in common],
     }
+
+
+MIN_CHECKED = 5  # checked runs of a task × first model before its pass rate counts in a suggestion
+LOW_PASS_RATE = 0.5  # a first answer passing its checks less often than this is worth a suggestion
+CHECKED = ("passed", "failed")
+
+
+def _check_figures() -> dict[str, Any]:
+    return {"checked": 0, "passed_first": 0, "failed_first": 0, "saved": 0, "held": 0, "escalated_answers": 0,
+            "escalation_cost_usd": 0.0, "escalation_unknown_cost": 0, "security_findings": 0}
+
+
+def _check_rates(figures: dict[str, Any]) -> dict[str, Any]:
+    checked, failed = figures["checked"], figures["failed_first"]
+    return {**figures, "escalation_cost_usd": round(figures["escalation_cost_usd"], 6),
+            "pass_rate": figures["passed_first"] / checked if checked else None,
+            "saved_rate": figures["saved"] / failed if failed else None}
+
+
+def summarize_checks(rows: Iterable[AttemptRow], model_of: Callable[[AttemptRow], str]) -> dict[str, Any]:
+    """Whether starting cheap paid off: per task and the model of each run's
+    first answer (its first row with status ok), over the *checked* runs (that
+    first answer's checks passed or failed; "not run" and unchecked answers,
+    e.g. not an edit, are left out):
+
+    - ``passed_first``: the first answer passed its checks (``pass_rate`` of ``checked``);
+    - ``saved``: the first answer failed, and an escalated answer of the same
+      run passed its checks or was applied (``saved_by``: the model of the
+      first such answer; ``saved_rate`` of ``failed_first``);
+    - ``held``: the first answer failed and no later answer passed or was
+      applied: held back (or the run was cancelled during its escalation). A
+      held answer the user applied later ("Apply unchecked answer") is not in
+      the ledger; ``checked = passed_first + saved + held``;
+    - ``escalation_cost_usd``: the known cost of the escalated answers (rows
+      with ``escalated``, status ok), ``escalation_unknown_cost`` of them at
+      no known price, out of ``escalated_answers``;
+    - ``security_findings``: safety-rule findings in the run's answers, every
+      one caught before anything was applied.
+
+    ``total`` sums the rows; its ``security_findings`` counts every row of
+    the period, checked run or not."""
+    runs: dict[str, list[AttemptRow]] = defaultdict(list)
+    findings = 0
+    for row in rows:
+        findings += row.security_findings
+        runs[row.run_id].append(row)
+    groups: dict[tuple[str, str], dict[str, Any]] = defaultdict(_check_figures)
+    saved_by: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for attempts in runs.values():
+        answers = [r for r in attempts if r.status == "ok"]
+        if not answers or answers[0].check_outcome not in CHECKED:
+            continue
+        first, later = answers[0], answers[1:]
+        key = (first.task, model_of(first))
+        g = groups[key]
+        g["checked"] += 1
+        g["security_findings"] += sum(r.security_findings for r in attempts)
+        escalated = [r for r in later if r.escalated]
+        g["escalated_answers"] += len(escalated)
+        for r in escalated:
+            if r.cost_usd is None:
+                g["escalation_unknown_cost"] += 1
+            else:
+                g["escalation_cost_usd"] += r.cost_usd
+        if first.check_outcome == "passed":
+            g["passed_first"] += 1
+            continue
+        g["failed_first"] += 1
+        saviour = next((r for r in escalated if r.check_outcome == "passed" or r.applied), None)
+        if saviour is None:
+            g["held"] += 1
+        else:
+            g["saved"] += 1
+            saved_by[key][model_of(saviour)] += 1
+    total = _check_figures()
+    for g in groups.values():
+        for name, value in g.items():
+            total[name] += value
+    total["security_findings"] = findings
+    by_task = [{"task": task, "model": model, **_check_rates(g),
+                "saved_by": dict(sorted(saved_by[(task, model)].items()))}
+               for (task, model), g in sorted(groups.items())]
+    return {"by_task": by_task, "total": _check_rates(total)}
 
 
 def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = None,
@@ -164,13 +247,15 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "first_time": min((row.time for row in rows), default=None),
         "last_time": max((row.time for row in rows), default=None),
         "choices": summarize_choices(choices),
+        "checks": summarize_checks(rows, model_of),
     }
     summary["suggestions"] = suggestions(summary)
     return summary
 
 
 def suggestions(summary: dict[str, Any]) -> list[str]:
-    """Plain advice drawn from the numbers: cheaper models that are kept as often."""
+    """Plain advice drawn from the numbers: cheaper models that are kept as
+    often, first answers that fail their checks too often, security findings caught."""
     advice = []
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in summary["by_task"]:
@@ -192,12 +277,47 @@ def suggestions(summary: dict[str, Any]) -> list[str]:
                         f"{_money(cheap['avg_cost_usd'])} vs {dear['model']} {_percent(dear['acceptance'])} at "
                         f"{_money(dear['avg_cost_usd'])} — consider routing {task} to {alias}"
                     )
+    advice += _check_suggestions(summary.get("checks"))
     unknown = [model for model, m in summary["by_model"].items() if m["unknown_cost"]]
     if unknown:
         advice.append(
             f"{summary['unknown_cost_requests']} answers have no known price ({', '.join(unknown)}): "
             "set [models.NAME].prices in your policy to see their cost"
         )
+    return advice
+
+
+def _escalation_cost(figures: dict[str, Any]) -> str:
+    if not figures["escalated_answers"]:
+        return "—"
+    return _known_cost(figures["escalation_cost_usd"], figures["escalation_unknown_cost"],
+                       figures["escalated_answers"])
+
+
+def _check_suggestions(checks: dict[str, Any] | None) -> list[str]:
+    """A task whose first model passed its checks less than LOW_PASS_RATE of
+    at least MIN_CHECKED checked runs, where escalation saved some: route it to
+    the model that saved it most often. And the security findings caught."""
+    if not checks:
+        return []
+    advice = []
+    for row in checks["by_task"]:
+        if row["checked"] < MIN_CHECKED or row["pass_rate"] >= LOW_PASS_RATE or not row["saved_by"]:
+            continue
+        saviour = max(row["saved_by"].items(), key=lambda item: (item[1], item[0]))[0]
+        if saviour == row["model"]:
+            continue
+        alias = saviour.split(" ", 1)[0]
+        advice.append(
+            f"{row['task']} by {row['model']} passed its checks only {_percent(row['pass_rate'])} of the time "
+            f"({row['passed_first']} of {row['checked']} first answers); escalating cost "
+            f"{_escalation_cost(row)} and saved {row['saved']} of its {row['failed_first']} failures "
+            f"({row['held']} held): consider routing {row['task']} to {alias}"
+        )
+    found = checks["total"]["security_findings"]
+    if found:
+        advice.append(f"{found:,} security finding{'s were' if found != 1 else ' was'} caught before "
+                      f"{'they were' if found != 1 else 'it was'} applied")
     return advice
 
 
@@ -240,10 +360,34 @@ def render_text(summary: dict[str, Any]) -> str:
     out.append("")
     out += _table(["project", "answers", "cost"],
                   [[k, str(p["answered"]), _money(p["cost_usd"])] for k, p in summary["by_project"].items()])
+    out += _checks_text(summary.get("checks"))
     out += _choices_text(summary.get("choices"))
     if summary["suggestions"]:
         out += ["", "Suggestions:"] + [f"- {s}" for s in summary["suggestions"]]
     return "\n".join(out)
+
+
+CHECK_HEADER = ["task", "first model", "checked runs", "passed first", "pass rate", "saved by escalation",
+                "held", "escalation cost", "security findings"]
+
+
+def _check_cells(figures: dict[str, Any]) -> list[str]:
+    return [f"{figures['checked']:,}", f"{figures['passed_first']:,}", _percent(figures["pass_rate"]),
+            f"{figures['saved']:,}", f"{figures['held']:,}", _escalation_cost(figures),
+            f"{figures['security_findings']:,}"]
+
+
+def _checks_text(checks: dict[str, Any] | None) -> list[str]:
+    """The "Checked answers" section, when any run's first answer was checked."""
+    if not checks or not checks["total"]["checked"]:
+        return []
+    total = checks["total"]
+    rows = [[r["task"], r["model"], *_check_cells(r)] for r in checks["by_task"]]
+    out = ["", "Checked answers (edits checked before they were applied), per task and the model of each run's "
+           "first answer:"]
+    out += _table(CHECK_HEADER, [*rows, ["total", "", *_check_cells(total)]])
+    return out + ["saved by escalation: the first answer failed its checks, an escalated one passed (or was "
+                  "applied); held: no answer passed, none was applied"]
 
 
 def _offered_chosen(pair: dict[str, Any]) -> tuple[str, str]:
@@ -354,9 +498,41 @@ def _totals(summary: dict[str, Any]) -> str:
         f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>" for k, v in cards) + "</dl>"
 
 
+# The outcomes of checked runs, in the order stacked, with colours that read as such (Okabe–Ito).
+CHECK_SERIES = {"passed_first": ("passed first time", "#009E73"), "saved": ("saved by escalation", "#0072B2"),
+                "held": ("held (no answer passed)", "#D55E00")}
+
+
+def _checks_html(checks: dict[str, Any] | None) -> tuple[str, str]:
+    """The chart (checked runs per task and first model, stacked by outcome)
+    and the table, with a total row; an empty state when nothing was checked."""
+    title = "Checked runs per task and first model, by outcome"
+    if not checks or not checks["total"]["checked"]:
+        why = "no edit's first answer was checked in this period"
+        return charts.empty(title, why), ""
+    rows = checks["by_task"]
+    categories = [f"{r['task']} · {r['model'].split(' ', 1)[0]}" for r in rows]  # the alias: labels stay short
+    if len(set(categories)) < len(categories):  # one alias for two models over the period
+        categories = [f"{r['task']} · {r['model']}" for r in rows]
+    series: dict[str, list[float | None]] = {label: [float(r[key]) for r in rows]
+                                             for key, (label, _) in CHECK_SERIES.items()}
+    colours = dict(CHECK_SERIES.values())
+    chart = charts.stacked_bars(title, categories, series, lambda v: f"{v:g}", y_label="runs",
+                                x_label="task · model of the first answer", colours=colours, whole=True)
+    table = _html_table("Checked answers, per task and the model of the first answer", CHECK_HEADER,
+                        [*([r["task"], r["model"], *_check_cells(r)] for r in rows),
+                         ["total", "", *_check_cells(checks["total"])]], labels=2)
+    note = ('<p class="note">Checked runs: the first answer (edits only) was checked. Saved by escalation: it '
+            "failed, and the answer of a model it was escalated to passed its checks or was applied. Held: no "
+            "answer passed; an answer the user applied anyway later is not in the ledger. Escalation cost: the "
+            "escalated answers' known cost. Security findings: safety-rule findings in any answer, caught "
+            "before anything was applied.</p>")
+    return chart, table + note
+
+
 def render_html(summary: dict[str, Any]) -> str:
     """The page: a header with the period and totals, then one section per
-    question (spend, cost, acceptance, failures, latency), each a chart and
+    question (spend, cost, acceptance, checked answers, failures, latency), each a chart and
     its numbers as a table, then the suggestions."""
     start = time.strftime("%Y-%m-%d %H:%M", time.gmtime(summary["since"]))
     end = time.strftime("%Y-%m-%d %H:%M", time.gmtime(summary["until"]))
@@ -387,6 +563,7 @@ def render_html(summary: dict[str, Any]) -> str:
                                      colours=model_colours)
     if not any(v is not None for vs in accepted.values() for v in vs):
         acceptance = charts.empty("Edits kept", "no applied edit has been judged kept or undone in this period")
+    checks_figure, checks_table = _checks_html(summary.get("checks"))
     outcome_names = {"failed": "failed attempts", "fallback_answers": "answers by a fallback",
                      "refused": "refused (a budget, nothing sent)", "skipped": "skipped (cooling down)",
                      "cancelled": "cancelled"}
@@ -457,6 +634,8 @@ def render_html(summary: dict[str, Any]) -> str:
 <section id="acceptance"><h2>Was it worth it: edits kept</h2><figure>{acceptance}</figure>
 <p class="note">The share of applied edits still in the document at the next save (or five minutes later),
 of those judged so far.</p></section>
+<section id="checks"><h2>Did starting cheap pay off: checked answers</h2><figure>{checks_figure}</figure>
+{checks_table}</section>
 <section id="failures"><h2>Failures and fallbacks</h2><figure>{failures}</figure>
 <p class="note">Refused: requests a budget stopped before anything was sent; they cost nothing.</p>
 </section>

@@ -142,8 +142,9 @@ class DevTools:
 
 def varied_rows(now: float) -> list[AttemptRow]:
     """Nine days of two projects: three models, four tasks, failures followed
-    by fallbacks, a cooled-down skip, a cancel, usage the router estimated, a
-    model without a price, and a model name that is markup."""
+    by fallbacks, checked fixes (escalated, held), a cooled-down skip, a
+    cancel, usage the router estimated, a model without a price, and a model
+    name that is markup."""
     rows = []
     models = [("codex", "openai", "gpt-5.3-codex", 0.0021, 700, 2400),
               ("opus", "anthropic", "claude-opus-4-6", 0.043, 1100, 5200),
@@ -164,6 +165,16 @@ def varied_rows(now: float) -> list[AttemptRow]:
                 1200 + 300 * n, 150 + 40 * day, cost_usd=None if cost is None else cost * (1 + n / 3),
                 ttft_ms=ttft + 40 * n, total_ms=total + 300 * day, fallback=fallback, applied=applied,
                 kept=(day + n) % 4 != 0 if applied else None, estimated=alias == "local" or (day, n) == (5, 1)))
+    # Checked fixes, first by codex: passed first time, failed and saved by opus, failed twice (held).
+    for n, outcomes in enumerate([("passed",), ("passed",), ("failed", "passed"), ("failed", "failed")]):
+        at, run = now - 3 * DAY + n * 600, f"check{n}"
+        for index, outcome in enumerate(outcomes):
+            alias, provider, model, cost = (("codex", "openai", "gpt-5.3-codex", 0.0021) if index == 0 else
+                                            ("opus", "anthropic", "claude-opus-4-6", 0.043))
+            rows.append(AttemptRow(at + index, "/repo/app", "fix", alias, provider, model, "ok", run, 1500, 300,
+                                   cost_usd=cost, ttft_ms=600, total_ms=3000, check_outcome=outcome,
+                                   escalated=index > 0, applied=outcome == "passed",
+                                   security_findings=1 if (n, index) == (3, 0) else 0))
     rows.append(AttemptRow(now - 2 * DAY, "/repo/app", "review", "opus", "anthropic", "claude-opus-4-6", "skipped",
                            "skip1", error_type="CoolingDown"))
     rows.append(AttemptRow(now - DAY, "/repo/app", "explain", "codex", "openai", "gpt-5.3-codex", "cancelled",
@@ -205,9 +216,10 @@ def test_the_report_in_headless_chromium(tmp_path: Path, user_config: Path):
             overflow: document.documentElement.scrollWidth - window.innerWidth,
         })""")
         assert shape["title"].startswith("assistant-router usage")
-        assert shape["sections"] == ["spend", "cost", "acceptance", "failures", "latency", "suggestions", "models"]
-        assert len(shape["charts"]) == 6 and all(h > 100 for h in shape["charts"]), shape
-        assert shape["tables"] == 5 and shape["overflow"] <= 0, shape
+        assert shape["sections"] == ["spend", "cost", "acceptance", "checks", "failures", "latency", "suggestions",
+                                     "models"]
+        assert len(shape["charts"]) == 7 and all(h > 100 for h in shape["charts"]), shape
+        assert shape["tables"] == 6 and shape["overflow"] <= 0, shape
         ARTIFACTS.mkdir(exist_ok=True)
         wide, narrow = ARTIFACTS / "usage-report.png", ARTIFACTS / "usage-report-narrow.png"
         browser.screenshot(1100, wide)

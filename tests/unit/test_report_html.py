@@ -19,7 +19,7 @@ DAY = 86400.0
 START = float(calendar.timegm((2026, 3, 2, 12, 0, 0)))  # a Monday noon, UTC
 CODEX, OPUS = "codex (gpt-5.3-codex)", "opus (claude-opus-4-6)"
 SVG = re.compile(r"<svg\b.*?</svg>", re.S)
-SECTIONS = ["spend", "cost", "acceptance", "failures", "latency", "suggestions", "models"]
+SECTIONS = ["spend", "cost", "acceptance", "checks", "failures", "latency", "suggestions", "models"]
 
 
 def codex(at: float, run: str, **fields) -> AttemptRow:
