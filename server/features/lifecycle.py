@@ -109,7 +109,9 @@ def _load_task_path() -> None:
     """What the first task would otherwise load: the runner's modules, the
     secret detector's compiled rules (about 80 ms of regular expressions),
     the grammars and queries of every shipped language, the prompts, the
-    review's answer models. One assembly of a tiny request walks that path."""
+    review's answer models, the shipped safety rules (about 200 ms: YAML and
+    ast-grep) and the check stage. One assembly and one check of a tiny
+    request walk that path."""
     import assistant_router.delivery.review  # noqa: F401  (pydantic models of a review's answer)
     import assistant_router.server.runner  # noqa: F401
     from assistant_router import delivery
@@ -124,6 +126,12 @@ def _load_task_path() -> None:
     source = TaskSource(Task.EXPLAIN, "warm.py", "python", "def warm():\n    return 'up'\n", (0, 0), (2, 0))
     assemble(source, ModelConfig(alias="warm", provider="mock", model="warm"))
     delivery.kinds()
+    import assistant_router.delivery.checking  # noqa: F401
+    from assistant_router.engine.checks.stage import Proposal, check_proposal
+    from assistant_router.routing.policy import CheckSettings
+
+    check_proposal(Proposal("file:///warm.py", "python", "warm.py", source.text, source.text + "x = 1\n"),
+                   CheckSettings())
 
 
 def _convert_task_messages(converter: Any) -> None:
