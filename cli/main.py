@@ -96,10 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run a task outside the editor, streaming the answer to the terminal",
-        description="Run a task on a file with the editor's routing, context and privacy rules. The answer "
-        "streams to stdout (review: one 'path:line: severity: message' line per finding); progress and a "
-        "summary go to stderr. Files are never changed. Exit codes: 0 done, 1 failed, 2 usage, 3 refused "
-        "(nothing was sent: an excluded file, a budget, a selection too large, a line past the end).",
+        description="Run a task on a file with the editor's routing, context and privacy rules. A document "
+        "(explain, debug) streams to stdout; an edit's code is printed once its checks passed (syntax, safety "
+        "rules; otherwise its problems, and exit 1, unless --apply-unchecked); a review prints one "
+        "'path:line: severity: message' line per finding. Progress and a summary go to stderr. Files are never "
+        "changed. Exit codes: 0 done, 1 failed, 2 usage, 3 refused (nothing was sent: an excluded file, a "
+        "budget, a selection too large, a line past the end).",
     )
     run.add_argument("task", help=task_names)
     run.add_argument("file", metavar="FILE[:START-END]", help="file, optionally with 1-based lines")

@@ -71,6 +71,7 @@ class TerminalTarget:
         # --apply-unchecked: an answer that failed its checks is printed like any other.
         self.accepts_unchecked = apply_unchecked
         self.answer: str | None = None
+        self.print_answer = False  # set when the answer was not streamed (an edit)
 
     def read(self, uri: str) -> CurrentText | None:
         return None  # the text the run started from is the text there is
@@ -82,7 +83,11 @@ class TerminalTarget:
         return None
 
     async def show_document(self, name: str, markdown: str, fallback: str) -> str | None:
-        return None  # the answer streamed to stdout (or goes into the JSON result)
+        # A document streamed to stdout as it arrived (or goes into the JSON
+        # result); an edit's code is printed now, its checks passed.
+        if self.print_answer and self.answer is not None:
+            print(self.answer, end="" if self.answer.endswith("\n") else "\n", flush=True)
+        return None
 
     def hold(self, answer: Answer, edits: Sequence[FileEdit], findings: Sequence[CheckFinding]) -> Mapping[str, Any]:
         if not self._as_json:
@@ -294,8 +299,11 @@ async def _run(request: TaskRequest, registry: Any, as_json: bool, apply_uncheck
 
     policy = request.policy
     engine = Engine(providers=ProviderPool(registry), usage=UsageService(lambda: policy.ledger_url))
-    progress = TerminalProgress(stream=not as_json and request.spec.delivery is not Delivery.DIAGNOSTICS)
+    # Documents stream as they arrive; an edit's code is printed only once its
+    # checks passed (or --apply-unchecked): a script may redirect it to a file.
+    progress = TerminalProgress(stream=not as_json and request.spec.delivery is Delivery.DOCUMENT)
     target = TerminalTarget(as_json, apply_unchecked)
+    target.print_answer = not as_json and request.spec.delivery is Delivery.EDIT
 
     async def deliver(answer: Answer) -> Any:
         target.answer = answer.text

@@ -117,3 +117,19 @@ async def test_a_budget_refuses_in_the_terminal_too(loopback, workspace, user_co
                                         cwd=workspace)
     assert code == 3 and "not sent: budget today: $0.00 spent of $0.00" in err
     assert loopback.requests == []
+
+
+async def test_an_edit_that_fails_its_checks_prints_its_problems_and_exits_1(loopback, workspace, user_config):
+    (workspace / ".git").mkdir()
+    (workspace / ".assistant-router.toml").write_text('[checks]\non_check_failure = "ask"\n')
+    unsafe = "```python\ndef area(radius):\n    return eval(input())\n```"
+    loopback.reply_next("responses", unsafe, unsafe)
+    env = environment(loopback, user_config)
+
+    code, out, err = await terminal_run("fix", "geometry.py:4-6", env=env, cwd=workspace)
+    forced, forced_out, _ = await terminal_run("fix", "geometry.py:4-6", "--apply-unchecked", env=env, cwd=workspace)
+
+    assert code == 1 and out == ""
+    assert "geometry.py: line 5 of the proposed edit: error: [python.eval-non-literal]" in err
+    assert "failed its checks" in err and "--apply-unchecked" in err
+    assert forced == 0 and "eval(input())" in forced_out
