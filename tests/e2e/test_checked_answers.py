@@ -62,6 +62,11 @@ async def test_a_fast_answer_that_does_not_parse_is_escalated_and_the_strong_ans
     assert result["fallback"] is False  # escalated, not a fallback after an error
     assert result["usage"]["input_tokens"] > 0
 
+    usage = await session.execute("assistant.usage", {"days": 1})  # the ledger, as the report reads it
+    (fix_row,) = usage["checks"]["by_task"]
+    assert (fix_row["task"], fix_row["checked"], fix_row["saved"], fix_row["held"]) == ("fix", 1, 1, 0)
+    assert fix_row["escalation_cost_usd"] > 0 and fix_row["saved_by"]
+
 
 @pytest.mark.parametrize(("answer", "code"), [(SHELL, "python.subprocess-shell-true"),
                                               ("```python\ndef area(radius):\n    return eval(input())\n```",
