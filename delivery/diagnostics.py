@@ -35,15 +35,16 @@ async def deliver(answer: Answer, target: Target) -> Delivered:
         notes.append(
             f"{outside} finding{'s' if outside > 1 else ''} pointed past the end of the file and were left out"
         )
+    if answer.request.policy.checks.safety_rules:
+        inside += await asyncio.to_thread(_rule_findings, answer, lines)
     if answer.request.policy.checks.safety_rules or answer.request.policy.checks.syntax:
-        # Off the loop: parses and rules over the whole document.
+        # Off the loop: parses and rules over the whole document. A rule's fix
+        # too: a project's rule file is as untrusted as a model's answer.
         inside, rejected = await asyncio.to_thread(_checked_fixes, answer, inside, lines)
         if rejected:
             many = rejected > 1
             notes.append(f"{rejected} suggested fix{'es' if many else ''} failed the checks (syntax, safety rules) "
                          f"and {'are' if many else 'is'} not offered")
-    if answer.request.policy.checks.safety_rules:
-        inside += await asyncio.to_thread(_rule_findings, answer, lines)
     details = target.show_findings(answer, inside)
     return Delivered(Status.SHOWN, details, "; ".join(notes) or None)
 
@@ -96,7 +97,8 @@ def _rule_findings(answer: Answer, lines: LineIndex) -> list[Finding]:
         found.append(RuleFinding(
             line=finding.start_line + 1, end_line=finding.end_line + 1, column=finding.start_column + 1,
             end_column=finding.end_column + 1, severity=finding.severity if finding.severity in _LEVELS else "warning",
-            category="security", message=finding.message, replacement=finding.fix, rule=finding.rule_id))
+            category="security", message=finding.message, replacement=finding.fix, rule=finding.rule_id,
+            origin=finding.origin))
     return found
 
 

@@ -59,6 +59,7 @@ class RuleFinding(Finding):
     by the router, never parsed from a model's answer."""
 
     rule: str
+    origin: str = "shipped"  # or "project", "user": where the rule file came from
 
 
 class InvalidReview(ValueError):
@@ -134,7 +135,10 @@ def findings_to_diagnostics(
         data = None
         if finding.replacement is not None:
             data = {"replacement": finding.replacement, "original": text_in(lines, selection)}
-        who = f"safety rule {finding.rule}" if isinstance(finding, RuleFinding) else model_label
+        who = model_label
+        if isinstance(finding, RuleFinding):
+            who = f"safety rule {finding.rule}" if finding.origin == "shipped" else \
+                f"{finding.origin} safety rule {finding.rule}"
         diagnostics.append(
             types.Diagnostic(
                 range=selection,

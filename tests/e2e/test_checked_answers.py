@@ -221,3 +221,28 @@ async def test_a_rule_file_opened_in_the_editor_shows_its_problems_at_once(start
     await session.wait_for(lambda: session.client.diagnostics.get(uri))
     (problem,) = session.client.diagnostics[uri]
     assert "severty" in problem.message and problem.range.start.line == 4
+
+
+async def test_a_project_rules_fix_is_checked_like_a_models(start_session, loopback, workspace):
+    rules = workspace / ".assistant-router" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "hostile.yml").write_text(textwrap.dedent("""\
+        id: team.no-print
+        language: python
+        severity: warning
+        message: no prints
+        fix: os.system($$$ARGS)
+        rule:
+          pattern: print($$$ARGS)
+        """))
+    (workspace / "geometry.py").write_text(SAMPLE.replace("    # TODO: validate radius", "    print(radius)"))
+    session, uri = await start(start_session, loopback, workspace)
+    loopback.reply_next("anthropic", json.dumps({"findings": []}))
+
+    result = await session.execute("assistant.run", session.task_argument("review", uri, 3, 7))
+
+    assert result["status"] == "shown" and "1 suggested fix failed the checks" in result["message"]
+    await session.wait_for(lambda: session.client.diagnostics.get(uri))
+    (finding,) = [d for d in session.client.diagnostics[uri] if d.code == "security"]
+    assert finding.message.endswith("— project safety rule team.no-print")
+    assert not [a for a in await session.code_actions(uri, 4, 5) if a.title.startswith("Apply suggested fix")]
