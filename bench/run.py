@@ -20,8 +20,8 @@ What it measures (see docs/benchmarks.md):
    while tasks stream); then the first and the second explain task through
    the real anthropic adapter, against the loopback fake of its API;
 5. assistant-router only, a fresh server whose mock streams fast: code-action
-   latency while 10 ``fix`` tasks on the 2,000-line document run one after
-   another (launched every 150 ms), each answer's edit going through the check
+   latency while 20 ``fix`` tasks on the 2,000-line document run one after
+   another (launched every 100 ms), each answer's edit going through the check
    stage (syntax and the shipped safety rules, in a worker thread); the
    samples taken while a check ran (between the task's "checking the edit"
    progress report and its next one) have the same 20 ms p99 goal, and every
@@ -71,8 +71,8 @@ GOAL_STREAMING_P99_MS = 20.0
 GOAL_CODE_ACTION_RATIO = 1.5
 GOAL_FIRST_TASK_RATIO = 1.5  # the first task against the second
 
-CHECKED_TASKS = 10
-CHECKED_STAGGER_S = 0.15  # between two launches: the answers arrive, and are checked, one after another
+CHECKED_TASKS = 20
+CHECKED_STAGGER_S = 0.1  # between two launches: the answers arrive, and are checked, mostly one after another
 CHECKING = "checking the edit"  # the progress report before the check (engine/pipeline.py, _checked)
 # The checked phase's user config: the mock streams a fix answer (about 1,000
 # characters) in about 0.3 s, so that the checks, not the streams, fill the window.
