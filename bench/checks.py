@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The check stage, measured: ``check_proposal`` on 2,000-line documents.
 
-    .venv/bin/python bench/checks.py            # about 15 s
+    .venv/bin/python bench/checks.py            # about 30 s
     .venv/bin/python bench/checks.py --runs 100
     .venv/bin/python bench/checks.py --json     # the figures as JSON
 
