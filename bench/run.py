@@ -18,7 +18,14 @@ What it measures (see docs/benchmarks.md):
    thread (their byte code compiled first, as pip does at install time),
    against later (the ratio is shown; the goal is the same 20 ms p99 as
    while tasks stream); then the first and the second explain task through
-   the real anthropic adapter, against the loopback fake of its API.
+   the real anthropic adapter, against the loopback fake of its API;
+5. assistant-router only, a fresh server whose mock streams fast: code-action
+   latency while 20 ``fix`` tasks on the 2,000-line document run one after
+   another (launched every 100 ms), each answer's edit going through the check
+   stage (syntax and the shipped safety rules, in a worker thread); the
+   samples taken while a check ran (between the task's "checking the edit"
+   progress report and its next one) have the same 20 ms p99 goal, and every
+   task's result must list its checks.
 
 Both servers run under the same Python (``sys.executable``) with the same
 environment. It is a measurement, not a test: the exit status is 0 even when
@@ -63,6 +70,23 @@ GOAL_SPAWN_RATIO = 1.2
 GOAL_STREAMING_P99_MS = 20.0
 GOAL_CODE_ACTION_RATIO = 1.5
 GOAL_FIRST_TASK_RATIO = 1.5  # the first task against the second
+
+CHECKED_TASKS = 20
+CHECKED_STAGGER_S = 0.1  # between two launches: the answers arrive, and are checked, mostly one after another
+CHECKING = "checking the edit"  # the progress report before the check (engine/pipeline.py, _checked)
+# The checked phase's user config: the mock streams a fix answer (about 1,000
+# characters) in about 0.3 s, so that the checks, not the streams, fill the window.
+CHECKED_USER_CONFIG = """\
+[models.codex]
+provider = "mock"
+model = "gpt-5.3-codex"
+options = { delay_ms = 10, chunk_chars = 32 }
+
+[models.opus]
+provider = "mock"
+model = "claude-opus-4-6"
+options = { delay_ms = 10, chunk_chars = 32 }
+"""
 
 WARMUP_WINDOW_S = 2.0
 WARMUP_LATER_SAMPLES = 1000  # at most, after the warm-up
@@ -522,6 +546,105 @@ async def measure_streaming(setup: Setup, client: RpcClient, samples: int, task_
     }
 
 
+@dataclass
+class CheckWatch:
+    """When each task's check ran, as the client sees it: from its "checking the
+    edit" progress report to its next report or its end."""
+
+    started: dict[str, float] = field(default_factory=dict)
+    windows: list[tuple[float, float]] = field(default_factory=list)
+
+    def __call__(self, method: str, params: Any) -> None:
+        if method != "$/progress" or not isinstance(params, dict):
+            return
+        token, value = params.get("token"), params.get("value") or {}
+        now = time.perf_counter()
+        if token in self.started and value.get("kind") in ("report", "end"):
+            self.windows.append((self.started.pop(token), now))
+        if value.get("kind") == "report" and CHECKING in str(value.get("message", "")):
+            self.started[token] = now
+
+
+async def measure_checked(setup: Setup, task_timeout: float) -> dict[str, Any]:
+    """A fresh server: code actions, back to back, while CHECKED_TASKS fix tasks run
+    and have their edits checked; a first fix task beforehand loads what the check
+    stage imports (ast-grep, the rules, the grammar), so the window measures warm
+    checks."""
+    config = setup.base / "checked-config.toml"
+    config.write_text(CHECKED_USER_CONFIG, encoding="utf-8")
+    checked_setup = Setup(setup.base, setup.workspace, setup.document, config, setup.logs,
+                          {**setup.env, "ASSISTANT_ROUTER_CONFIG": str(config)}, setup.text)
+    client, _ = await start(checked_setup, REAL, "checked")
+    try:
+        await open_document(client, checked_setup)
+        for i in range(WARMUP_REQUESTS):
+            await timed_code_action(client, code_action_params(setup.uri, 40_000 + i))
+
+        def argument(line: int) -> dict[str, Any]:
+            return {"task": "fix", "uri": setup.uri,
+                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line + TASK_SPAN,
+                                                                                "character": 0}}}
+
+        first_started = time.perf_counter()
+        first = await client.request("workspace/executeCommand",
+                                     {"command": "assistant.run", "arguments": [argument(9)]}, timeout=60)
+        first_ms = (time.perf_counter() - first_started) * 1000
+        watch = CheckWatch()
+        client.add_listener(watch)
+
+        async def launch() -> list[Any]:
+            futures = []
+            for n in range(CHECKED_TASKS):
+                line = 9 + 24 * (2 + n * (DOC_LINES // 24 - 4) // CHECKED_TASKS)  # a class's first line
+                futures.append(client.send_request(
+                    "workspace/executeCommand", {"command": "assistant.run", "arguments": [argument(line)]}))
+                await client.flush()
+                await asyncio.sleep(CHECKED_STAGGER_S)
+            return futures
+
+        samples: list[tuple[float, float, float]] = []  # (sent, answered, ms)
+        launcher = asyncio.create_task(launch())
+        window_start = time.perf_counter()
+        i = 0
+        while not launcher.done() or not all(f.done() for f in launcher.result()):
+            if time.perf_counter() - window_start > task_timeout:
+                raise RuntimeError(f"the {CHECKED_TASKS} fix tasks did not finish within {task_timeout:g} s")
+            sent = time.perf_counter()
+            elapsed, result = await timed_code_action(client, code_action_params(setup.uri, 50_000 + i))
+            check_actions(REAL, result)
+            samples.append((sent, time.perf_counter(), elapsed))
+            i += 1
+        window_ms = (time.perf_counter() - window_start) * 1000
+        results = [f.result() for f in launcher.result()]
+    finally:
+        await stop(client)
+    problems = []
+    statuses: dict[str, int] = {}
+    check_outcomes: dict[str, int] = {}
+    for n, result in enumerate([first, *results]):
+        status = result.get("status") if isinstance(result, dict) else repr(result)
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+        checks = result.get("checks") if isinstance(result, dict) else None
+        if not checks:  # the phase measures nothing unless the edits were checked
+            problems.append(f"fix task {n}: no checks in its result: {json.dumps(result)[:300]}")
+            continue
+        for check in checks:
+            outcome = f"{check.get('name')} {'not run' if check.get('passed') is None else check.get('passed')}"
+            check_outcomes[outcome] = check_outcomes.get(outcome, 0) + 1
+    windows = sorted(watch.windows)
+    during = [ms for sent, answered, ms in samples if any(a < answered and sent < b for a, b in windows)]
+    return {
+        "latencies_ms": [ms for _, _, ms in samples],
+        "during_checks_ms": during,
+        "window_ms": window_ms,
+        "check_windows_ms": [round((b - a) * 1000, 2) for a, b in windows],
+        "first_task_ms": first_ms,
+        "statuses": statuses,
+        "check_outcomes": check_outcomes,
+        "problems": problems,
+    }
+
+
 class LogWatch:
     """Reads a growing log file from where it last stopped; finds one line."""
 
@@ -680,6 +803,15 @@ def evaluate(figures: dict[str, Any]) -> list[dict[str, Any]]:
                  "pass": shown and first["ms"] <= GOAL_FIRST_TASK_RATIO * second["ms"]})
     rows.append({"metric": "second explain task (ms)", REAL: second["ms"], BARE: None, "ratio": None,
                  "goal": "(info)", "pass": None})
+    checked = figures["checked"]
+    valid = not checked["problems"] and len(checked["check_windows_ms"]) == CHECKED_TASKS
+    during = checked["during_checks"]
+    rows.append({"metric": f"code action p99, {CHECKED_TASKS} edits being checked (ms)",
+                 REAL: during["p99"] if during else None, BARE: None, "ratio": None,
+                 "goal": f"< {GOAL_STREAMING_P99_MS:g} ms",
+                 "pass": bool(during) and valid and during["p99"] < GOAL_STREAMING_P99_MS})
+    rows.append({"metric": f"code action p99, all {CHECKED_TASKS} fix tasks' window (ms)",
+                 REAL: checked["summary"]["p99"], BARE: None, "ratio": None, "goal": "(info)", "pass": None})
     return rows
 
 
@@ -743,6 +875,17 @@ def print_report(figures: dict[str, Any], rows: list[dict[str, Any]]) -> None:
           "tasks: " + ", ".join(f"{t['status']} from {t['provider']}" for t in sdk["tasks"]))
     if sdk["requests_before_tasks"]:
         print("WARNING: the server sent requests to a provider before any task ran")
+    c = figures["checked"]
+    during = c["during_checks"]
+    windows = c["check_windows_ms"]
+    print(f"checked edits: {c['summary']['n']} code actions in {c['window_ms']:.0f} ms while {CHECKED_TASKS} fix "
+          f"tasks ran, {during['n'] if during else 0} of them while a check ran (median "
+          f"{fmt(during and during['median'])} ms, max {fmt(during and during['max'])} ms); checks as the client saw "
+          f"them: {len(windows)}, median {fmt(statistics.median(windows) if windows else None, '.1f')} ms, max "
+          f"{fmt(max(windows) if windows else None, '.1f')} ms; statuses {c['statuses']}; outcomes "
+          f"{c['check_outcomes']}; the first fix task (cold checks, not measured) {c['first_task_ms']:.0f} ms")
+    for problem in c["problems"]:
+        print(f"WARNING: {problem}")
     for problem in s["problems"]:
         print(f"WARNING: {problem}")
     for note in figures["notes"]:
@@ -779,6 +922,8 @@ async def run(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
         await stop(real)
     log(f"code actions during the SDK warm-up (first {WARMUP_WINDOW_S:g} s after initialized), then 2 tasks...")
     sdk = await measure_sdk_warmup(setup)
+    log(f"code actions while {CHECKED_TASKS} fix tasks have their edits checked...")
+    checked = await measure_checked(setup, args.task_timeout)
     for kind in (REAL, BARE):
         info[kind]["warmup_median_ms"] = statistics.median(info[kind].pop("warmup_ms"))
     streaming_summary = summary(streaming["latencies_ms"])
@@ -803,6 +948,12 @@ async def run(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
             **{k: v for k, v in sdk.items() if not k.endswith("_ms") or k == "first_request_ms"},
             "during": summary(sdk["during_ms"]) if sdk["during_ms"] else None,
             "later": summary(sdk["later_ms"]),
+        },
+        "checked": {
+            **{k: v for k, v in checked.items() if not k.endswith("_ms") or k in ("window_ms", "first_task_ms",
+                                                                                 "check_windows_ms")},
+            "summary": summary(checked["latencies_ms"]),
+            "during_checks": summary(checked["during_checks_ms"]) if checked["during_checks_ms"] else None,
         },
         "notes": scan_logs(setup),
     }

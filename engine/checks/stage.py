@@ -129,6 +129,10 @@ def check_proposal(proposal: Proposal, settings: CheckSettings, *,
     if settings.syntax:
         results.append(_guarded(SYNTAX, lambda: _syntax(proposal)))
     if settings.safety_rules:
+        if settings.syntax:
+            from assistant_router.engine.checks.rules import let_others_run
+
+            let_others_run()  # between the syntax check's parse and the rules' parses
         found: list[tuple[Any, ...]] = []
 
         def rules() -> CheckResult:

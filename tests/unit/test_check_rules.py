@@ -649,6 +649,28 @@ def test_added_findings_on_2000_lines_is_fast(shipped: RuleSet) -> None:
     assert elapsed < 1.0, f"added_findings took {elapsed * 1000:.0f} ms"
 
 
+def test_each_new_parse_hands_the_interpreter_lock_over(shipped: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ast-grep's parse holds the lock from start to end; after each one a waiting
+    # thread (the event loop) gets its turn, not only after the check's last parse.
+    from assistant_router.engine.checks.stage import Proposal, check_proposal
+    from assistant_router.routing.policy import CheckSettings
+
+    turns: list[str] = []
+    monkeypatch.setattr(checks, "let_others_run", lambda: turns.append("turn"))
+    checks._ROOTS.clear()
+    before = "import os\n\ndef run(cmd):\n    return cmd\n"
+    after = before.replace("return cmd", "return os.system(cmd)")
+    added_findings(shipped, "python", before, after)
+    assert turns == ["turn", "turn"]  # the answer's text, then the document's
+    added_findings(shipped, "python", before, after)
+    assert turns == ["turn", "turn"]  # both parses kept: nothing held the lock for long
+    checks._ROOTS.clear()
+    turns.clear()
+    report = check_proposal(Proposal("file:///x.py", "python", "x.py", before, after), CheckSettings())
+    assert not report.passed
+    assert turns == ["turn"] * 3  # after the syntax check, and after each of the rules' two parses
+
+
 def _reference_added(rule_set: RuleSet, language: str, before: str, after: str) -> Counter[tuple[str, str]]:
     """added_findings by its definition: every rule on the whole of both texts, multisets compared."""
     return Counter(checks._key(f) for f in find(rule_set, language, after)) - Counter(
