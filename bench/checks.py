@@ -274,11 +274,14 @@ def validate(language: str, variant: str, report: Any) -> dict[str, Any]:
 
 
 def clear_parses() -> None:
-    """Empty the parse caches: the context's tree-sitter trees and the rules' ast-grep roots."""
+    """Empty the parse caches: the context's tree-sitter trees (an edited text's
+    too) and the rules' ast-grep roots."""
     from assistant_router.engine import context
     from assistant_router.engine.checks import rules
 
     context._parse_cached.cache_clear()
+    with context._EDITED_LOCK:
+        context._EDITED.clear()
     with rules._ROOTS_LOCK:
         rules._ROOTS.clear()
 

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -692,6 +692,9 @@ def added_findings(
     rules = _applicable(rule_set, name, after, path)
     if not rules:
         return []
+    windows = _changed_windows(name, before, after) if all(rule.local for rule in rules) else None
+    if windows is not None:
+        return _added_in_windows(rule_set, rules, name, windows, path)
     after_root = _parse(after, name)
     before_root = _parse(before, name)
     changed = _changed_top_level(before_root, before, after_root, after)
@@ -713,6 +716,96 @@ def added_findings(
         else:
             added.append(finding)
     return added
+
+
+# ast-grep names of the languages whose tree-sitter grammar ships with the
+# context (engine/context.py GRAMMARS, by LSP id): their trees find the edited
+# top-level nodes without an ast-grep parse of the whole text.
+_CONTEXT_GRAMMAR = {"python": "python", "javascript": "javascript", "typescript": "typescript",
+                    "tsx": "typescriptreact", "go": "go", "rust": "rust", "java": "java"}
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The top-level nodes an edit touches, as a text of whole lines of one side."""
+
+    text: str
+    line: int  # its first line in the whole text
+    index: int  # its first code point in the whole text
+
+
+def _changed_windows(name: str, before: str, after: str) -> tuple[_Window, _Window] | None:
+    """The edited top-level nodes of each text, cut out as whole lines, or None
+    when that cannot be done safely (no grammar here, a tree with errors, a window
+    that is most of the text anyway). ast-grep then parses only these windows:
+    its parse of a whole 2,000-line file holds the interpreter lock for some 8 ms,
+    a window's for a fraction of that. The trees are the syntax check's (tree-sitter
+    lets the lock go between the pieces it reads), parsed already or kept for it."""
+    grammar = _CONTEXT_GRAMMAR.get(name)
+    if grammar is None:
+        return None
+    from assistant_router.engine.context import syntax_tree
+
+    after_tree = syntax_tree(grammar, after)
+    before_tree = syntax_tree(grammar, before) if before else None
+    if after_tree is None or after_tree.root_node.has_error or (before and (
+            before_tree is None or before_tree.root_node.has_error)):
+        return None
+    after_bytes, before_bytes = after.encode("utf-8"), before.encode("utf-8")
+    prefix = _common_prefix(before_bytes, after_bytes)  # type: ignore[arg-type]
+    suffix = _common_suffix(before_bytes, after_bytes, min(len(before_bytes), len(after_bytes)) - prefix)  # type: ignore[arg-type]
+    windows = []
+    for tree, data in ((before_tree, before_bytes), (after_tree, after_bytes)):
+        low, high = prefix, len(data) - suffix
+        children = [] if tree is None else list(tree.root_node.children)
+        # The nodes the change overlaps, and the one on each side of it: an edit
+        # that grows a node (a line added at the end of a function) leaves the
+        # other text's copy of that node just outside the change.
+        touched = [i for i, n in enumerate(children) if n.end_byte >= low and n.start_byte <= high]
+        before_change = [i for i, n in enumerate(children) if n.end_byte <= low]
+        after_change = [i for i, n in enumerate(children) if n.start_byte >= high]
+        picked = set(touched) | set(before_change[-1:]) | set(after_change[:1])
+        nodes = [children[i] for i in sorted(picked)]
+        start = min([low, *(n.start_byte for n in nodes)])
+        end = max([high, *(n.end_byte for n in nodes)])
+        start = data.rfind(b"\n", 0, start) + 1  # whole lines: columns stay what they are in the text
+        newline = data.find(b"\n", end)
+        end = len(data) if newline < 0 else newline + 1
+        if len(data) > 4096 and end - start > len(data) // 2:
+            return None  # most of the text: parsing the whole of it costs the same
+        windows.append(_Window(data[start:end].decode("utf-8"), data.count(b"\n", 0, start),
+                               len(data[:start].decode("utf-8"))))
+    return windows[0], windows[1]
+
+
+def _added_in_windows(rule_set: RuleSet, rules: list[Rule], name: str, windows: tuple[_Window, _Window],
+                      path: str | None) -> list[Finding]:
+    """added_findings on the edited top-level nodes alone: what lies outside the
+    windows is the same text on both sides, and (every rule being local to a
+    top-level node) holds the same findings on both."""
+    before, after = windows
+    found = _sorted(_shifted(f, after) for f in _run_on(rules, _parse(after.text, name), None, after.text))
+    if not found:
+        return []
+    flat_before = _normalised(before.text)
+    maybe_there = {f.rule_id for f in found if _key(f)[1] in flat_before}
+    earlier_rules = [r for r in _applicable(rule_set, name, before.text, path) if r.id in maybe_there]
+    remaining = Counter(_key(f) for f in _run_on(earlier_rules, _parse(before.text, name), None, before.text)) \
+        if earlier_rules and before.text else Counter()
+    added = []
+    for finding in found:
+        key = _key(finding)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+        else:
+            added.append(finding)
+    return added
+
+
+def _shifted(finding: Finding, window: _Window) -> Finding:
+    """A finding in a window, placed in the whole text (windows start at a line's start)."""
+    return replace(finding, start_line=finding.start_line + window.line, end_line=finding.end_line + window.line,
+                   start_index=finding.start_index + window.index, end_index=finding.end_index + window.index)
 
 
 _MAX_CHANGED_NODES = 64  # more than this: the whole tree, once per rule, is cheaper than node by node

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from assistant_router.engine.context import GRAMMARS, syntax_tree
+from assistant_router.engine.context import GRAMMARS, edited_syntax_tree, syntax_tree
 
 MAX_REPORTED = 5  # problems named per check: the first few say enough
 
@@ -44,7 +44,7 @@ def new_syntax_problems(language: str, before: str, after: str,
     ``language`` has no grammar (or the text is too long to parse), so the
     check cannot say. ``changed``: the first and last line (0-based, in
     ``after``) the edit wrote, whose problems come first."""
-    tree_after = syntax_tree(language, after)
+    tree_after = edited_syntax_tree(language, before, after)
     if tree_after is None:
         return None
     if not tree_after.root_node.has_error:

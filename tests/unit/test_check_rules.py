@@ -658,10 +658,10 @@ def test_each_new_parse_hands_the_interpreter_lock_over(shipped: RuleSet, monkey
     turns: list[str] = []
     monkeypatch.setattr(checks, "let_others_run", lambda: turns.append("turn"))
     checks._ROOTS.clear()
-    before = "import os\n\ndef run(cmd):\n    return cmd\n"
+    before = "import os\n\ndef run(cmd):\n    os.system(cmd)\n    return cmd\n"
     after = before.replace("return cmd", "return os.system(cmd)")
     added_findings(shipped, "python", before, after)
-    assert turns == ["turn", "turn"]  # the answer's text, then the document's
+    assert turns == ["turn", "turn"]  # the answer's edited part, then the document's (it had a finding too)
     added_findings(shipped, "python", before, after)
     assert turns == ["turn", "turn"]  # both parses kept: nothing held the lock for long
     checks._ROOTS.clear()

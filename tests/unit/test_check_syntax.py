@@ -58,3 +58,29 @@ def test_a_check_that_breaks_is_not_run_and_the_others_still_are(monkeypatch):
     syntax, rules = report.results
     assert syntax.passed is False and rules.passed is None and "grammar exploded" in (rules.note or "")
     assert not report.passed and report.summary().startswith("syntax error at line 1")
+
+
+@pytest.mark.parametrize("language", ["python", "go", "typescript", "rust"])
+def test_the_incremental_parse_of_an_edit_is_the_full_parse(language):
+    """The answer's tree comes from the document's, edited (a fraction of a full
+    parse on a long file); it must be the tree a full parse gives, and the
+    document's cached tree must stay the document's."""
+    import random
+
+    from assistant_router.engine import context
+
+    unit = {"python": "def f{n}(x):\n    return x + {n}\n\n",
+            "go": "func f{n}(x int) int {{\n\treturn x + {n}\n}}\n\n",
+            "typescript": "function f{n}(x: number): number {{\n  return x + {n};\n}}\n\n",
+            "rust": "fn f{n}(x: i32) -> i32 {{\n    x + {n}\n}}\n\n"}[language]
+    head = "package a\n\n" if language == "go" else ""
+    document = head + "".join(unit.format(n=n) for n in range(300))
+    original = str(context.syntax_tree(language, document).root_node)
+    rng = random.Random(3)
+    for _ in range(20):
+        start = rng.randrange(len(head), len(document))
+        end = min(len(document), start + rng.randrange(0, 80))
+        after = document[:start] + rng.choice(["", "(", "}", unit.format(n=999), "é😀 x"]) + document[end:]
+        edited = context.edited_syntax_tree(language, document, after)
+        assert str(edited.root_node) == str(context._parse_uncached(language, after).root_node)
+    assert str(context.syntax_tree(language, document).root_node) == original
