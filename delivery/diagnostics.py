@@ -85,17 +85,24 @@ def _rule_findings(answer: Answer, lines: LineIndex) -> list[Finding]:
     them. A rule's ``fix`` becomes the finding's replacement (a quick fix)."""
     from assistant_router.delivery.review import RuleFinding
     from assistant_router.engine.checks import rules
+    from assistant_router.engine.checks.stage import MAX_CHECKED_CHARS, WINDOW_LINES
 
     request = answer.request
     settings = request.policy.checks
     rule_set = rules.load_rules(directories=settings.rule_directories, disabled=settings.disabled_rules)
     first, last = request.span.start.line, request.span.last_line
+    text, offset = lines.text, 0
+    if len(text) > MAX_CHECKED_CHARS:  # a long document: the lines around the review, not megabytes parsed
+        offset = max(first - WINDOW_LINES, 0)
+        end = min(last + 1 + WINDOW_LINES, len(lines))
+        text = lines.text[lines.offset(offset, 0):lines.offset(end, 0) if end < len(lines) else len(lines.text)]
     found: list[Finding] = []
-    for finding in rules.find(rule_set, request.document.language, lines.text, path=request.document.name):
-        if finding.end_line < first or finding.start_line > last:
+    for finding in rules.find(rule_set, request.document.language, text, path=request.document.name):
+        if finding.end_line + offset < first or finding.start_line + offset > last:
             continue
         found.append(RuleFinding(
-            line=finding.start_line + 1, end_line=finding.end_line + 1, column=finding.start_column + 1,
+            line=finding.start_line + offset + 1, end_line=finding.end_line + offset + 1,
+            column=finding.start_column + 1,
             end_column=finding.end_column + 1, severity=finding.severity if finding.severity in _LEVELS else "warning",
             category="security", message=finding.message, replacement=finding.fix, rule=finding.rule_id,
             origin=finding.origin))

@@ -41,6 +41,7 @@ class Proposal:
     before: str
     after: str
     changed: tuple[int, int] | None = None  # first and last line (0-based, in ``after``) the edit wrote
+    first_line: int = 0  # the line of the whole document ``before`` and ``after`` start at (a window of it)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def check_proposal(proposal: Proposal, settings: CheckSettings, *,
                    commands: Sequence[Any] = ()) -> CheckReport:
     """Syntax and safety rules on ``proposal`` (synchronous: callers run it off
     the event loop). Check commands run separately (:func:`run_commands`)."""
+    proposal = _windowed(proposal)
     results: list[CheckResult] = []
     problems: tuple[Any, ...] = ()
     if settings.syntax:
@@ -145,6 +147,30 @@ def check_proposal(proposal: Proposal, settings: CheckSettings, *,
     return CheckReport(tuple(results), problems)
 
 
+# A document longer than this is checked on the lines around the edit: a whole
+# parse of a few megabytes holds the interpreter for a second or more.
+MAX_CHECKED_CHARS = 256_000
+WINDOW_LINES = 300  # on each side of the edit
+
+
+def _windowed(proposal: Proposal) -> Proposal:
+    """``proposal`` cut to the lines around its edit when the text is long. The
+    cut is at the same lines on both sides, so what it breaks (a construct
+    half inside) is broken alike before and after, and only the edit's own
+    problems are new."""
+    if len(proposal.after) <= MAX_CHECKED_CHARS or proposal.changed is None:
+        return proposal
+    before, after = proposal.before.splitlines(keepends=True), proposal.after.splitlines(keepends=True)
+    first, last = proposal.changed
+    low = max(first - WINDOW_LINES, 0)
+    high = min(last + 1 + WINDOW_LINES, len(after))
+    tail = len(after) - high  # the same lines at the end of both texts
+    window_before = "".join(before[low:max(len(before) - tail, low)])
+    window_after = "".join(after[low:high])
+    return replace(proposal, before=window_before, after=window_after, changed=(first - low, last - low),
+                   first_line=proposal.first_line + low)
+
+
 def _guarded(name: str, check: Callable[[], CheckResult]) -> CheckResult:
     """A check that breaks is reported as not run, never as the task's failure."""
     try:
@@ -160,8 +186,9 @@ def _syntax(proposal: Proposal) -> CheckResult:
     found = new_syntax_problems(proposal.language, proposal.before, proposal.after, proposal.changed)
     if found is None:
         return CheckResult(SYNTAX, None, note=f"no grammar for {proposal.language or 'this language'}")
-    findings = tuple(Finding(SYNTAX, SYNTAX, p.message, "error", p.line, p.column, p.end_line, p.end_column)
-                     for p in found)
+    shift = proposal.first_line
+    findings = tuple(Finding(SYNTAX, SYNTAX, _relined(p.message, p.line, shift), "error", p.line + shift, p.column,
+                             p.end_line + shift, p.end_column) for p in found)
     return CheckResult(SYNTAX, not findings, findings)
 
 
@@ -174,9 +201,10 @@ def _rules(proposal: Proposal, settings: CheckSettings) -> tuple[CheckResult, tu
         return CheckResult(RULES, None, note=f"no safety rules for {proposal.language or 'this language'}"), problems
     added = rules.added_findings(rule_set, proposal.language, proposal.before, proposal.after,
                                  path=proposal.relative)
+    shift = proposal.first_line
     blocking = tuple(
-        Finding(RULES, f.rule_id, f.message, f.severity, f.start_line, f.start_column, f.end_line, f.end_column,
-                security=True)
+        Finding(RULES, f.rule_id, f.message, f.severity, f.start_line + shift, f.start_column, f.end_line + shift,
+                f.end_column, security=True)
         for f in added if f.severity in ("error", "warning")
     )
     return CheckResult(RULES, not blocking, blocking), problems
@@ -199,6 +227,11 @@ async def run_commands(report: CheckReport, proposal: Proposal, policy: Policy, 
         for outcome in outcomes
     )
     return replace(report, results=report.results + added)
+
+
+def _relined(message: str, line: int, shift: int) -> str:
+    """A syntax message names its line: the window's, made the document's."""
+    return message.replace(f"at line {line + 1}", f"at line {line + 1 + shift}", 1) if shift else message
 
 
 def escalation_note(report: CheckReport, previous_answer: str, label: str) -> str:

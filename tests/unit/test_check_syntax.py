@@ -84,3 +84,22 @@ def test_the_incremental_parse_of_an_edit_is_the_full_parse(language):
         edited = context.edited_syntax_tree(language, document, after)
         assert str(edited.root_node) == str(context._parse_uncached(language, after).root_node)
     assert str(context.syntax_tree(language, document).root_node) == original
+
+
+def test_a_long_document_is_checked_around_the_edit_with_its_own_line_numbers():
+    import time
+
+    unit = "def f{n}(x):\n    return x + {n}\n\n\n"
+    document = "".join(unit.format(n=n) for n in range(40_000))  # about 1 MB, 160,000 lines
+    at = 80_000
+    lines = document.splitlines(keepends=True)
+    after = "".join(lines[:at]) + "def g(x:\n    return eval(x)\n" + "".join(lines[at:])
+    started = time.thread_time()
+    report = check_proposal(Proposal("file:///big.py", "python", "big.py", document, after, (at, at + 1)),
+                            CheckSettings())
+    assert time.thread_time() - started < 2.0  # a window, not 1 MB parsed twice by each check
+    syntax, rules = report.results
+    first = syntax.findings[0]
+    assert first.line in (at, at + 1) and f"at line {first.line + 1}:" in first.message  # the document's numbers
+    # The syntax error keeps the rules on the whole window (its trees have errors); they still find it.
+    assert [(f.code, f.line) for f in rules.findings] == [("python.eval-non-literal", at + 1)]
