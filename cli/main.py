@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run a task outside the editor, streaming the answer to the terminal",
+        help="run a task outside the editor and print its answer (checked, for edits)",
         description="Run a task on a file with the editor's routing, context and privacy rules. A document "
         "(explain, debug) streams to stdout; an edit's code is printed once its checks passed (syntax, safety "
         "rules; otherwise its problems, and exit 1, unless --apply-unchecked); a review prints one "
@@ -149,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--json", action="store_true", help="print the summary as JSON")
     usage.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
 
-    check = commands.add_parser("check", help="validate a project policy file and the user config")
+    check = commands.add_parser("check", help="validate a project policy file, the user config and the rule files")
     check.add_argument("directory", nargs="?", type=Path, default=Path("."),
                        help="project root, or its .assistant-router.toml (default: .)")
     check_code = commands.add_parser(
