@@ -218,8 +218,13 @@ async def run_commands(report: CheckReport, proposal: Proposal, policy: Policy, 
         return report
     from assistant_router.engine.checks.commands import run_check_commands
 
-    outcomes = await run_check_commands(commands, language=proposal.language, relative_path=proposal.relative,
-                                        before=proposal.before, after=proposal.after, project_root=root)
+    try:
+        outcomes = await run_check_commands(commands, language=proposal.language, relative_path=proposal.relative,
+                                            before=proposal.before, after=proposal.after, project_root=root)
+    except Exception as exc:  # a broken runner is "not run", never the task's failure
+        logger.exception("the check commands failed")
+        note = f"the check commands could not run: {type(exc).__name__}: {exc}"
+        return replace(report, results=report.results + tuple(CheckResult(c.name, None, note=note) for c in commands))
     added = tuple(
         CheckResult(outcome.name, outcome.passed, tuple(
             Finding(outcome.name, finding.code or outcome.name, finding.message, finding.severity, finding.line,

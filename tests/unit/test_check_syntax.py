@@ -103,3 +103,23 @@ def test_a_long_document_is_checked_around_the_edit_with_its_own_line_numbers():
     assert first.line in (at, at + 1) and f"at line {first.line + 1}:" in first.message  # the document's numbers
     # The syntax error keeps the rules on the whole window (its trees have errors); they still find it.
     assert [(f.code, f.line) for f in rules.findings] == [("python.eval-non-literal", at + 1)]
+
+
+async def test_check_commands_that_cannot_run_are_not_run_never_the_tasks_failure(monkeypatch):
+    from types import SimpleNamespace
+
+    from assistant_router.engine.checks import commands as commands_module
+    from assistant_router.engine.checks.stage import CheckReport, run_commands
+    from assistant_router.routing.check_commands import CheckCommand
+
+    async def broken(*args, **kwargs):
+        raise ValueError("the relative path leaves the project")
+
+    monkeypatch.setattr(commands_module, "run_check_commands", broken)
+    lint = CheckCommand(name="lint", command=["lint", "{file}"], languages=["python"])
+    policy = SimpleNamespace(checks=CheckSettings(commands=(lint,)))
+    report = await run_commands(CheckReport(), Proposal("file:///a.py", "python", "a.py", "", "x = 1\n"),
+                                policy, None)  # type: ignore[arg-type]
+    (result,) = report.results
+    assert result.name == "lint" and result.passed is None and "relative path" in (result.note or "")
+    assert report.passed
