@@ -22,7 +22,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from assistant_router.engine.limits import MAX_PARSE_CHARS
-from assistant_router.engine.text import LineIndex
+from assistant_router.engine.text import LineIndex, common_prefix, common_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -211,8 +211,8 @@ def edited_syntax_tree(language: str, before: str, after: str) -> Any | None:
     if previous is None or parser is None:
         return syntax_tree(language, after)
     old, new = before.encode("utf-8"), after.encode("utf-8")
-    start = _shared_prefix(old, new)
-    shared_end = _shared_suffix(old, new, min(len(old), len(new)) - start)
+    start = common_prefix(old, new)
+    shared_end = common_suffix(old, new, min(len(old), len(new)) - start)
     old_end, new_end = len(old) - shared_end, len(new) - shared_end
     edited = previous.copy()  # the cached tree stays as it is
     edited.edit(start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old, start),
@@ -233,28 +233,6 @@ def edited_syntax_tree(language: str, before: str, after: str) -> Any | None:
 def _point(data: bytes, offset: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, offset)
     return line, offset - (data.rfind(b"\n", 0, offset) + 1)
-
-
-def _shared_prefix(a: bytes, b: bytes) -> int:
-    low, high = 0, min(len(a), len(b))
-    while low < high:  # a binary search of slice comparisons: C speed on long texts
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _shared_suffix(a: bytes, b: bytes, limit: int) -> int:
-    low, high = 0, max(limit, 0)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle :] == b[len(b) - middle :]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 # Trees of edited texts (the answers being checked), the last few.

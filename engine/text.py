@@ -13,7 +13,7 @@ import bisect
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, AnyStr, Protocol, overload
 
 
 class RangeLike(Protocol):
@@ -265,3 +265,28 @@ def slices(text: str, size: int, overlap: int = 0) -> Iterator[tuple[int, int]]:
             reach = min(length, newline + 1 if newline >= 0 else end + overlap)
         yield at, reach
         at = end
+
+
+def common_prefix(a: AnyStr, b: AnyStr) -> int:
+    """The length of the longest common start of ``a`` and ``b`` (text or bytes),
+    by a binary search of slice comparisons: C speed on long texts."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def common_suffix(a: AnyStr, b: AnyStr, limit: int) -> int:
+    """The length of the longest common end of ``a`` and ``b``, at most ``limit``."""
+    low, high = 0, max(limit, 0)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle :] == b[len(b) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import Field, ValidationError, field_validator
 
+from assistant_router.engine.text import common_prefix, common_suffix
 from assistant_router.routing.strict import StrictModel, problems
 
 if TYPE_CHECKING:
@@ -705,17 +706,7 @@ def added_findings(
     flat_before = _normalised(before if changed is None else "\n".join(node.text() for node in changed[0]))
     maybe_there = {f.rule_id for f in found if _key(f)[1] in flat_before}  # the others are new for certain
     earlier_rules = [r for r in _applicable(rule_set, name, before, path) if r.id in maybe_there]
-    remaining = Counter(
-        _key(f) for f in _run_on(earlier_rules, before_root, None if changed is None else changed[0], before)
-    )
-    added = []
-    for finding in found:
-        key = _key(finding)
-        if remaining[key] > 0:
-            remaining[key] -= 1
-        else:
-            added.append(finding)
-    return added
+    return _not_in(found, _run_on(earlier_rules, before_root, None if changed is None else changed[0], before))
 
 
 # ast-grep names of the languages whose tree-sitter grammar ships with the
@@ -752,8 +743,8 @@ def _changed_windows(name: str, before: str, after: str) -> tuple[_Window, _Wind
             before_tree is None or before_tree.root_node.has_error)):
         return None
     after_bytes, before_bytes = after.encode("utf-8"), before.encode("utf-8")
-    prefix = _common_prefix(before_bytes, after_bytes)  # type: ignore[arg-type]
-    suffix = _common_suffix(before_bytes, after_bytes, min(len(before_bytes), len(after_bytes)) - prefix)  # type: ignore[arg-type]
+    prefix = common_prefix(before_bytes, after_bytes)
+    suffix = common_suffix(before_bytes, after_bytes, min(len(before_bytes), len(after_bytes)) - prefix)
     windows = []
     for tree, data in ((before_tree, before_bytes), (after_tree, after_bytes)):
         low, high = prefix, len(data) - suffix
@@ -790,8 +781,15 @@ def _added_in_windows(rule_set: RuleSet, rules: list[Rule], name: str, windows: 
     flat_before = _normalised(before.text)
     maybe_there = {f.rule_id for f in found if _key(f)[1] in flat_before}
     earlier_rules = [r for r in _applicable(rule_set, name, before.text, path) if r.id in maybe_there]
-    remaining = Counter(_key(f) for f in _run_on(earlier_rules, _parse(before.text, name), None, before.text)) \
-        if earlier_rules and before.text else Counter()
+    earlier = _run_on(earlier_rules, _parse(before.text, name), None, before.text) \
+        if earlier_rules and before.text else []
+    return _not_in(found, earlier)
+
+
+def _not_in(found: list[Finding], earlier: Iterable[Finding]) -> list[Finding]:
+    """``found`` less what ``earlier`` already had, as multisets of (rule id,
+    normalised match text): a finding that moved is not new, a second copy is."""
+    remaining = Counter(_key(f) for f in earlier)
     added = []
     for finding in found:
         key = _key(finding)
@@ -834,8 +832,8 @@ def _changed_top_level(
     length. Comparing parsed nodes, not only offsets, keeps what a re-parse changed
     outside the span (an edit that closes a string turns the rest of the file into code).
     """
-    prefix = _common_prefix(before, after)
-    suffix = _common_suffix(before, after, min(len(before), len(after)) - prefix)
+    prefix = common_prefix(before, after)
+    suffix = common_suffix(before, after, min(len(before), len(after)) - prefix)
     delta = len(after) - len(before)
     tail = len(before) - suffix
     after_nodes = [(node, node.kind(), node.range()) for node in after_root.children()]
@@ -861,28 +859,6 @@ def _changed_top_level(
     if max(len(changed_before), len(changed_after)) > _MAX_CHANGED_NODES:
         return None
     return changed_before, changed_after
-
-
-def _common_prefix(a: str, b: str) -> int:
-    low, high = 0, min(len(a), len(b))
-    while low < high:  # a binary search of slice comparisons: C speed on long texts
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    low, high = 0, max(limit, 0)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle :] == b[len(b) - middle :]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
