@@ -60,6 +60,9 @@ class AskArgs(_Strict):
     range: RangeArg
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     diagnostics: list[DiagnosticArg] = Field(default=[], max_length=MAX_DIAGNOSTICS)
+    # The user's answer to a "needs_choice" result (a client without
+    # window/showMessageRequest asked them): run this task, and record the choice.
+    task: Task | None = None
 
 
 class UsageArgs(_Strict):

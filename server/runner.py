@@ -316,7 +316,14 @@ class TaskRunner:
         classification = self._classify(args.prompt, facts)
         described = classification.to_json()
         task, chosen_by = classification.task, "classifier"
-        if not classification.confident:
+        if not classification.confident and args.task is not None:
+            # The answer to our "needs_choice", asked by the client: recorded as
+            # a question with the same offers, and no second opinion again.
+            offered = await self._candidates(args, classification.likely)
+            await services.usage.record_choice(choice_row(services.project_key(args.uri), args.prompt, offered,
+                                                          args.task, classification))
+            task, chosen_by = args.task, "user"
+        elif not classification.confident:
             project = services.project_key(args.uri)
             policy = services.policies.router(services.roots.locate(args.uri).root).policy
             opinion = await second_opinion(args.prompt, facts, policy, services.engine, project)
@@ -330,26 +337,31 @@ class TaskRunner:
                     logger.info("ask: %s; asking the user", opinion)
                 offered = await self._candidates(args, classification.likely)
                 if not services.capabilities.show_message_request:
-                    # Nobody to ask here: the editor client presents the candidates itself.
+                    # Nobody to ask here: the editor client presents the candidates itself,
+                    # and sends the answer back as assistant.ask with its "task".
                     result = {"status": "needs_choice", "message": "not sure which task this is: choose one",
                               "candidates": [c.to_json() for c in offered], "classification": described}
                     self._notify_status(result)
                     return result
-                chosen = await self._ls.window_show_message_request_async(
-                    types.ShowMessageRequestParams(
-                        type=types.MessageType.Info,
-                        message=f"assistant-router: what should I do with “{args.prompt}”?",
-                        actions=[types.MessageActionItem(title=c.title) for c in offered],
+                else:
+                    chosen = await self._ls.window_show_message_request_async(
+                        types.ShowMessageRequestParams(
+                            type=types.MessageType.Info,
+                            message=f"assistant-router: what should I do with “{args.prompt}”?",
+                            actions=[types.MessageActionItem(title=c.title) for c in offered],
+                        )
                     )
-                )
-                by_title = {c.title: c.task for c in offered}
-                picked = by_title.get(chosen.title) if chosen is not None else None
-                await services.usage.record_choice(choice_row(project, args.prompt, offered, picked, classification))
-                if picked is None:
-                    result = {"status": "cancelled", "message": "no task chosen", "classification": described}
-                    self._notify_status(result)
-                    return result
-                task, chosen_by = picked, "user"
+                    by_title = {c.title: c.task for c in offered}
+                    picked = by_title.get(chosen.title) if chosen is not None else None
+                    await services.usage.record_choice(choice_row(project, args.prompt, offered, picked,
+                                                                  classification))
+                    if picked is None:
+                        result = {"status": "cancelled", "message": "no task chosen", "classification": described}
+                        self._notify_status(result)
+                        return result
+                    task, chosen_by = picked, "user"
+        elif args.task is not None:  # sure, but the user said which: theirs
+            task, chosen_by = args.task, "user"
         target = args.range
         if target.start == target.end and task.spec.empty_selection is EmptySelection.LINE:
             # A bare cursor: the request is about the line, as with the code actions.

@@ -270,7 +270,9 @@ The result is kept in `assistant-router-last-result'."
          (chosen (seq-find (lambda (c) (equal (plist-get c :title) title)) candidates)))
     (if (null chosen)
         (message "[assistant-router] no task chosen; nothing was sent")
-      (assistant-router--execute server "assistant.run"
+      ;; The answer goes back as assistant.ask with its task: the server runs
+      ;; it and records the choice, as when it asks the question itself.
+      (assistant-router--execute server "assistant.ask"
                                  (vector (append (list :task (plist-get chosen :task)) ask-argument))))))
 
 (cl-defmethod eglot-execute-command ((server assistant-router-server) command arguments)

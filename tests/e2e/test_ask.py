@@ -213,6 +213,24 @@ async def test_a_client_without_show_message_request_gets_the_candidates(start_s
     assert not session.client.progress_reports
 
 
+async def test_the_clients_answer_to_needs_choice_runs_that_task_and_is_recorded(start_session, tmp_path):
+    """The client asked the user (Emacs: completing-read) and sends the answer
+    back as assistant.ask with "task": the choice is in the ledger as when the
+    server asked, and nothing is classified twice."""
+    capabilities = client_capabilities("visual-studio-code")
+    capabilities.window.show_message = None
+    session = await start_session(capabilities=capabilities, command=FIXED)
+    uri = session.open("geometry.py")
+
+    result = await session.execute("assistant.ask", {**ask_argument(session, uri, 3, 6, "unsure: hmm"),
+                                                     "task": "review"})
+
+    assert result["task"] == "review" and result["status"] == "shown"
+    assert result["classification"]["chosen_by"] == "user" and session.message_requests == []
+    (choice,) = ledger(tmp_path).choices()
+    assert (choice.offered, choice.chosen) == (("debug", "explain", "review"), "review")
+
+
 async def test_the_second_opinion_decides_when_the_classifier_is_unsure(start_session, user_config, tmp_path):
     with_judge(user_config)
     session = await start_session("vscode", command=FIXED)

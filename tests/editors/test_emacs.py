@@ -243,6 +243,53 @@ FAKE_DRIVER = HELPERS + r"""
 """
 
 
+# Against the real server with its classifier fixed for "unsure:" requests
+# (tests/e2e/fixed_classifier.py, $AR_CMD): Eglot does not declare
+# window/showMessageRequest, so the server answers "needs_choice" and the
+# package asks with completing-read, then sends the answer back.
+CHOICE_DRIVER = HELPERS + r"""
+(defun ar-choice-session ()
+  (let* ((root (file-name-as-directory (getenv "AR_PROJECT")))
+         (file (expand-file-name "geometry.py" root))
+         (server nil) (offered nil))
+    (setq assistant-router-command (let ((json-array-type 'list)) (json-read-from-string (getenv "AR_CMD"))))
+    (setq project-find-functions (list (lambda (_dir) (cons 'transient root)))
+          eglot-sync-connect t)
+    (find-file file)
+    (apply #'eglot (eglot--guess-contact))
+    (setq server (ar-wait #'eglot-current-server 30))
+    (goto-char (ar-line-start 3))
+    (setq assistant-router-last-result nil)
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (setq offered (if (functionp collection) (all-completions "" collection) collection))
+                 (seq-find (lambda (title) (string-prefix-p "Review" title)) offered))))
+      (assistant-router-ask "unsure: hmm")
+      (ar-wait (lambda () (and assistant-router-last-result
+                               (equal (plist-get assistant-router-last-result :task) "review")
+                               (plist-get assistant-router-last-result :status)))
+               30))
+    (ar-put 'offered (vconcat offered))
+    (ar-put 'result assistant-router-last-result)
+    (eglot-shutdown server nil 5)))
+
+(ar-main #'ar-choice-session)
+"""
+
+
+def test_an_unclear_request_is_asked_in_the_minibuffer_and_the_choice_recorded(emacs, tmp_path):
+    fixed = Path(__file__).parents[1] / "e2e" / "fixed_classifier.py"
+    recorded = run_emacs(emacs, tmp_path, CHOICE_DRIVER,
+                         {"AR_CMD": json.dumps([sys.executable, str(fixed), "serve"])})
+
+    assert recorded["offered"] == ["Debug · opus (mock)", "Explain · opus (mock)", "Review · opus (mock)"]
+    result = recorded["result"]
+    assert (result["task"], result["status"], result["classification"]["chosen_by"]) == ("review", "shown", "user")
+    from assistant_router.engine.usage.ledger import SqliteLedger
+
+    (choice,) = SqliteLedger(tmp_path / "data" / "assistant-router" / "ledger.sqlite3").choices()
+    assert (choice.offered, choice.chosen) == (("debug", "explain", "review"), "review")
+
 def _emacs_or_skip() -> str:
     """The emacs binary with Eglot available, else skip (or fail when editors are required)."""
 
