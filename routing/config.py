@@ -36,6 +36,17 @@ def project_policy_path(root: Path) -> Path:
     return root / PROJECT_POLICY_FILENAME
 
 
+def project_rules_directory(root: Path) -> Path:
+    """A project's own safety rules: ``.assistant-router/rules`` in a workspace folder."""
+    return root / ".assistant-router" / "rules"
+
+
+def user_rules_directory(user_config: Path | None = None) -> Path:
+    """The user's safety rules: ``rules/`` next to the user config file, e.g.
+    ``~/.config/assistant-router/rules`` on Linux."""
+    return (user_config or user_config_path()).parent / "rules"
+
+
 @dataclass(frozen=True)
 class PolicyLoad:
     policy: Policy | None  # None when a layer has an error
@@ -103,9 +114,9 @@ def _load_policy(
         # Safety rules are read from these folders whether or not a policy file
         # sits next to them. The user's first: an id is kept by the first rule
         # that has it, so a project can add rules but not replace the user's.
-        directories: list[tuple[Path, Literal["project", "user"]]] = [(user_path.parent / "rules", "user")]
+        directories: list[tuple[Path, Literal["project", "user"]]] = [(user_rules_directory(user_path), "user")]
         if project_path is not None:
-            directories.append((project_path.parent / ".assistant-router" / "rules", "project"))
+            directories.append((project_rules_directory(project_path.parent), "project"))
         policy = replace(policy, checks=replace(policy.checks, rule_directories=tuple(directories)))
     return PolicyLoad(policy, issues, user_path, project_path)
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import Field, ValidationError, field_validator
 
 from assistant_router.engine.text import common_prefix, common_suffix
+from assistant_router.routing.config import project_rules_directory, user_rules_directory  # noqa: F401 (origins "project", "user")
 from assistant_router.routing.strict import StrictModel, problems
 
 if TYPE_CHECKING:
@@ -97,18 +98,6 @@ _LSP_LANGUAGES: dict[str, str] = {
 # on typescript, as in ast-grep.
 _RULE_LANGUAGES: dict[str, tuple[str, ...]] = {"tsx": ("tsx", "typescript")}
 
-
-def project_rules_directory(root: Path) -> Path:
-    """A project's own rules: ``.assistant-router/rules`` in a workspace folder (origin "project")."""
-    return root / ".assistant-router" / "rules"
-
-
-def user_rules_directory() -> Path:
-    """The user's rules: ``rules/`` next to the user config file, e.g. ``~/.config/assistant-router/rules``
-    on Linux (origin "user")."""
-    from assistant_router.routing.config import user_config_path
-
-    return user_config_path().parent / "rules"
 
 
 def ast_grep_language(language: str) -> str | None:

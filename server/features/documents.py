@@ -40,10 +40,10 @@ def _is_rule_file(uri: str) -> bool:
         return True
     from pygls import uris
 
-    from assistant_router.routing.config import user_config_path
+    from assistant_router.routing.config import user_rules_directory
 
     path = uris.to_fs_path(uri)
-    return path is not None and Path(path).parent == user_config_path().parent / "rules"
+    return path is not None and Path(path).parent == user_rules_directory()
 
 
 def _check_rule_file(services: Services, uri: str) -> None:
@@ -71,8 +71,7 @@ def setup(server: LanguageServer, services: Services) -> None:
     def did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         services.line_indexes.forget(params.text_document.uri)  # it holds the text
         services.preparations.forget(params.text_document.uri)
-        if "held" in services.__dict__:  # answers held back by their checks: gone with their document
-            services.held.forget(params.text_document.uri)
+        services.held.forget(params.text_document.uri)  # answers held back by their checks go with it
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
