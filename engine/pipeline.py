@@ -168,11 +168,15 @@ async def _checked(answer: Answer, answered: Answered, request: TaskRequest, eng
     passed, or the best one (fewest problems; the later on a tie)."""
     from assistant_router.engine.checks.stage import escalation_note
 
-    if request.spec.delivery is Delivery.EDIT:
-        progress.report(f"{answer.config.alias}: checking the edit", force=True)
-    report = await check(answer)
-    answer = replace(answer, checks=report)
-    run.log.checked(answer.config, report)
+    async def checked(answer: Answer) -> Answer:
+        if request.spec.delivery is Delivery.EDIT:
+            progress.report(f"{answer.config.alias}: checking the edit", force=True)
+        report = await check(answer)
+        run.log.checked(answer.config, report)
+        return replace(answer, checks=report)
+
+    answer = await checked(answer)
+    report = answer.checks
     settings, task = request.policy.checks, request.task
     best = answer
     escalations = 0
@@ -199,10 +203,8 @@ async def _checked(answer: Answer, answered: Answered, request: TaskRequest, eng
             logger.warning("escalating %s failed: %s", task.value, exc)
             progress.report(f"escalation failed: {exc}", force=True)
             break
-        progress.report(f"{answer.config.alias}: checking the edit", force=True)
-        report = await check(answer)
-        answer = replace(answer, checks=report)
-        run.log.checked(answer.config, report)
+        answer = await checked(answer)
+        report = answer.checks
         if report is None or report.passed or len(report.findings) <= len(best.checks.findings if best.checks
                                                                              else ()):
             best = answer
