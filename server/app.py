@@ -24,6 +24,7 @@ from assistant_router.providers.registry import ProviderPool, ProviderRegistry
 from assistant_router.routing.tasks import task_table
 from assistant_router.server.background import BackgroundLane
 from assistant_router.server.diagnostics import DiagnosticsHub
+from assistant_router.server.held import HeldAnswers
 from assistant_router.server.line_indexes import LineIndexes
 from assistant_router.server.preparations import DocumentPreparations
 from assistant_router.server.protocol import RouterProtocol, RunningTasks
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from assistant_router.engine.policies import PolicyReport, PolicyStore
     from assistant_router.engine.request import Document
     from assistant_router.engine.usage.service import UsageService
-    from assistant_router.server.held import HeldAnswers
     from assistant_router.server.runner import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class Services:
         self.answers_dir = answers_dir
         self.line_indexes = LineIndexes(lambda uri: ls.workspace.text_documents.get(uri))
         self.background = BackgroundLane()
+        self.held = HeldAnswers()  # answers that failed their checks, until applied or dropped
         self.preparations = DocumentPreparations(self.open_document, self.background)
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.initialization_options: Any = None
@@ -144,13 +145,6 @@ class Services:
         from assistant_router.delivery.diagnostics import ReviewFixes
 
         return ReviewFixes()
-
-    @cached_property
-    def held(self) -> HeldAnswers:
-        """Answers that failed their checks, until applied or dropped."""
-        from assistant_router.server.held import HeldAnswers
-
-        return HeldAnswers()
 
     @cached_property
     def engine(self) -> Engine:

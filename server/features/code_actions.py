@@ -75,7 +75,7 @@ def _review_fixes(services: Services, document, uri: str, target: types.Range, o
 def _held_answers(services: Services, uri: str, target: types.Range, only) -> list[types.CodeAction]:
     """"Apply unchecked answer" where an answer was held back by its checks
     (its diagnostics are on the selection it would change)."""
-    held = services.held.get(uri) if "held" in services.__dict__ else []  # never built here: cheap when unused
+    held = services.held.get(uri)
     if not held or not _wanted(types.CodeActionKind.QuickFix.value, only):
         return []
     if target.start == target.end:
