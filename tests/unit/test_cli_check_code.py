@@ -65,3 +65,16 @@ def test_check_reports_a_rule_file_that_cannot_be_used(repo):
 
     assert result.returncode == 1
     assert f"{rules / 'team.yml'}:5: error:" in result.stdout.decode() and "severty" in result.stdout.decode()
+
+
+def test_the_users_own_rules_next_to_the_user_config_run_too(repo, user_config):
+    root, env = repo
+    rules = user_config.parent / "rules"
+    rules.mkdir()
+    (rules / "mine.yml").write_text("id: me.no-print\nlanguage: python\nseverity: error\nmessage: no print\n"
+                                    "rule:\n  pattern: print($$$A)\n")
+    (root / "loud.py").write_text("def f():\n    print('hi')\n")
+
+    result = run("check-code", "loud.py", cwd=root, env=env)
+
+    assert result.returncode == 1 and "loud.py:2:5: error: [me.no-print] no print" in result.stdout.decode()
