@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 def kinds() -> dict[Delivery, Callable[[Answer, Target], Awaitable[Delivered]]]:
     """Each delivery kind's module (imported here: they import this package)."""
-    from assistant_router.delivery import diagnostics, document, edit
+    from assistant_router.delivery import diagnostics, document, edit, inline
 
-    return {Delivery.EDIT: edit.deliver, Delivery.DIAGNOSTICS: diagnostics.deliver, Delivery.DOCUMENT: document.deliver}
+    return {Delivery.EDIT: edit.deliver, Delivery.DIAGNOSTICS: diagnostics.deliver, Delivery.DOCUMENT: document.deliver,
+            Delivery.INLINE: inline.deliver}
 
 
 async def deliver(answer: Answer, target: Target) -> Delivered:

@@ -18,10 +18,10 @@ from assistant_router.engine.results import model_label
 from assistant_router.engine.text import LineIndex, Span
 from assistant_router.engine.tokens import SAFETY, estimate_tokens
 from assistant_router.engine.usage.prices import estimated_cost
-from assistant_router.routing.tasks import Task
+from assistant_router.routing.tasks import Delivery, Task
 
 if TYPE_CHECKING:
-    from assistant_router.routing.policy import ModelConfig
+    from assistant_router.routing.policy import CompletionSettings, ModelConfig
 
 # Assumed answer size for the window check when an alias sets no max_output_tokens.
 DEFAULT_OUTPUT_TOKENS = 8192
@@ -55,6 +55,10 @@ class TaskSource:
     # An escalation: the answer that failed its checks and what they found
     # (engine/checks/stage.py escalation_note), for the next model of the chain.
     escalation: str | None = None
+    # Inline completion: the policy's [completion] settings, and the cursor
+    # (the start) as an offset in :attr:`context`, which the front end knows.
+    completion: CompletionSettings | None = None
+    start_offset: int | None = None
 
     @property
     def span(self) -> Span:
@@ -93,6 +97,9 @@ class Assembled:
     dropped: list[Piece] = field(default_factory=list)
     redactions: Redactions = field(default_factory=Redactions)
     metadata: dict[str, Any] = field(default_factory=dict)
+    suffix: str | None = None  # fill-in-the-middle: the code after the cursor, sent as the suffix
+    stop: tuple[str, ...] = ()  # stop sequences sent with the request
+    sent_max_output_tokens: int | None = None  # sent as the answer's limit instead of the alias's
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -137,6 +144,10 @@ def prepare_document(name: str, language: str, text: str) -> None:
 def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
     """The request for ``config``: context by priority within the alias's
     ``context_budget``, never beyond its ``context_window``."""
+    if source.task.spec.delivery is Delivery.INLINE:
+        from assistant_router.engine.completion import assemble_completion
+
+        return assemble_completion(source, config)
     pieces = sorted(
         context_module.gather(source.context, source.language, source.local(source.start), source.local(source.end),
                               source.neighbours, first_line=source.window_line),

@@ -100,10 +100,12 @@ class Assemblies:
             model=config.model,
             system=assembled.system,
             prompt=assembled.prompt,
-            max_output_tokens=config.max_output_tokens,
+            max_output_tokens=assembled.sent_max_output_tokens or config.max_output_tokens,
             temperature=config.temperature,
             task=self.source.task.value,
             metadata=assembled.metadata,
+            suffix=assembled.suffix,
+            stop=assembled.stop,
         )
 
 
@@ -162,6 +164,8 @@ def check_stop(spec: TaskSpec, text: str, config: ModelConfig, completion: Compl
     if completion.stop_reason == STOP_REFUSAL:
         raise Failed(f"{model_label(config)} declined to answer (refusal or content filter); nothing was applied")
     if completion.stop_reason == STOP_MAX_TOKENS:
+        if spec.delivery is Delivery.INLINE:  # a completion is cut at a line boundary when shown
+            return text
         limit = config.max_output_tokens or "its default"
         if spec.delivery is not Delivery.DOCUMENT:
             raise Failed(
@@ -182,9 +186,14 @@ async def call_models(
     *,
     timing: Timing = Timing(),
     on_delta: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> Answered:
     """Walk the decision's chain: retry a model on retryable errors, then fall
     back to the next; never after output has started.
+
+    With a ``deadline`` (``timing.clock()`` time; inline completions), a retry
+    or the next model is tried only while its first token can still arrive
+    before it: one that could not is skipped, so nothing arrives late.
 
     Raises Failed, or Refused when the selection fits no model of the chain.
     """
@@ -197,6 +206,10 @@ async def call_models(
         if cooling[config.alias]:
             log.add(Attempt(config, error=f"skipped: cooling down for {cooling[config.alias]:.0f} s after repeated "
                             "failures", error_type="CoolingDown", retryable=True))
+            continue
+        if position and not _in_time(config, deadline, timing):
+            log.add(Attempt(config, error="skipped: its answer could not arrive before the completion's deadline",
+                            error_type="TooLate", retryable=True))
             continue
         try:
             await assemblies.prepare(config)
@@ -242,6 +255,8 @@ async def call_models(
                 delay = retry_delay(retry_number, exc.retry_after, timing.random, base=config.retry_backoff)
                 if retry_number >= config.retries or delay is None or breaker.cooling_for(config):
                     break
+                if deadline is not None and deadline - timing.clock() - delay < (config.timeouts.first_token or 0):
+                    break
                 report(
                     f"{config.alias}: {exc}; retrying in {delay:.1f} s ({retry_number + 2}/{config.retries + 1})",
                     force=True,
@@ -264,6 +279,11 @@ async def call_models(
     if log.attempts and all(a.error_type == "RequestTooLarge" for a in log.attempts):
         raise Refused(f"nothing was sent: {log.attempts[0].error}")
     raise Failed(f"every model for {decision.task.value} failed ({tried})")
+
+
+def _in_time(config: ModelConfig, deadline: float | None, timing: Timing) -> bool:
+    """Whether ``config``'s first token can still arrive before ``deadline``."""
+    return deadline is None or deadline - timing.clock() >= (config.timeouts.first_token or 0)
 
 
 async def _with_timeouts(

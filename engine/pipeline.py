@@ -130,9 +130,13 @@ async def run_task(
     try:
         decision = await _within_budget(request, engine, assemblies, decision)  # 1
         await progress.begin(request.spec, decision)
+        # A completion not shown by its deadline is useless: no retry or model
+        # of the chain is started that could not answer before it.
+        completion = request.spec.delivery is Delivery.INLINE
+        deadline = started + request.policy.completion.deadline_s if completion else None
         answered = await call_models(  # 2, 3
             decision, assemblies, run.log, engine.providers, engine.breaker, progress.report,
-            timing=engine.timing, on_delta=progress.delta,
+            timing=engine.timing, on_delta=progress.delta, deadline=deadline,
         )
         answer = _answer(request, answered)  # 4, 5
         if check is not None:
@@ -156,7 +160,10 @@ async def run_task(
 
 
 def _answer(request: TaskRequest, answered: Answered, escalated: bool = False) -> Answer:
-    text = answered.assembled.redactions.restore(answered.text)  # 4
+    # 4: a completion keeps its placeholders, so one that would put a secret
+    # back into the file is not shown (engine/completion.py shown_text).
+    inline = request.spec.delivery is Delivery.INLINE
+    text = answered.text if inline else answered.assembled.redactions.restore(answered.text)
     text = check_stop(request.spec, text, answered.config, answered.completion)  # 5
     return Answer(request, text, answered.config, escalated=escalated)
 
@@ -217,11 +224,14 @@ async def _within_budget(request: TaskRequest, engine: Engine, assemblies: Assem
     """Refuse, or downgrade to the policy's cheaper chain, a request that
     would exceed a budget (spend read fresh from the shared ledger)."""
     from assistant_router.engine.usage.budgets import BudgetExceeded, within_budget
+    from assistant_router.engine.usage.service import REFRESH_S
 
     policy = request.policy
     if not policy.budget.any:
         return decision
-    spend = await engine.usage.refresh(request.project, policy)
+    # Completions, many a minute, read the ledger at most every REFRESH_S.
+    max_age = REFRESH_S if request.spec.delivery is Delivery.INLINE else 0.0
+    spend = await engine.usage.refresh(request.project, policy, max_age)
     await assemblies.prepare(decision.primary)
     try:
         tokens = assemblies.get(decision.primary).input_tokens

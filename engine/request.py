@@ -31,7 +31,7 @@ from assistant_router.engine.limits import (
 from assistant_router.engine.results import Refused
 from assistant_router.engine.text import LineIndex, Span
 from assistant_router.routing.matching import RouteRequest
-from assistant_router.routing.tasks import Task, TaskSpec
+from assistant_router.routing.tasks import Delivery, Task, TaskSpec
 
 if TYPE_CHECKING:
     from assistant_router.engine.privacy import ExclusionRules
@@ -165,8 +165,15 @@ def build_request(
         window=window,
         window_line=window_line,
         window_column=window_column,
+        completion=policy.completion if task.spec.delivery is Delivery.INLINE else None,
+        start_offset=start - (lines.offset(window_line, window_column) if window is not None else 0),
     )
-    return TaskRequest(task.spec, document, span, policy, decide(task, document, span, policies), source)
+    decision = decide(task, document, span, policies)
+    if task.spec.delivery is Delivery.INLINE:
+        from assistant_router.engine.completion import completion_decision
+
+        decision = completion_decision(decision, policy.completion)
+    return TaskRequest(task.spec, document, span, policy, decision, source)
 
 
 def _window(lines: LineIndex, start: int, end: int) -> tuple[str | None, int, int]:

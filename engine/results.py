@@ -76,7 +76,7 @@ class Attempt:
 
     @property
     def skipped(self) -> bool:
-        return self.error_type == "CoolingDown"
+        return self.error_type in {"CoolingDown", "TooLate"}
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -31,6 +31,10 @@ class ModelRequest:
     # What the request is for; adapters may ignore it (the mock uses it).
     task: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Fill-in-the-middle (inline completion on ``api = "completions"``): the
+    # code after the cursor; ``prompt`` is the code before it.
+    suffix: str | None = None
+    stop: tuple[str, ...] = ()  # stop sequences, where the wire API takes them
 
 
 @dataclass(frozen=True)

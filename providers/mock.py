@@ -62,6 +62,22 @@ def _tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+def completion_reply(prefix: str, signature: str, language: str) -> str:
+    """A deterministic continuation of ``prefix``: the body of a block the
+    cursor opens, else a statement on the cursor's line (tests assert on it)."""
+    comment = _LINE_COMMENT.get(language, "//")
+    line = prefix.rsplit("\n", 1)[-1]
+    indent = line[: len(line) - len(line.lstrip())]
+    word = re.sub(r"\W+", "_", signature.split(" ", 1)[0]).strip("_") or "mock"
+    if line.rstrip().endswith((":", "{")):
+        step = "    " if language == "python" or "\t" not in indent else "\t"
+        closing = f"\n{indent}}}" if line.rstrip().endswith("{") else ""
+        return f"\n{indent}{step}return {word}_value  {comment} completed by {signature}{closing}"
+    if not line.strip():
+        return f"{word}_value = 1  {comment} completed by {signature}"
+    return f"  {comment} completed by {signature}"
+
+
 def derive_reply(task: str, signature: str, meta: Mapping[str, Any]) -> str:
     """A deterministic answer for ``task`` in the shape the task's prompt asks
     for, derived from the request's metadata (selection, lines, language).
@@ -72,6 +88,8 @@ def derive_reply(task: str, signature: str, meta: Mapping[str, Any]) -> str:
     fence = meta.get("language", "")
     body = selection if selection.endswith("\n") or not selection else selection + "\n"
     match task:
+        case "complete":
+            return completion_reply(meta.get("prefix", ""), signature, meta.get("language", ""))
         case "review":
             findings = [
                 {

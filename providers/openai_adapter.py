@@ -3,6 +3,9 @@
 ``api = "responses"`` (the default) is what the Codex models are served on.
 ``api = "chat"`` speaks Chat Completions, for OpenAI-compatible servers
 (Ollama, vLLM, llama.cpp server, LiteLLM proxy, OpenRouter) via ``base_url``.
+``api = "completions"`` speaks the legacy Completions API with ``prompt`` and
+``suffix``: fill-in-the-middle for inline completion (Ollama serves it for
+code models; docs/completion.md says which servers take ``suffix``).
 The SDK is imported on first use; its own retries are off.
 """
 
@@ -45,14 +48,14 @@ class OpenAIProvider(SdkProvider):
 
     sdk, client_class, key_env = "openai", "AsyncOpenAI", KEY_ENV
     rehearsal_apis = ("responses", "chat")
-    wire_apis = ("responses", "chat")
+    wire_apis = ("responses", "chat", "completions")
 
     def __init__(self, config: ModelConfig, context: ProviderContext | None = None) -> None:
         super().__init__(config, context)
         self.api = config.api or "responses"
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        events = self._responses if self.api == "responses" else self._chat
+        events = {"responses": self._responses, "chat": self._chat, "completions": self._completions}[self.api]
         async with self._limit.slot():
             client = await self._get_client()
             try:
@@ -152,6 +155,40 @@ class OpenAIProvider(SdkProvider):
                 for choice in chunk.choices or ():
                     if choice.delta is not None and choice.delta.content:
                         yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        if finish is None:
+            raise StreamInterruptedError("the stream ended without a finish_reason (truncated)")
+        yield Completion(usage, _FINISH.get(finish, finish))
+
+
+    async def _completions(self, client: Any, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """Fill-in-the-middle: ``prompt`` is the code before the cursor,
+        ``suffix`` the code after it (sent only when there is one)."""
+        arguments: dict[str, Any] = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.suffix:
+            arguments["suffix"] = request.suffix
+        if request.stop:
+            arguments["stop"] = list(request.stop)
+        if request.max_output_tokens:
+            arguments["max_tokens"] = request.max_output_tokens
+        if request.temperature is not None:
+            arguments["temperature"] = request.temperature
+        finish: str | None = None
+        usage = Usage()
+        stream = await client.completions.create(**arguments)
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                for choice in chunk.choices or ():
+                    if choice.text:
+                        yield TextDelta(choice.text)
                     if choice.finish_reason:
                         finish = choice.finish_reason
         if finish is None:

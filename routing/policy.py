@@ -154,6 +154,32 @@ class Privacy(StrictModel):
                                         "placeholders before sending.", json_schema_extra=_shown(True))
 
 
+class Completion(StrictModel):
+    """[completion]: inline completion as you type (the ``complete`` task; docs/completion.md)."""
+
+    enabled: bool | None = Field(default=None, description="Answer the editor's inline completion requests; a "
+                                 "project may turn them off, not on.", json_schema_extra=_shown(True))
+    debounce_ms: int | None = Field(default=None, ge=0, le=2000, description="Milliseconds an automatic request "
+                                    "waits for the next keystroke before anything is sent (none for an explicit "
+                                    "request).", json_schema_extra=_shown(75))
+    first_token_timeout_s: float | None = Field(default=None, gt=0, le=30, description="Seconds a completion "
+                                                "model may take to its first token.", json_schema_extra=_shown(1.0))
+    deadline_s: float | None = Field(default=None, gt=0, le=60, description="Seconds after which a completion is "
+                                     "too late to show; a retry or fallback starts only while it can still arrive "
+                                     "in time.", json_schema_extra=_shown(2.5))
+    max_output_tokens: int | None = Field(default=None, gt=0, le=4096, description="The longest completion asked "
+                                          "for; a project may only lower it.", json_schema_extra=_shown(256))
+    max_lines: int | None = Field(default=None, gt=0, le=200, description="Lines a completion may have; it also "
+                                  "stops at a blank line or the end of the block.", json_schema_extra=_shown(8))
+    prefix_tokens: int | None = Field(default=None, ge=64, le=32000, description="Tokens of code before the "
+                                      "cursor sent; a project may only lower it.", json_schema_extra=_shown(1500))
+    suffix_tokens: int | None = Field(default=None, ge=0, le=16000, description="Tokens of code after the cursor "
+                                      "sent; a project may only lower it.", json_schema_extra=_shown(500))
+    neighbours: bool | None = Field(default=None, description="Also send snippets of open files of the same "
+                                    "language; only your user config may turn it on.",
+                                    json_schema_extra=_shown(False))
+
+
 class Classifier(StrictModel):
     """[classifier]: what happens when the classifier of free-form requests is unsure."""
 
@@ -234,8 +260,9 @@ class ModelEntry(StrictModel):
                                        "answer: requests never exceed it.", json_schema_extra=_shown(128_000))
     prices: Prices | None = Field(default=None, description="US dollars per million tokens; a project may not go "
                                   "below the user config's or the shipped price of the same provider and model.")
-    api: Literal["responses", "chat"] | None = Field(default=None, description="openai only: the Responses API "
-                                                     "(default) or Chat Completions.")
+    api: Literal["responses", "chat", "completions"] | None = Field(
+        default=None, description="openai only: the Responses API (default), Chat Completions, or the Completions "
+        "API with prompt and suffix (fill-in-the-middle, for the complete task only).")
     options: dict[str, Any] | None = Field(default=None, description="Provider-specific options.")
     # Where code and keys go: user config only (see TRUSTED_ONLY_KEYS).
     base_url: str | None = Field(default=None, description="The endpoint (default: the SDK's *_BASE_URL or the "
@@ -292,6 +319,8 @@ class PolicyFile(StrictModel):
                                    "about: an optional second opinion from a model.")
     checks: Checks = Field(default=Checks(), description="Checks on every edit before it is applied (syntax, "
                            "safety rules) and what a failed check does (escalate, or ask).")
+    completion: Completion = Field(default=Completion(), description="Inline completion as you type: timing, "
+                                   "size and what is sent.")
     ledger_url: str | None = Field(default=None, description="Where usage is recorded: sqlite:///path or "
                                    "postgresql://… for a team.")
     trusted_projects: list[str] | None = Field(default=None, description="Projects allowed to set the user-config-"
@@ -330,7 +359,7 @@ class ModelConfig:
     context_budget: int = 6000  # tokens of context around the selection
     context_window: int = 128_000  # the model's whole window: prompt plus answer
     prices: Prices = Prices()
-    api: Literal["responses", "chat"] | None = None
+    api: Literal["responses", "chat", "completions"] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     base_url: str | None = None
     api_key_env: str | None = None
@@ -426,6 +455,25 @@ class ClassifierSettings:
 
 
 @dataclass(frozen=True)
+class CompletionSettings:
+    """[completion], merged: see :class:`Completion` for each key."""
+
+    enabled: bool = True
+    debounce_ms: int = 75
+    first_token_timeout_s: float = 1.0
+    deadline_s: float = 2.5
+    max_output_tokens: int = 256
+    max_lines: int = 8
+    prefix_tokens: int = 1500
+    suffix_tokens: int = 500
+    neighbours: bool = False
+
+
+# What a project may only lower (or turn off): it widens what is sent, or its cost.
+_COMPLETION_CEILINGS = ("enabled", "max_output_tokens", "prefix_tokens", "suffix_tokens", "neighbours")
+
+
+@dataclass(frozen=True)
 class CheckSettings:
     on_check_failure: CheckFailure = "escalate"
     max_escalations: int = 1
@@ -465,6 +513,7 @@ class Policy:
     unvouched_prices: frozenset[str] = frozenset()
     classifier: ClassifierSettings = ClassifierSettings()
     checks: CheckSettings = CheckSettings()
+    completion: CompletionSettings = CompletionSettings()
 
 
 @dataclass(frozen=True)
@@ -637,6 +686,8 @@ def _allowed_keys(parent: KeyPath) -> list[str]:
         model = TaskBudget if len(names) > 2 else Budget
     elif names[0] == "classifier":
         model = Classifier
+    elif names[0] == "completion":
+        model = Completion
     elif names[0] == "checks":
         model = (CheckCommand if names[1] == "commands" else TaskChecks) if len(names) > 1 else Checks
     elif names[0] == "models":
@@ -895,6 +946,7 @@ def build_policy(
         if settings.second_opinion_timeout_s is not None:
             classifier = replace(classifier, second_opinion_timeout_s=settings.second_opinion_timeout_s)
     checks = _checks(parsed_layers, issues, trusted)
+    completion = _completion(parsed_layers, issues)
     budget = _budget(parsed_layers, merged, issues)
     if budget.any:
         for alias in sorted(unvouched):
@@ -925,7 +977,30 @@ def build_policy(
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
     return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url,
-                  frozenset(unvouched), classifier, checks), issues
+                  frozenset(unvouched), classifier, checks, completion), issues
+
+
+def _completion(parsed_layers: list[_Parsed], issues: list[PolicyIssue]) -> CompletionSettings:
+    """[completion], key by key, the higher layer winning; a project may only
+    lower what widens what is sent or what it costs (or turn it off)."""
+    settings = CompletionSettings()
+    for parsed in parsed_layers:
+        file = parsed.file.completion
+        values: dict[str, Any] = {}
+        for key in Completion.model_fields:
+            value = getattr(file, key)
+            if value is None:
+                continue
+            current = getattr(settings, key)
+            if parsed.layer.role == "project" and key in _COMPLETION_CEILINGS and value > current:
+                issues.append(PolicyIssue(parsed.layer.label, f"'completion.{key} = {str(value).lower()}' is ignored: "
+                                          f"a project may lower it (now {str(current).lower()}), only your user "
+                                          "config may raise it", parsed.locations.line_of(("completion", key)),
+                                          f"completion.{key}", "warning"))
+                continue
+            values[key] = value
+        settings = replace(settings, **values)
+    return settings
 
 
 def _checks(parsed_layers: list[_Parsed], issues: list[PolicyIssue], trusted: set[Path]) -> CheckSettings:

@@ -20,6 +20,7 @@ class Delivery(enum.Enum):
     EDIT = "edit"  # a change to the code
     DIAGNOSTICS = "diagnostics"  # review findings on the document's lines
     DOCUMENT = "document"  # a Markdown document
+    INLINE = "inline"  # ghost text at the cursor (textDocument/inlineCompletion), not a code action
 
 
 class EditPlacement(enum.Enum):
@@ -45,6 +46,7 @@ class Task(enum.StrEnum):
     DEBUG = "debug"
     REVIEW = "review"
     EXPLAIN = "explain"
+    COMPLETE = "complete"  # inline completion as you type
 
     @property
     def spec(self) -> TaskSpec:
@@ -76,7 +78,7 @@ class TaskSpec:
     verb: str  # the start of a code-action title: "Write tests for"
     delivery: Delivery
     result: str  # what the user gets, in words a menu can show
-    code_action_kind: str
+    code_action_kind: str | None  # None: not offered as a code action (inline completion)
     placement: EditPlacement | None = None  # edits only
     needs_diagnostics: bool = False  # offered only where the editor reports problems
     empty_selection: EmptySelection = EmptySelection.LINE
@@ -88,6 +90,11 @@ class TaskSpec:
     @property
     def title(self) -> str:
         return self.task.value.capitalize()
+
+    @property
+    def is_action(self) -> bool:
+        """Offered as a code action and run by ``assistant.run``."""
+        return self.code_action_kind is not None
 
     @property
     def new_module(self) -> bool:
@@ -130,10 +137,17 @@ TASKS: dict[Task, TaskSpec] = {
         TaskSpec(Task.REVIEW, "Review", Delivery.DIAGNOSTICS, "diagnostics on the document",
                  _kind(_REFACTOR, Task.REVIEW)),
         TaskSpec(Task.EXPLAIN, "Explain", Delivery.DOCUMENT, "a Markdown document", _kind(_REFACTOR, Task.EXPLAIN)),
+        TaskSpec(Task.COMPLETE, "Complete", Delivery.INLINE, "ghost text at the cursor, accepted with a key",
+                 None, empty_selection=EmptySelection.CURSOR),
     )
 }
 
+# The tasks a user runs on a selection (code actions, ``assistant.run``, the
+# classifier's labels), in the table's order; completion comes as you type.
+ACTION_TASKS: tuple[Task, ...] = tuple(task for task, spec in TASKS.items() if spec.is_action)
+
 
 def task_table() -> list[dict[str, Any]]:
-    """Every row, in the table's order, as editor clients receive it."""
-    return [spec.to_json() for spec in TASKS.values()]
+    """Every row a client offers as an action, in the table's order, as editor
+    clients receive it (completion is the standard inlineCompletion request)."""
+    return [TASKS[task].to_json() for task in ACTION_TASKS]

@@ -102,6 +102,7 @@ class Services:
         self._exclusions: dict[str, tuple[int, str | None]] = {}
         self.initialization_options: Any = None
         self.options: Any = None  # arguments.ClientOptions, set at `initialized`
+        self.completions: Any = None  # features/inline_completion.py InlineCompletions, set by its setup
 
     @cached_property
     def policies(self) -> PolicyStore:
@@ -195,6 +196,7 @@ def build_server(
         code_actions,
         commands,
         documents,
+        inline_completion,
         lifecycle,
         policy_editing,
         policy_files,
@@ -209,6 +211,6 @@ def build_server(
     protocol: RouterProtocol = server.protocol  # type: ignore[assignment]
     protocol.experimental = lambda: {"version": __version__, "tasks": task_table()}
     services = Services(server, registry or ProviderRegistry(), answers_dir)
-    for feature in (lifecycle, policy_files, policy_editing, documents, code_actions, commands):
+    for feature in (lifecycle, policy_files, policy_editing, documents, code_actions, commands, inline_completion):
         feature.setup(server, services)
     return server

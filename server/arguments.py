@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from assistant_router.engine.limits import MAX_DIAGNOSTIC_CHARS, MAX_DIAGNOSTICS, MAX_PROMPT_CHARS
 from assistant_router.routing.strict import StrictModel as _Strict
 from assistant_router.routing.strict import describe
-from assistant_router.routing.tasks import Task
+from assistant_router.routing.tasks import ACTION_TASKS, Task
+
+
+def _action(task: Task) -> Task:
+    if not task.spec.is_action:
+        raise ValueError(f"'{task.value}' is not run as a command: it answers textDocument/inlineCompletion")
+    return task
+
+
+# A task run on a selection (every task but inline completion).
+ActionTask = Annotated[Task, AfterValidator(_action)]
 
 
 class PositionArg(_Strict):
@@ -33,7 +43,7 @@ class DiagnosticArg(_Strict):
 class TaskArgs(_Strict):
     """The one argument of ``assistant.run`` and ``assistant.route``."""
 
-    task: Task
+    task: ActionTask
     uri: str
     range: RangeArg
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS,
@@ -62,7 +72,7 @@ class AskArgs(_Strict):
     diagnostics: list[DiagnosticArg] = Field(default=[], max_length=MAX_DIAGNOSTICS)
     # The user's answer to a "needs_choice" result (a client without
     # window/showMessageRequest asked them): run this task, and record the choice.
-    task: Task | None = None
+    task: ActionTask | None = None
 
 
 class UsageArgs(_Strict):
@@ -100,7 +110,8 @@ class ClientOptions(_Strict):
     Bad values never stop the server: they are reported and the defaults used.
     """
 
-    tasks: list[Task] = Field(default_factory=lambda: list(Task), description="the tasks offered as code actions")
+    tasks: list[Task] = Field(default_factory=lambda: list(ACTION_TASKS),
+                             description="the tasks offered as code actions")
     status_notifications: bool = Field(default=True, description="send assistant/status after each task")
 
 
@@ -123,7 +134,7 @@ def parse_client_options(raw: Any) -> tuple[ClientOptions, str | None]:
         if key not in fields:
             continue
         if key == "tasks" and isinstance(value, list):
-            names = [t.value for t in Task]  # in the table's order, for the message
+            names = [t.value for t in ACTION_TASKS]  # in the table's order, for the message
             for number, item in enumerate(value, 1):
                 if item not in names:
                     problems.append(f"tasks[{number}]: {item!r} is not a task (tasks: {', '.join(names)})")

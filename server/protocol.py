@@ -178,6 +178,10 @@ class RouterProtocol(LanguageServerProtocol):
         self._workspace.__class__ = IndexedWorkspace
         if self.experimental is not None:
             result.capabilities.experimental = {EXPERIMENTAL_KEY: self.experimental()}
+        text_document = params.capabilities.text_document
+        if text_document is None or text_document.inline_completion is None:
+            # Advertised only to a client that declares inline completion (LSP 3.18).
+            result.capabilities.inline_completion_provider = None
         return result
 
     @lsp_method(types.SHUTDOWN)

@@ -97,7 +97,7 @@ class TaskRunner:
         if (reason := self._services.policies.exclusions(location.root).reason(relative)) is not None:
             raise Refused(f"nothing was sent: {location.relative} is a link to {relative}, which is {reason}")
 
-    def _open_documents(self) -> Iterator[Document]:
+    def open_documents(self) -> Iterator[Document]:
         for uri in list(self._ls.workspace.text_documents):
             if (document := self._services.open_document(uri)) is not None:
                 yield document
@@ -105,16 +105,16 @@ class TaskRunner:
     async def request(self, args: TaskArgs) -> TaskRequest:
         """One request context for ``args``. Raises TaskError (Refused: nothing may be sent)."""
         text_document, document = await self._document(args.uri)
-        lines, span = await self._locate(text_document, document.text, args.range)
+        lines, span = await self.locate(text_document, document.text, args.range)
         return build_request(
             args.task, document, span, self._services.policies,
             prompt=args.prompt,
             diagnostics=[describe_diagnostic(d.line, d.message) for d in args.diagnostics],
-            open_documents=self._open_documents(),
+            open_documents=self.open_documents(),
             lines=lines,
         )
 
-    async def _locate(self, document: TextDocument, text: str, selection: RangeArg) -> tuple[LineIndex, Span]:
+    async def locate(self, document: TextDocument, text: str, selection: RangeArg) -> tuple[LineIndex, Span]:
         """The document's line index and the selection in code points (a long
         document is indexed off the loop, once per text)."""
         if len(text) <= WHOLE_DOCUMENT_CHARS:

@@ -7,7 +7,10 @@ One small HTTP/1.1 server on 127.0.0.1 speaks three APIs the real adapters use:
 - OpenAI Responses (``POST /v1/responses``): ``response.created`` …
   ``response.output_text.delta`` … ``response.completed``;
 - OpenAI Chat Completions (``POST /v1/chat/completions``):
-  ``chat.completion.chunk`` lines, a usage chunk and ``data: [DONE]``.
+  ``chat.completion.chunk`` lines, a usage chunk and ``data: [DONE]``;
+- the OpenAI-compatible Completions API (``POST /v1/completions``, the
+  fill-in-the-middle of llama.cpp, vLLM and Ollama): ``text_completion``
+  chunks with ``prompt`` and ``suffix``, a usage chunk and ``data: [DONE]``.
 
 The events follow the SDKs' own types (the unit tests validate every event
 against them). Answers are derived from the prompt the router sent (task,
@@ -36,7 +39,7 @@ from typing import Any, Literal
 
 from assistant_router.providers.mock import derive_reply
 
-Api = Literal["anthropic", "responses", "chat"]
+Api = Literal["anthropic", "responses", "chat", "completions"]
 FaultKind = Literal[
     "status",  # an HTTP error status before any event
     "disconnect",  # close the connection after `after` text chunks
@@ -54,7 +57,8 @@ UsageMode = Literal[
     "none",  # no usage at all (llama.cpp server): zeros, no usage object, no usage chunk
 ]
 
-_PATHS: dict[str, Api] = {"/v1/messages": "anthropic", "/v1/responses": "responses", "/v1/chat/completions": "chat"}
+_PATHS: dict[str, Api] = {"/v1/messages": "anthropic", "/v1/responses": "responses", "/v1/chat/completions": "chat",
+                          "/v1/completions": "completions"}
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity",
             429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
@@ -88,6 +92,8 @@ class RecordedRequest:
         body = self.body
         if self.api == "responses":
             return str(body.get("input", ""))
+        if self.api == "completions":
+            return str(body.get("prompt", ""))
         messages = body.get("messages", [])
         content = messages[-1].get("content", "") if messages else ""
         if isinstance(content, list):
@@ -104,7 +110,12 @@ _SELECTION = re.compile(r"Selection:\n```[^\n]*\n(.*)\n```\s*$", re.DOTALL)
 _PROBLEMS = re.compile(r"^Problems reported by the editor:\n((?:- .*\n?)+)", re.MULTILINE)
 
 
-def reply_to_prompt(prompt: str, signature: str) -> str:
+_CODE_AT_CURSOR = re.compile(r"^Code, with the cursor marked <CURSOR>:\n```[^\n]*\n(.*?)<CURSOR>", re.DOTALL | re.MULTILINE)
+
+
+def reply_to_prompt(prompt: str, signature: str, suffix: str | None = None) -> str:
+    if suffix is not None:  # fill-in-the-middle: the prompt is the code before the cursor
+        return derive_reply("complete", signature, {"prefix": prompt, "suffix": suffix})
     task = _TASK.search(prompt)
     where = _FILE.search(prompt)
     selection = _SELECTION.search(prompt)
@@ -115,6 +126,10 @@ def reply_to_prompt(prompt: str, signature: str) -> str:
                         start_line=int(where.group(3)), end_line=int(where.group(4)))
     if problems:
         metadata["diagnostics"] = [line[2:] for line in problems.group(1).splitlines()]
+    if (code := _CODE_AT_CURSOR.search(prompt)) is not None:
+        metadata["prefix"] = code.group(1)
+        if (language := re.search(r"^File: .+ \(language: ([^)]*)\)\.$", prompt, re.MULTILINE)) is not None:
+            metadata["language"] = language.group(1)
     return derive_reply(task.group(1) if task else "explain", signature, metadata)
 
 
@@ -250,6 +265,29 @@ class _Stream:
             return [final, _sse(None, "[DONE]")]
         return [final, self._chunk({}, usage=usage), _sse(None, "[DONE]")]
 
+    # OpenAI-compatible Completions (fill-in-the-middle) ---------------------
+    def _text_chunk(self, text: str, finish: str | None = None, usage: dict | None = None) -> bytes:
+        choices = [] if usage else [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]
+        chunk = {"id": f"cmpl-{self.id}", "object": "text_completion", "created": 1_700_000_000,
+                 "model": self.model, "choices": choices}
+        if usage:
+            chunk["usage"] = usage
+        return _sse(None, chunk)
+
+    def _completions_start(self) -> list[bytes]:
+        return []
+
+    def _completions_delta(self, text: str) -> bytes:
+        return self._text_chunk(text)
+
+    def _completions_end(self, text: str, stop: str) -> list[bytes]:
+        usage = {"prompt_tokens": self.input_tokens, "completion_tokens": _tokens(text),
+                 "total_tokens": self.input_tokens + _tokens(text)}
+        final = self._text_chunk("", "length" if stop == "max_tokens" else "stop")
+        if self.usage == "none":
+            return [final, _sse(None, "[DONE]")]
+        return [final, self._text_chunk("", usage=usage), _sse(None, "[DONE]")]
+
     # Common ----------------------------------------------------------------
     def start(self) -> list[bytes]:
         return getattr(self, f"_{self.api}_start")()
@@ -273,7 +311,7 @@ class _Stream:
         return _sse(None, {"error": {"message": message, "type": fault.error_type or "server_error", "code": None}})
 
     def malformed(self) -> bytes:
-        event = {"anthropic": "content_block_delta", "responses": "response.output_text.delta", "chat": None}[self.api]
+        event = {"anthropic": "content_block_delta", "responses": "response.output_text.delta"}.get(self.api)
         return (f"event: {event}\n" if event else "").encode() + b'data: {"type": "content_block_delta", "delta": \n\n'
 
 
@@ -366,8 +404,8 @@ class LoopbackProviders:
         self.delay_s = delay_s
         self.signature = signature
         self.requests: list[RecordedRequest] = []
-        self._faults: dict[str, deque[Fault]] = {"anthropic": deque(), "responses": deque(), "chat": deque()}
-        self._replies: dict[str, deque[str]] = {"anthropic": deque(), "responses": deque(), "chat": deque()}
+        self._faults: dict[str, deque[Fault]] = {api: deque() for api in _PATHS.values()}
+        self._replies: dict[str, deque[str]] = {api: deque() for api in _PATHS.values()}
         self._server: asyncio.AbstractServer | None = None
         self._ids = itertools.count(1).__next__
         self._connections: set[asyncio.Task] = set()
@@ -497,7 +535,9 @@ class LoopbackProviders:
 
         model = str(record.body.get("model", "model"))
         replies = self._replies[api]
-        text = replies.popleft() if replies else reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})")
+        suffix = str(record.body.get("suffix") or "") if api == "completions" else None
+        text = replies.popleft() if replies else reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})",
+                                                                 suffix)
         stream = _Stream(api, model, record.prompt, self._ids, self.usage)
         # Chunked, as the real services stream: a connection cut before the
         # final empty chunk is then a protocol error for the client, not an EOF.

@@ -1,4 +1,4 @@
-"""The ledger: one row per attempt, in SQLite (default) or PostgreSQL.
+"""The ledger: one row per attempt (inline completions: per hour), in SQLite (default) or PostgreSQL.
 
 SQLite lives in the user data directory, in WAL mode, so several editor
 windows (several server processes) write to it at once; each write is one
@@ -74,6 +74,40 @@ class ChoiceRow:
 
 CHOICE_COLUMNS = [f.name for f in fields(ChoiceRow) if f.name != "id"]
 
+
+@dataclass
+class CompletionRow:
+    """Inline completions, added up per UTC hour, project and model (hundreds
+    an hour would be as many attempt rows): what was asked, shown, accepted
+    and what it cost. One event adds its counts to its hour's row."""
+
+    time: float  # the hour's start, epoch seconds, UTC
+    project: str
+    alias: str
+    provider: str
+    model: str
+    requests: int = 0  # completions asked for (after the debounce, before the cache)
+    cached: int = 0  # answered from the cache of a shown completion: no model call
+    calls: int = 0  # upstream requests opened
+    cancelled: int = 0  # closed early: a newer request for the document, or the editor cancelled
+    failed: int = 0
+    refused: int = 0  # nothing sent: excluded, over budget
+    shown: int = 0  # items returned to the editor
+    accepted: int = 0  # items the user took (the item's command ran)
+    accepted_chars: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: float | None = 0.0  # None: a call at an unknown price
+    first_token_ms: int = 0  # sum over the calls that answered, for the mean
+    answered: int = 0  # calls that answered
+    id: int | None = None
+
+
+COMPLETION_KEYS = ["time", "project", "alias", "provider", "model"]
+COMPLETION_COUNTS = [f.name for f in fields(CompletionRow) if f.name not in {"id", "cost_usd", *COMPLETION_KEYS}]
+COMPLETION_COLUMNS = [*COMPLETION_KEYS, *COMPLETION_COUNTS, "cost_usd"]
+
 # Each migration is a list of statements; the index + 1 is the schema version it produces.
 _SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -100,6 +134,13 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
         "ALTER TABLE attempts ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE attempts ADD COLUMN security_findings INTEGER NOT NULL DEFAULT 0",
     ],
+    [  # 5: inline completions, per hour and model
+        """CREATE TABLE completions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL, project TEXT NOT NULL, alias TEXT NOT NULL, provider TEXT NOT NULL,
+            model TEXT NOT NULL, """ + ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COMPLETION_COUNTS)
+        + """, cost_usd REAL, UNIQUE (time, project, alias, provider, model))""",
+    ],
 ]
 _POSTGRES_MIGRATIONS: list[list[str]] = [
     [
@@ -125,6 +166,13 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
         "ALTER TABLE attempts ADD COLUMN check_outcome TEXT",
         "ALTER TABLE attempts ADD COLUMN escalated BOOLEAN NOT NULL DEFAULT FALSE",
         "ALTER TABLE attempts ADD COLUMN security_findings BIGINT NOT NULL DEFAULT 0",
+    ],
+    [  # 5
+        """CREATE TABLE completions (
+            id BIGSERIAL PRIMARY KEY,
+            time DOUBLE PRECISION NOT NULL, project TEXT NOT NULL, alias TEXT NOT NULL, provider TEXT NOT NULL,
+            model TEXT NOT NULL, """ + ", ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in COMPLETION_COUNTS)
+        + """, cost_usd DOUBLE PRECISION, UNIQUE (time, project, alias, provider, model))""",
     ],
 ]
 
@@ -205,6 +253,20 @@ class Ledger:
             return int(cursor.fetchone()[0])
 
         return self._transaction(insert)
+
+    def add_completions(self, row: CompletionRow) -> None:
+        """Add ``row``'s counts to its hour's row (created when it is the first)."""
+        marks = ", ".join([self.placeholder] * len(COMPLETION_COLUMNS))
+        sums = ", ".join(f"{c} = completions.{c} + excluded.{c}" for c in COMPLETION_COUNTS)
+        # An unknown price stays unknown: budgets then count the tokens at the provider's highest price.
+        cost = "cost_usd = completions.cost_usd + excluded.cost_usd"
+        sql = (f"INSERT INTO completions ({', '.join(COMPLETION_COLUMNS)}) VALUES ({marks}) "
+               f"ON CONFLICT ({', '.join(COMPLETION_KEYS)}) DO UPDATE SET {sums}, {cost}")
+        values = asdict(row)
+        self._transaction(lambda cursor: cursor.execute(sql, [values[c] for c in COMPLETION_COLUMNS]))
+
+    def completions(self, since: float = 0, project: str | None = None) -> list[CompletionRow]:
+        return self._select("completions", COMPLETION_COLUMNS, since, project, lambda values: CompletionRow(**values))
 
     def choices(self, since: float = 0, project: str | None = None) -> list[ChoiceRow]:
         def make(values: dict[str, Any]) -> ChoiceRow:

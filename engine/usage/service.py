@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from assistant_router.engine.usage.acceptance import AcceptanceTracker
 from assistant_router.engine.usage.budgets import Spend, day_start, month_start
-from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow, LedgerWorker, open_ledger
+from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow, CompletionRow, LedgerWorker, open_ledger
 from assistant_router.engine.usage.prices import cost_usd, counted_usd
 from assistant_router.providers.base import Usage
+from assistant_router.routing.tasks import Delivery
 
 if TYPE_CHECKING:
     from assistant_router.engine.results import TaskResult
@@ -35,6 +36,7 @@ class UsageService:
         self._ledger_url = ledger_url
         self._worker: LedgerWorker | None = None
         self.spend: dict[str, Spend] = {}
+        self._refreshed: dict[str, float] = {}  # monotonic time of each project's last read
         self.acceptance = AcceptanceTracker()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -45,27 +47,34 @@ class UsageService:
         return self._worker
 
     # ---------------------------------------------------------------- spend
-    async def refresh(self, project: str, policy: Policy | None = None) -> Spend:
-        """Read a project's spend from the ledger (other windows' and machines' too).
+    async def refresh(self, project: str, policy: Policy | None = None, max_age_s: float = 0.0) -> Spend:
+        """Read a project's spend from the ledger (other windows' and machines' too),
+        unless it was read less than ``max_age_s`` ago (inline completions, many a
+        minute, take the spend of the last read plus what this process added since).
 
         With the ``policy``, an attempt recorded at an unknown price counts at
         its provider's most expensive known price (budgets never treat it as free)."""
+        if max_age_s and project in self.spend and time.monotonic() - self._refreshed.get(project, -1e9) < max_age_s:
+            return self.spend[project]
         now = time.time()
         day, month = day_start(now), month_start(now)
         rows = await self.worker.call("rows", month, project, default=None)
-        if rows is None:  # the ledger failed: keep what we knew
+        completions = await self.worker.call("completions", month, project, default=None)
+        if rows is None or completions is None:  # the ledger failed: keep what we knew
             return self.spend.setdefault(project, Spend())
         spend = Spend()  # one read: the month's rows give every total
-        for row in rows:
+        for row in [*rows, *completions]:
             usage = Usage(row.input_tokens, row.output_tokens, cached_input_tokens=row.cached_input_tokens)
             dollars = counted_usd(row.cost_usd, row.provider, usage, policy, row.alias)
+            task = getattr(row, "task", "complete")
             if dollars:
                 spend.month += dollars
-                spend.task_month[row.task] = spend.task_month.get(row.task, 0.0) + dollars
+                spend.task_month[task] = spend.task_month.get(task, 0.0) + dollars
                 if row.time >= day:
                     spend.day += dollars
-                    spend.task_day[row.task] = spend.task_day.get(row.task, 0.0) + dollars
+                    spend.task_day[task] = spend.task_day.get(task, 0.0) + dollars
         self.spend[project] = spend
+        self._refreshed[project] = time.monotonic()
         return spend
 
     def cached(self, project: str) -> Spend:
@@ -80,6 +89,8 @@ class UsageService:
         decision = result.decision
         if decision is None:
             return 0.0
+        if result.task.spec.delivery is Delivery.INLINE:
+            return await self._record_completion(project, result, policy)
         run_id = uuid.uuid4().hex
         if not result.attempts:
             if result.status is Status.REFUSED:  # a budget refused it: one row, so the report can show when
@@ -128,6 +139,45 @@ class UsageService:
                 if row.applied:
                     self.acceptance.watch(row_id, edit["uri"], edit["new_text"])
         return total
+
+    async def _record_completion(self, project: str, result: TaskResult, policy: Policy | None) -> float:
+        """A completion's calls, added to their hour's rows (ledger schema 5)."""
+        from assistant_router.engine.results import Status
+
+        decision = result.decision
+        assert decision is not None
+        hour = time.time() // 3600 * 3600
+        total = 0.0
+        shown = bool((result.details or {}).get("shown"))
+        if not result.attempts:
+            primary = decision.primary
+            await self.add_completions(CompletionRow(
+                hour, project, primary.alias, primary.provider, primary.model, requests=1,
+                refused=int(result.status is Status.REFUSED), failed=int(result.status is Status.FAILED)))
+            return 0.0
+        for index, attempt in enumerate(result.attempts):
+            usage = attempt.usage
+            cost = cost_usd(attempt.config.prices, usage) if usage is not None else 0.0
+            config = attempt.config
+            last = index == len(result.attempts) - 1
+            row = CompletionRow(
+                hour, project, config.alias, config.provider, config.model, requests=int(index == 0),
+                calls=int(not attempt.skipped), shown=int(last and shown),
+                cancelled=int(result.status is Status.CANCELLED and usage is None and not attempt.skipped),
+                failed=int(attempt.error is not None and not attempt.skipped),
+                input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
+                cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost,
+                first_token_ms=attempt.first_token_ms or 0, answered=int(usage is not None))
+            await self.add_completions(row)
+            total += cost or 0.0
+            if usage is not None:
+                self.spend.setdefault(project, Spend()).add(
+                    "complete", counted_usd(cost, config.provider, usage, policy, config.alias))
+        return total
+
+    async def add_completions(self, row: CompletionRow) -> None:
+        """Counts of inline completions (a cache hit, an accepted item) into their hour's row."""
+        await self.worker.call("add_completions", row, default=None)
 
     async def record_call(self, project: str, task: str, config: ModelConfig, usage: Usage | None, *,
                           total_ms: int, error_type: str | None = None, policy: Policy | None = None) -> float:

@@ -72,6 +72,8 @@ def setup(server: LanguageServer, services: Services) -> None:
         services.line_indexes.forget(params.text_document.uri)  # it holds the text
         services.preparations.forget(params.text_document.uri)
         services.held.forget(params.text_document.uri)  # answers held back by their checks go with it
+        if services.completions is not None:
+            services.completions.forget(params.text_document.uri)  # the completion it may reuse
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:

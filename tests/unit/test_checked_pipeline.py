@@ -52,7 +52,7 @@ class Providers:
 
 
 class Usage_:
-    async def refresh(self, project: str, policy: Any) -> Any:
+    async def refresh(self, project: str, policy: Any, max_age_s: float = 0.0) -> Any:
         from assistant_router.engine.usage.budgets import Spend
 
         return Spend()

@@ -48,14 +48,14 @@ def test_rows_round_trip_and_spend(ledger_url):
     assert ledger.spend("/repo", 0) == pytest.approx(0.03)
     assert ledger.spend("/repo", 0, "refactor") == pytest.approx(0.02)
     assert ledger.spend("/repo", time.time() + 60) == 0
-    assert ledger.schema_version == 4
+    assert ledger.schema_version == 5
     ledger.close()
 
 
 def test_migrations_run_once(ledger_url):
     open_ledger(ledger_url).record([row()])
     reopened = open_ledger(ledger_url)
-    assert reopened.schema_version == 4 and len(reopened.rows()) == 1
+    assert reopened.schema_version == 5 and len(reopened.rows()) == 1
 
 
 def test_choices_round_trip_without_the_request_text(ledger_url):
@@ -102,7 +102,7 @@ def test_a_version_1_ledger_migrates_and_keeps_its_rows(tmp_path):
     ledger = open_ledger(f"sqlite://{path}")
     ledger.record([row(estimated=True)])
 
-    assert ledger.schema_version == 4
+    assert ledger.schema_version == 5
     old, new = ledger.rows()
     assert (old.input_tokens, old.cost_usd, old.estimated) == (10, 0.5, False) and new.estimated is True
     ledger.close()

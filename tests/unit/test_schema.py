@@ -84,7 +84,7 @@ def test_an_unknown_key_is_rejected_like_the_loader_does(text):
 @pytest.mark.parametrize(
     "text",
     ['[models.x]\ntemperature = 3\n', '[routes]\nreview = []\n', '[[rules]]\nname = "no use"\n',
-     '[[rules]]\nuse = "codex"\nwhen = { task = "deploy" }\n', '[models.x]\napi = "completions"\n',
+     '[[rules]]\nuse = "codex"\nwhen = { task = "deploy" }\n', '[models.x]\napi = "fim"\n',
      '[models.x]\napi_key_env = "NOT-A-NAME"\n'],
     ids=["range", "empty-chain", "required", "task-enum", "literal", "pattern"],
 )

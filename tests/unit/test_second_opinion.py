@@ -15,7 +15,7 @@ from assistant_router.providers.base import Completion, FatalProviderError, Text
 from assistant_router.routing.matching import RouteRequest
 from assistant_router.routing.policy import Layer, build_policy, builtin_layer
 from assistant_router.routing.router import Router
-from assistant_router.routing.tasks import Task
+from assistant_router.routing.tasks import ACTION_TASKS, Task
 
 SECRET = "ghp_R7x9Kq2LmN4pV8sT1wY6zB3cD5fG0hJ2kL9m"
 FACTS = Facts(has_selection=True, has_diagnostics=False, language="python", path="tests/test_app.py")
@@ -53,7 +53,7 @@ class FakeUsage:
         self.calls: list[tuple] = []
         self.spend = spend or Spend()
 
-    async def refresh(self, project, policy=None) -> Spend:
+    async def refresh(self, project, policy=None, max_age_s=0.0) -> Spend:
         return self.spend
 
     async def record_call(self, project, task, config, usage, *, total_ms, error_type=None, policy=None) -> float:
@@ -90,7 +90,7 @@ def test_a_confident_valid_answer_is_taken_and_recorded_as_classify():
 
 def test_the_prompt_lists_the_seven_tasks_one_line_each():
     lines = [line for line in opinion_system().splitlines() if line.startswith("- ")]
-    assert [line.split(":")[0] for line in lines] == [f"- {t.value}" for t in Task]
+    assert [line.split(":")[0] for line in lines] == [f"- {t.value}" for t in ACTION_TASKS]
     assert '{"task": "<one of the seven>", "confidence": <0 to 1>}' in opinion_system()
 
 

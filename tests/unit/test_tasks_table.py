@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from assistant_router import delivery
-from assistant_router.routing.tasks import ADVERTISED_KINDS, TASKS, Delivery, EditPlacement, Task, task_table
+from assistant_router.routing.tasks import ACTION_TASKS, ADVERTISED_KINDS, TASKS, Delivery, EditPlacement, Task, task_table
 
 
 @pytest.mark.parametrize("task", list(Task))
@@ -21,8 +21,10 @@ def test_every_task_has_a_row_a_prompt_and_a_default_route(task):
     assert spec.task is task and task.spec is spec
     assert prompts["tasks"][task.value]["instructions"] and prompts["tasks"][task.value]["output"]
     assert defaults["routes"][task.value]
-    assert any(spec.code_action_kind == kind or spec.code_action_kind.startswith(kind + ".")
-               for kind in ADVERTISED_KINDS)
+    # Every task but inline completion is a code action, of a kind every client lists.
+    assert spec.is_action == (spec.delivery is not Delivery.INLINE)
+    assert not spec.is_action or any(spec.code_action_kind == kind or spec.code_action_kind.startswith(kind + ".")
+                                     for kind in ADVERTISED_KINDS)
     assert (spec.placement is not None) == (spec.delivery is Delivery.EDIT)
 
 
@@ -32,6 +34,6 @@ def test_every_delivery_kind_has_a_module():
 
 def test_the_table_as_clients_receive_it():
     rows = task_table()
-    assert [row["name"] for row in rows] == [t.value for t in Task]
+    assert [row["name"] for row in rows] == [t.value for t in ACTION_TASKS] == [t.value for t in Task if t != "complete"]
     test = next(row for row in rows if row["name"] == "test")
     assert test["placement"] == EditPlacement.TEST_FILE.value and test["verb"] == "Write tests for"
