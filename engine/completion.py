@@ -203,15 +203,15 @@ def shown_text(answer: str, line_before: str, line_after: str, suffix: str, max_
             text = text.lstrip()[len(stripped_before):]
     elif text.startswith(line_before) and line_before:
         text = text[len(line_before):]  # the cursor sits in the indentation, which the answer repeats
+    if line_after.strip():  # inside a line: complete the line only
+        return _without_suffix(text.split("\n", 1)[0], line_after, suffix).rstrip()
     text = _without_suffix(text, line_after, suffix)
     lines = text.split("\n")
-    if line_after.strip():  # inside a line: complete the line only
-        return lines[0].rstrip()
     base = _indent(line_before) if stripped_before or not line_before else len(line_before)
     kept = [lines[0]]
     deeper = False
     for line in lines[1:]:
-        if len(kept) >= max_lines:
+        if len(kept) - (not kept[0].strip()) >= max_lines:  # the rest of the cursor's line does not count
             break
         if not line.strip():
             if any(k.strip() for k in kept):

@@ -567,6 +567,8 @@ class LoopbackProviders:
             if record.disconnected is not None:
                 raise ConnectionError("client went away")
             data = b"".join(events)
+            if not data:  # an empty chunk would end the chunked body
+                return
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
 

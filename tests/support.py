@@ -52,6 +52,14 @@ MOCK_USER_CONFIG = textwrap.dedent(
     [models.opus]
     provider = "mock"
     model = "claude-opus-4-6"
+
+    [models.codex-mini]
+    provider = "mock"
+    model = "gpt-5.1-codex-mini"
+
+    [models.haiku]
+    provider = "mock"
+    model = "claude-haiku-4-5"
     """
 )
 
