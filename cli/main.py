@@ -325,7 +325,8 @@ def _usage(args: argparse.Namespace) -> int:
     since = time.time() - args.days * 86400
     project = str(args.project.resolve()) if args.project else None
     try:
-        summary = summarize(ledger.rows(since, project), since, choices=ledger.choices(since, project))
+        summary = summarize(ledger.rows(since, project), since, choices=ledger.choices(since, project),
+                            completions=ledger.completions(since // 3600 * 3600, project))  # rows per hour
     finally:
         ledger.close()
     if args.html:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from assistant_router.engine.usage import charts
-from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow
+from assistant_router.engine.usage.ledger import AttemptRow, ChoiceRow, CompletionRow
 from assistant_router.engine.usage.prices import format_usd as _money
 from assistant_router.routing.policy import shown_name
 
@@ -143,9 +143,37 @@ def summarize_checks(rows: Iterable[AttemptRow], model_of: Callable[[AttemptRow]
     return {"by_task": by_task, "total": _check_rates(total)}
 
 
+def summarize_completions(rows: Iterable[CompletionRow], model_of: Callable[[Any], str]) -> dict[str, Any]:
+    """Inline completions per model: asked, served from the cache, upstream
+    calls (and those closed early), shown, accepted (and how much), cost."""
+    keys = ("requests", "cached", "calls", "cancelled", "failed", "refused", "shown", "accepted", "accepted_chars",
+            "input_tokens", "output_tokens", "answered", "first_token_ms")
+    models: dict[str, dict[str, Any]] = defaultdict(lambda: {**dict.fromkeys(keys, 0), "cost_usd": 0.0,
+                                                            "unknown_cost": 0})
+    for row in rows:
+        m = models[model_of(row)]
+        for key in keys:
+            m[key] += getattr(row, key)
+        if row.cost_usd is None:
+            m["unknown_cost"] += row.answered
+        else:
+            m["cost_usd"] += row.cost_usd
+    total: dict[str, Any] = {**dict.fromkeys(keys, 0), "cost_usd": 0.0, "unknown_cost": 0}
+    for m in models.values():
+        for key in total:
+            total[key] += m[key]
+    for m in [*models.values(), total]:
+        m["acceptance"] = m["accepted"] / m["shown"] if m["shown"] else None
+        m["cache_rate"] = m["cached"] / m["requests"] if m["requests"] else None
+        m["avg_first_token_ms"] = round(m.pop("first_token_ms") / m["answered"]) if m["answered"] else None
+        m["cost_usd"] = round(m["cost_usd"], 6)
+    return {"by_model": dict(sorted(models.items())), "total": total}
+
+
 def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = None,
-              choices: Iterable[ChoiceRow] = ()) -> dict[str, Any]:
+              choices: Iterable[ChoiceRow] = (), completions: Iterable[CompletionRow] = ()) -> dict[str, Any]:
     rows = list(rows)
+    completions = list(completions)
     until = until or time.time()
 
     def model_of(row: AttemptRow) -> str:
@@ -218,6 +246,22 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         m["avg_ttft_ms"] = round(sum(ttft) / len(ttft)) if ttft else None
         m["median_ms"], m["p90_ms"] = _percentile(ms, 0.5), _percentile(ms, 0.9)
         m["median_ttft_ms"], m["p90_ttft_ms"] = _percentile(ttft, 0.5), _percentile(ttft, 0.9)
+    completion_acceptance: dict[str, float | None] = {}
+    for row in completions:  # their cost counts like any task's: in the totals, per day, per project
+        model = model_of(row)
+        t = tasks[("complete", model)]
+        t["answered"] += row.answered
+        projects[row.project or "(no project)"]["answered"] += row.answered
+        if row.cost_usd is None:
+            unknown += row.answered
+        else:
+            t["cost_usd"] += row.cost_usd
+            projects[row.project or "(no project)"]["cost_usd"] += row.cost_usd
+            days[_day(row.time)][model] += row.cost_usd
+            total_cost += row.cost_usd
+    completion_summary = summarize_completions(completions, model_of)
+    for model, figures in completion_summary["by_model"].items():
+        completion_acceptance[model] = figures["acceptance"]
     task_rows = []
     for (task, model), t in sorted(tasks.items()):
         judged = t["kept"] + t["undone"]
@@ -226,7 +270,9 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         task_rows.append({
             "task": task, "model": model, **t,
             "avg_cost_usd": (t["cost_usd"] / priced) if priced else None,
-            "acceptance": (t["kept"] / judged) if judged else None,
+            # Completions: the share of shown completions the user accepted.
+            "acceptance": completion_acceptance.get(model) if task == "complete" else (t["kept"] / judged)
+            if judged else None,
             # What one edit that stayed cost: all the answers' known cost over the edits kept.
             "cost_per_kept_usd": (t["cost_usd"] / t["kept"]) if t["kept"] and priced else None,
         })
@@ -248,6 +294,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         "last_time": max((row.time for row in rows), default=None),
         "choices": summarize_choices(choices),
         "checks": summarize_checks(rows, model_of),
+        "completions": completion_summary,
     }
     summary["suggestions"] = suggestions(summary)
     return summary
@@ -361,6 +408,7 @@ def render_text(summary: dict[str, Any]) -> str:
     out += _table(["project", "answers", "cost"],
                   [[k, str(p["answered"]), _money(p["cost_usd"])] for k, p in summary["by_project"].items()])
     out += _checks_text(summary.get("checks"))
+    out += _completions_text(summary.get("completions"))
     out += _choices_text(summary.get("choices"))
     if summary["suggestions"]:
         out += ["", "Suggestions:"] + [f"- {s}" for s in summary["suggestions"]]
@@ -388,6 +436,26 @@ def _checks_text(checks: dict[str, Any] | None) -> list[str]:
     out += _table(CHECK_HEADER, [*rows, ["total", "", *_check_cells(total)]])
     return out + ["saved by escalation: the first answer failed its checks, an escalated one passed (or was "
                   "applied); held: no answer passed, none was applied"]
+
+
+COMPLETION_HEADER = ["model", "asked", "from the cache", "model calls", "closed early", "shown", "accepted",
+                     "acceptance", "accepted characters", "first token ms", "cost"]
+
+
+def _completion_cells(name: str, m: dict[str, Any]) -> list[str]:
+    return [name, f"{m['requests']:,}", f"{m['cached']:,}", f"{m['calls']:,}", f"{m['cancelled']:,}",
+            f"{m['shown']:,}", f"{m['accepted']:,}", _percent(m["acceptance"]), f"{m['accepted_chars']:,}",
+            _ms(m["avg_first_token_ms"]), _money(m["cost_usd"]) + ("*" if m["unknown_cost"] else "")]
+
+
+def _completions_text(completions: dict[str, Any] | None) -> list[str]:
+    """The "Inline completions" section, when any was asked for."""
+    if not completions or not completions["total"]["requests"]:
+        return []
+    rows = [_completion_cells(name, m) for name, m in completions["by_model"].items()]
+    out = ["", "Inline completions (ghost text as you type), per model:"]
+    out += _table(COMPLETION_HEADER, [*rows, _completion_cells("total", completions["total"])])
+    return out + ["closed early: a newer keystroke (or the editor) cancelled it; acceptance: accepted of shown"]
 
 
 def _offered_chosen(pair: dict[str, Any]) -> tuple[str, str]:
@@ -609,6 +677,15 @@ def render_html(summary: dict[str, Any]) -> str:
     project_table = _html_table("Per project", ["project", "answers", "cost"],
                                 [[k, f"{p['answered']:,}", _money(p["cost_usd"])]
                                  for k, p in summary["by_project"].items()])
+    completions = summary.get("completions") or {}
+    completion_section = ""
+    if completions.get("total", {}).get("requests"):
+        completion_section = ('<section id="completions"><h2>Inline completions</h2>' + _html_table(
+            "Per model", COMPLETION_HEADER,
+            [*(_completion_cells(name, m) for name, m in completions["by_model"].items()),
+             _completion_cells("total", completions["total"])])
+            + '<p class="note">Acceptance: the completions accepted, of those shown. Closed early: a newer '
+            "keystroke, or the editor, cancelled it while the model answered.</p></section>")
     advice = "".join(f"<li>{html.escape(s)}</li>" for s in summary["suggestions"])
     choices = summary.get("choices") or {}
     unsure = ""
@@ -634,6 +711,7 @@ def render_html(summary: dict[str, Any]) -> str:
 <section id="acceptance"><h2>Was it worth it: edits kept</h2><figure>{acceptance}</figure>
 <p class="note">The share of applied edits still in the document at the next save (or five minutes later),
 of those judged so far.</p></section>
+{completion_section}
 <section id="checks"><h2>Did starting cheap pay off: checked answers</h2><figure>{checks_figure}</figure>
 {checks_table}</section>
 <section id="failures"><h2>Failures and fallbacks</h2><figure>{failures}</figure>

@@ -64,7 +64,8 @@ def setup(server: LanguageServer, services: Services) -> None:
         project = None if args.all_projects or not roots else str(roots[-1])  # the outermost folder
         rows = await services.usage.worker.call("rows", since, project, default=[])
         choices = await services.usage.worker.call("choices", since, project, default=[])
-        return summarize(rows, since, choices=choices)
+        completions = await services.usage.worker.call("completions", since // 3600 * 3600, project, default=[])
+        return summarize(rows, since, choices=choices, completions=completions)
 
     @server.command(TASKS_COMMAND)
     def tasks(ls: LanguageServer, *arguments: Any) -> dict:
