@@ -99,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a task on a file with the editor's routing, context and privacy rules. A document "
         "(explain, debug) streams to stdout; an edit's code is printed once its checks passed (syntax, safety "
         "rules; otherwise its problems, and exit 1, unless --apply-unchecked); a review prints one "
-        "'path:line: severity: message' line per finding. Progress and a summary go to stderr. Files are never "
+        "'path:line: severity: message' line per finding; complete prints the inline completion at the end of "
+        "FILE:LINE. Progress and a summary go to stderr. Files are never "
         "changed. Exit codes: 0 done, 1 failed, 2 usage, 3 refused (nothing was sent: an excluded file, a "
         "budget, a selection too large, a line past the end).",
     )

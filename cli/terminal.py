@@ -137,6 +137,11 @@ def terminal_request(
     Raises OSError or UnicodeDecodeError when the file cannot be read, TaskError
     when nothing may be sent."""
     document, span = terminal_document(file, first, last, root=root, language=language)
+    if task.spec.delivery is Delivery.INLINE:  # `run complete FILE:LINE`: complete at the end of the (last) line
+        line = (last or first or 1) - 1
+        lines = document.text.split("\n")
+        end = len(lines[line].rstrip("\r")) if line < len(lines) else 0
+        span = Span.of(line, end, line, end)
     return build_request(task, document, span, policies, prompt=prompt)
 
 
@@ -325,6 +330,8 @@ async def _run(request: TaskRequest, registry: Any, as_json: bool, apply_uncheck
         if target.answer is not None:
             data["answer"] = target.answer
         print(json.dumps(data, indent=2))
+    if request.spec.delivery is Delivery.INLINE and not as_json and result.status is Status.SHOWN:
+        print((result.details or {}).get("text", ""), flush=True)  # the completion, for a script
     if result.status in (Status.APPLIED, Status.SHOWN):
         model, usage = result.model, result.usage
         assert model is not None

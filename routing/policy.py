@@ -918,6 +918,13 @@ def build_policy(
         for task, chain in parsed.file.routes.items():
             check_chain(parsed, chain, ("routes", task.value))
             routes[task] = Route(task, tuple(chain), parsed.origin(("routes", task.value)))
+            fim = [a for a in chain if task is not Task.COMPLETE and merged.get(a, {}).get("api") == "completions"]
+            if fim:
+                path = ("routes", task.value)
+                issues.append(PolicyIssue(parsed.layer.label, f"'{fim[0]}' speaks the Completions API (api = "
+                                          f"\"completions\", fill-in-the-middle), which only suits the complete "
+                                          f"task: {task.value} needs a chat model", parsed.locations.line_of(path),
+                                          key_text(path), "warning"))
 
     # Rules of the higher-precedence layer are checked first.
     rules: list[Rule] = []

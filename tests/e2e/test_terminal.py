@@ -133,3 +133,21 @@ async def test_an_edit_that_fails_its_checks_prints_its_problems_and_exits_1(loo
     assert "geometry.py: line 5 of the proposed edit: error: [python.eval-non-literal]" in err
     assert "failed its checks" in err and "--apply-unchecked" in err
     assert forced == 0 and "eval(input())" in forced_out
+
+
+async def test_complete_prints_the_completion_and_counts_it(loopback, workspace, user_config):
+    user_config.write_text(user_config.read_text() + f'\n[models.codex-mini]\nbase_url = "{loopback.openai_url}"\n')
+    loopback.reply_next("responses", "\n    return width * height")
+    (workspace / "area.py").write_text("def area(width, height):\n\nprint(area(2, 3))\n")
+    env = environment(loopback, user_config)
+    code, out, err = await terminal_run("complete", "area.py:1", env=env, cwd=workspace)
+
+    assert code == 0, err
+    assert out == "\n    return width * height\n"
+    (request,) = loopback.requests
+    assert "def area(width, height):<CURSOR>\n\nprint(area(2, 3))" in request.prompt
+    process = await asyncio.create_subprocess_exec(EXE, "usage", "--json", cwd=workspace, env={**os.environ, **env},
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    report, _ = await asyncio.wait_for(process.communicate(), 60)
+    completions = json.loads(report)["completions"]["total"]
+    assert (completions["requests"], completions["calls"], completions["shown"]) == (1, 1, 1)

@@ -183,3 +183,12 @@ def test_a_project_may_lower_what_completions_send_but_not_raise_it(tmp_path):
 def test_a_project_may_turn_completions_off(tmp_path):
     policy, issues = _policy("", "[completion]\nenabled = false\n", tmp_path)
     assert policy.completion.enabled is False and not [i for i in issues if i.severity != "info"]
+
+
+def test_a_fill_in_the_middle_alias_routed_to_a_chat_task_is_warned_about(tmp_path):
+    user = '[models.local]\nprovider = "openai"\nmodel = "coder"\napi = "completions"\n\n' \
+           '[routes]\ncomplete = "local"\nreview = "local"\n'
+    policy, issues = _policy(user, "", tmp_path)
+    warnings = [issue for issue in issues if issue.severity == "warning"]
+    assert [issue.key for issue in warnings] == ["routes.review"] and warnings[0].line == 8
+    assert policy.routes[Task.COMPLETE].chain == ("local",)
