@@ -37,6 +37,7 @@ class UsageService:
         self._worker: LedgerWorker | None = None
         self.spend: dict[str, Spend] = {}
         self._refreshed: dict[str, float] = {}  # monotonic time of each project's last read
+        self._writes: set[asyncio.Task[None]] = set()  # completion counts on their way to the ledger
         self.acceptance = AcceptanceTracker()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -151,7 +152,7 @@ class UsageService:
         shown = bool((result.details or {}).get("shown"))
         if not result.attempts:
             primary = decision.primary
-            await self.add_completions(CompletionRow(
+            self.add_later(CompletionRow(
                 hour, project, primary.alias, primary.provider, primary.model, requests=1,
                 refused=int(result.status is Status.REFUSED), failed=int(result.status is Status.FAILED)))
             return 0.0
@@ -168,7 +169,7 @@ class UsageService:
                 input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
                 cached_input_tokens=usage.cached_input_tokens if usage else 0, cost_usd=cost,
                 first_token_ms=attempt.first_token_ms or 0, answered=int(usage is not None))
-            await self.add_completions(row)
+            self.add_later(row)  # a completion is not kept waiting for the disk
             total += cost or 0.0
             if usage is not None:
                 self.spend.setdefault(project, Spend()).add(
@@ -178,6 +179,12 @@ class UsageService:
     async def add_completions(self, row: CompletionRow) -> None:
         """Counts of inline completions (a cache hit, an accepted item) into their hour's row."""
         await self.worker.call("add_completions", row, default=None)
+
+    def add_later(self, row: CompletionRow) -> None:
+        """Queue ``row`` for the ledger's thread (which keeps the order) without waiting for it."""
+        write = asyncio.get_running_loop().create_task(self.add_completions(row))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
 
     async def record_call(self, project: str, task: str, config: ModelConfig, usage: Usage | None, *,
                           total_ms: int, error_type: str | None = None, policy: Policy | None = None) -> float:
@@ -228,6 +235,8 @@ class UsageService:
     async def stop(self) -> None:
         if self._loop_task is not None:
             self._loop_task.cancel()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
         if self._worker is not None:
             self._worker.close()
 

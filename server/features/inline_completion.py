@@ -102,7 +102,6 @@ class InlineCompletions:
         self._items: OrderedDict[str, tuple[Shown, str]] = OrderedDict()  # item id → (completion, its text)
         self._ids = itertools.count(1)
         self._told: set[str] = set()  # messages already shown once (a budget cap, a broken alias)
-        self._writes: set[asyncio.Task[None]] = set()  # counts on their way to the ledger
 
     # ------------------------------------------------------------ requests
     async def complete(self, ls: LanguageServer, params: types.InlineCompletionParams,
@@ -237,9 +236,7 @@ class InlineCompletions:
 
         row = CompletionRow(time.time() // 3600 * 3600, project, config.alias, config.provider, config.model,
                             **counts)
-        write = asyncio.get_running_loop().create_task(self._services.usage.add_completions(row))
-        self._writes.add(write)
-        write.add_done_callback(self._writes.discard)
+        self._services.usage.add_later(row)
 
     def _tell_once(self, ls: LanguageServer, message: str, kind: types.MessageType) -> None:
         key = f"{time.strftime('%Y-%m-%d', time.gmtime())} {message}"
