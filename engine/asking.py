@@ -112,7 +112,7 @@ class Opinion:
 
 def opinion_system() -> str:
     lines = "\n".join(f"- {spec.name}: {spec.verb} the selection; the user gets {spec.result}"
-                      for spec in map(TASKS.get, ACTION_TASKS))
+                      for spec in (TASKS[task] for task in ACTION_TASKS))
     return ("You classify a developer's request to a coding assistant as one of seven tasks:\n"
             f"{lines}\n"
             'Answer with strict JSON and nothing else: {"task": "<one of the seven>", "confidence": <0 to 1>}.')
@@ -129,16 +129,12 @@ def opinion_prompt(text: str, facts: Facts) -> str:
 def _answer_model() -> Any:
     """The strict shape of a second opinion (built once: pydantic compiles a
     validator per class; imported late: pydantic is not needed before)."""
-    from enum import StrEnum
-
     from pydantic import Field
 
     from assistant_router.routing.strict import StrictModel
 
-    Label = StrEnum("Label", {task.name: task.value for task in ACTION_TASKS})  # the seven the prompt names
-
     class Answer(StrictModel):
-        task: Label  # type: ignore[valid-type]
+        task: Task
         confidence: float = Field(ge=0, le=1)
 
     return Answer
@@ -154,7 +150,9 @@ def parse_opinion(answer: str) -> tuple[Task, float] | None:
         parsed = _answer_model().model_validate(json.loads(body))
     except (ValueError, ValidationError):
         return None
-    return Task(parsed.task.value), parsed.confidence
+    if not parsed.task.spec.is_action:  # not one of the seven the prompt names
+        return None
+    return parsed.task, parsed.confidence
 
 
 async def second_opinion(text: str, facts: Facts, policy: Policy, engine: Engine, project: str) -> Opinion | str:

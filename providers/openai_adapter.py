@@ -11,8 +11,9 @@ The SDK is imported on first use; its own retries are off.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from assistant_router.providers.base import (
@@ -139,28 +140,12 @@ class OpenAIProvider(SdkProvider):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if request.max_output_tokens:
-            arguments["max_tokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            arguments["temperature"] = request.temperature
-        finish: str | None = None
-        usage = Usage()
+        _limits(arguments, request)
         stream = await client.chat.completions.create(**arguments)
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    details = getattr(chunk.usage, "prompt_tokens_details", None)
-                    cached = getattr(details, "cached_tokens", None) or 0
-                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, cached)
-                for choice in chunk.choices or ():
-                    if choice.delta is not None and choice.delta.content:
-                        yield TextDelta(choice.delta.content)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-        if finish is None:
-            raise StreamInterruptedError("the stream ended without a finish_reason (truncated)")
-        yield Completion(usage, _FINISH.get(finish, finish))
-
+        text_of = lambda choice: choice.delta.content if choice.delta is not None else None  # noqa: E731
+        async with contextlib.aclosing(_choices(stream, text_of)) as events:  # closed with us: the HTTP stream too
+            async for event in events:
+                yield event
 
     async def _completions(self, client: Any, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """Fill-in-the-middle: ``prompt`` is the code before the cursor,
@@ -175,25 +160,40 @@ class OpenAIProvider(SdkProvider):
             arguments["suffix"] = request.suffix
         if request.stop:
             arguments["stop"] = list(request.stop)
-        if request.max_output_tokens:
-            arguments["max_tokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            arguments["temperature"] = request.temperature
-        finish: str | None = None
-        usage = Usage()
+        _limits(arguments, request)
         stream = await client.completions.create(**arguments)
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
-                for choice in chunk.choices or ():
-                    if choice.text:
-                        yield TextDelta(choice.text)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-        if finish is None:
-            raise StreamInterruptedError("the stream ended without a finish_reason (truncated)")
-        yield Completion(usage, _FINISH.get(finish, finish))
+        async with contextlib.aclosing(_choices(stream, lambda choice: choice.text)) as events:
+            async for event in events:
+                yield event
+
+
+def _limits(arguments: dict[str, Any], request: ModelRequest) -> None:
+    """The answer's length and temperature, as Chat Completions and Completions name them."""
+    if request.max_output_tokens:
+        arguments["max_tokens"] = request.max_output_tokens
+    if request.temperature is not None:
+        arguments["temperature"] = request.temperature
+
+
+async def _choices(stream: Any, text_of: Any) -> AsyncGenerator[StreamEvent, None]:
+    """A Chat Completions or Completions stream: each choice's text (``text_of``),
+    the usage chunk, and the finish reason, which a whole stream must have."""
+    finish: str | None = None
+    usage = Usage()
+    async with stream:
+        async for chunk in stream:
+            if chunk.usage is not None:
+                details = getattr(chunk.usage, "prompt_tokens_details", None)
+                cached = getattr(details, "cached_tokens", None) or 0
+                usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, cached)
+            for choice in chunk.choices or ():
+                if text := text_of(choice):
+                    yield TextDelta(text)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+    if finish is None:
+        raise StreamInterruptedError("the stream ended without a finish_reason (truncated)")
+    yield Completion(usage, _FINISH.get(finish, finish))
 
 
 def _responses_usage(response: Any) -> Usage:

@@ -110,7 +110,8 @@ _SELECTION = re.compile(r"Selection:\n```[^\n]*\n(.*)\n```\s*$", re.DOTALL)
 _PROBLEMS = re.compile(r"^Problems reported by the editor:\n((?:- .*\n?)+)", re.MULTILINE)
 
 
-_CODE_AT_CURSOR = re.compile(r"^Code, with the cursor marked <CURSOR>:\n```[^\n]*\n(.*?)<CURSOR>", re.DOTALL | re.MULTILINE)
+_CODE_AT_CURSOR = re.compile(r"^Code, with the cursor marked <CURSOR>:\n```[^\n]*\n(.*?)<CURSOR>",
+                             re.DOTALL | re.MULTILINE)
 
 
 def reply_to_prompt(prompt: str, signature: str, suffix: str | None = None) -> str:

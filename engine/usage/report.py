@@ -176,7 +176,7 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
     completions = list(completions)
     until = until or time.time()
 
-    def model_of(row: AttemptRow) -> str:
+    def model_of(row: AttemptRow | CompletionRow) -> str:
         return f"{row.alias} ({shown_name(row.provider, row.model)})"
 
     models: dict[str, dict[str, Any]] = defaultdict(lambda: {
@@ -247,18 +247,18 @@ def summarize(rows: Iterable[AttemptRow], since: float, until: float | None = No
         m["median_ms"], m["p90_ms"] = _percentile(ms, 0.5), _percentile(ms, 0.9)
         m["median_ttft_ms"], m["p90_ttft_ms"] = _percentile(ttft, 0.5), _percentile(ttft, 0.9)
     completion_acceptance: dict[str, float | None] = {}
-    for row in completions:  # their cost counts like any task's: in the totals, per day, per project
-        model = model_of(row)
+    for crow in completions:  # their cost counts like any task's: in the totals, per day, per project
+        model = model_of(crow)
         t = tasks[("complete", model)]
-        t["answered"] += row.answered
-        projects[row.project or "(no project)"]["answered"] += row.answered
-        if row.cost_usd is None:
-            unknown += row.answered
+        t["answered"] += crow.answered
+        projects[crow.project or "(no project)"]["answered"] += crow.answered
+        if crow.cost_usd is None:
+            unknown += crow.answered
         else:
-            t["cost_usd"] += row.cost_usd
-            projects[row.project or "(no project)"]["cost_usd"] += row.cost_usd
-            days[_day(row.time)][model] += row.cost_usd
-            total_cost += row.cost_usd
+            t["cost_usd"] += crow.cost_usd
+            projects[crow.project or "(no project)"]["cost_usd"] += crow.cost_usd
+            days[_day(crow.time)][model] += crow.cost_usd
+            total_cost += crow.cost_usd
     completion_summary = summarize_completions(completions, model_of)
     for model, figures in completion_summary["by_model"].items():
         completion_acceptance[model] = figures["acceptance"]

@@ -179,7 +179,8 @@ class InlineCompletions:
             return None
         if result.status is Status.FAILED:
             logger.warning("completion failed: %s", result.message)
-            self._tell_once(ls, f"assistant-router: inline completion failed: {result.message}", types.MessageType.Error)
+            self._tell_once(ls, f"assistant-router: inline completion failed: {result.message}",
+                            types.MessageType.Error)
             return None
         text = (result.details or {}).get("text") or ""
         config = result.answered_by

@@ -169,7 +169,8 @@ async def test_typing_along_a_shown_completion_reuses_it(start_session, loopback
 
 async def test_excluded_files_get_nothing_and_send_nothing(start_session, loopback, user_config, workspace):
     (workspace / "secret").mkdir()
-    session = await _session(start_session, loopback, user_config, project_policy='[privacy]\nexclude = ["secret/**"]\n')
+    session = await _session(start_session, loopback, user_config,
+                             project_policy='[privacy]\nexclude = ["secret/**"]\n')
     excluded = session.open("secret/keys.py", text=CODE)
     allowed = session.open("area.py", text=CODE)
 

@@ -9,7 +9,15 @@ from importlib import resources
 import pytest
 
 from assistant_router import delivery
-from assistant_router.routing.tasks import ACTION_TASKS, ADVERTISED_KINDS, TASKS, Delivery, EditPlacement, Task, task_table
+from assistant_router.routing.tasks import (
+    ACTION_TASKS,
+    ADVERTISED_KINDS,
+    TASKS,
+    Delivery,
+    EditPlacement,
+    Task,
+    task_table,
+)
 
 
 @pytest.mark.parametrize("task", list(Task))
@@ -34,6 +42,7 @@ def test_every_delivery_kind_has_a_module():
 
 def test_the_table_as_clients_receive_it():
     rows = task_table()
-    assert [row["name"] for row in rows] == [t.value for t in ACTION_TASKS] == [t.value for t in Task if t != "complete"]
+    names = [t.value for t in ACTION_TASKS]
+    assert [row["name"] for row in rows] == names == [t.value for t in Task if t != "complete"]
     test = next(row for row in rows if row["name"] == "test")
     assert test["placement"] == EditPlacement.TEST_FILE.value and test["verb"] == "Write tests for"
