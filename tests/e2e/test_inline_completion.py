@@ -247,3 +247,21 @@ async def test_other_requests_are_answered_while_a_completion_waits(start_sessio
     finally:
         held.release()
     assert (await pending).items
+
+
+@pytest.mark.parametrize(("provider", "api", "wire"), [("openai", "responses", "responses"), ("openai", "chat", "chat"),
+                                                      ("anthropic", None, "anthropic")])
+async def test_any_alias_can_complete(start_session, loopback, user_config, provider, api, wire):
+    url = loopback.openai_url if provider == "openai" else loopback.anthropic_url
+    user_config.write_text(user_config.read_text() + f'\n[models.any]\nprovider = "{provider}"\nmodel = "m-1"\n'
+                           f'base_url = "{url}"\n' + (f'api = "{api}"\n' if api else "")
+                           + '\n[routes]\ncomplete = "any"\n')
+    loopback.reply_next(wire, "```python\nreturn width * height\n```")
+    session = await start_session(capabilities=_capabilities(), env=loopback.env)
+    uri = session.open("area.py", text=CODE)
+
+    (item,) = (await _complete(session, uri)).items
+
+    assert item.insert_text == "return width * height"
+    (request,) = loopback.requests
+    assert request.api == wire and "<CURSOR>" in request.prompt

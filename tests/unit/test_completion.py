@@ -192,3 +192,18 @@ def test_a_fill_in_the_middle_alias_routed_to_a_chat_task_is_warned_about(tmp_pa
     warnings = [issue for issue in issues if issue.severity == "warning"]
     assert [issue.key for issue in warnings] == ["routes.review"] and warnings[0].line == 8
     assert policy.routes[Task.COMPLETE].chain == ("local",)
+
+
+def test_open_files_of_the_same_language_are_sent_only_when_asked_for():
+    from assistant_router.engine.context import Neighbour
+
+    helper = Neighbour("util.py", "python", 'def scale(value, factor):\n    return value * factor\n')
+    other = Neighbour("style.css", "css", "body { margin: 0 }\n")
+    config = ModelConfig(alias="c", provider="mock", model="m")
+    base = _source("def f():\n    \n", (1, 4))
+    without = assemble(replace(base, neighbours=(helper, other)), config)
+    with_them = assemble(replace(base, neighbours=(helper, other),
+                                 completion=CompletionSettings(neighbours=True)), config)
+    assert "def scale" not in without.prompt
+    assert "### util.py" in with_them.prompt and "def scale(value, factor)" in with_them.prompt
+    assert "margin" not in with_them.prompt  # another language
