@@ -40,7 +40,7 @@ async def test_commands_and_kinds_are_advertised(start_session, client):
 
     assert set(capabilities.execute_command_provider.commands) == {
         "assistant.run", "assistant.route", "assistant.preview", "assistant.ask", "assistant.usage", "assistant.tasks",
-        "assistant.applyUnchecked"}
+        "assistant.applyUnchecked", "assistant.inlineCompletionAccepted"}
     assert set(capabilities.code_action_provider.code_action_kinds) == {
         "quickfix",
         "refactor.rewrite.assistant",

@@ -71,7 +71,7 @@ async def test_task_names_under_routes_and_alias_names_as_a_route(start_session)
     session = await start_session("vscode")
     uri = await open_policy(session, POLICY.replace("[routes]\n", '[routes]\nfix = "local"\n\nreview = "\n'))
     tasks = labels(await complete(session, uri, 8, 0))  # the empty line under [routes]
-    assert set(tasks) == {"scaffold", "test", "refactor", "debug", "explain"}  # fix and review are set already
+    assert set(tasks) == {"scaffold", "test", "refactor", "debug", "explain", "complete"}  # fix and review are set
 
     aliases = await complete(session, uri, 9, len('review = "'))
     names = labels(aliases)
@@ -87,7 +87,7 @@ async def test_provider_names_after_provider_and_task_names_in_when(start_sessio
     providers = labels(await complete(session, uri, 5, len('provider = "')))
     assert {"anthropic", "openai", "mock"} <= set(providers)
     when = labels(await complete(session, uri, 10, len('when = { task = "')))
-    assert when == ["scaffold", "test", "fix", "refactor", "debug", "review", "explain"]
+    assert when == ["scaffold", "test", "fix", "refactor", "debug", "review", "explain", "complete"]
 
 
 async def test_table_names_in_a_header(start_session):

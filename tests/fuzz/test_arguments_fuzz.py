@@ -11,7 +11,7 @@ from fuzz.strategies import TASK_NAMES, json_values, near_valid
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from assistant_router.routing.tasks import Task
+from assistant_router.routing.tasks import ACTION_TASKS, Task
 from assistant_router.server.arguments import (
     ArgumentError,
     AskArgs,
@@ -25,11 +25,12 @@ from assistant_router.server.arguments import (
 
 position = st.fixed_dictionaries({"line": st.integers(0, 10**6), "character": st.integers(0, 10**6)})
 valid_range = st.fixed_dictionaries({"start": position, "end": position})
+ACTION_NAMES = [task.value for task in ACTION_TASKS]  # assistant.run runs these; complete is inlineCompletion
 diagnostics = st.lists(st.fixed_dictionaries({"message": st.text(max_size=20), "line": st.integers(0, 100)},
                                              optional={"source": st.text(max_size=10)}), max_size=2)
 located = {"uri": st.text(max_size=30), "range": valid_range}
 VALID = {
-    TaskArgs: st.fixed_dictionaries({"task": st.sampled_from(TASK_NAMES), **located},
+    TaskArgs: st.fixed_dictionaries({"task": st.sampled_from(ACTION_NAMES), **located},
                                     optional={"prompt": st.text(max_size=20), "diagnostics": diagnostics}),
     RouteArgs: st.fixed_dictionaries(located, optional={"task": st.sampled_from(TASK_NAMES),
                                                         "prompt": st.text(max_size=20)}),
