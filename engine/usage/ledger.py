@@ -190,7 +190,7 @@ class Ledger:
     def _connect(self) -> Any:
         raise NotImplementedError
 
-    def _transaction(self, work: Callable[[Any], T]) -> T:
+    def _transaction(self, work: Callable[[Any], T], *, read_only: bool = False) -> T:
         raise NotImplementedError
 
     # ------------------------------------------------------------- schema
@@ -289,7 +289,7 @@ class Ledger:
             cursor.execute(sql, params)
             return [make(dict(zip(["id", *columns], record, strict=True))) for record in cursor.fetchall()]
 
-        return self._transaction(read)
+        return self._transaction(read, read_only=True)
 
     def mark_kept(self, row_id: int, kept: bool) -> None:
         sql = f"UPDATE attempts SET kept = {self.placeholder} WHERE id = {self.placeholder}"
@@ -308,7 +308,7 @@ class Ledger:
             cursor.execute(sql, params)
             return float(cursor.fetchone()[0] or 0)
 
-        return self._transaction(read)
+        return self._transaction(read, read_only=True)
 
     def rows(self, since: float = 0, project: str | None = None) -> list[AttemptRow]:
         def make(values: dict[str, Any]) -> AttemptRow:
@@ -348,13 +348,15 @@ class SqliteLedger(Ledger):
                 time.sleep(0.02)
         return connection
 
-    def _transaction(self, work: Callable[[Any], T]) -> T:
+    def _transaction(self, work: Callable[[Any], T], *, read_only: bool = False) -> T:
         cursor = self.connection.cursor()
         # BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy
-        # timeout) instead of failing later on an upgrade from a read lock.
+        # timeout) instead of failing later on an upgrade from a read lock. A
+        # read takes none: in WAL mode it never waits for another process's
+        # write (budgets and inline completions read while other windows write).
         for attempt in range(50):
             try:
-                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
@@ -381,7 +383,7 @@ class PostgresLedger(Ledger):
 
         return psycopg.connect(self.url, autocommit=False)
 
-    def _transaction(self, work: Callable[[Any], T]) -> T:
+    def _transaction(self, work: Callable[[Any], T], *, read_only: bool = False) -> T:
         connection = self.connection
         try:
             with connection.cursor() as cursor:

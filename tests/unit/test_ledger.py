@@ -138,3 +138,19 @@ def test_sqlite_uses_wal(tmp_path: Path):
     ledger = SqliteLedger(tmp_path / "l.db")
     ledger.record([row()])
     assert ledger.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_read_does_not_wait_for_another_process_writing(tmp_path: Path):
+    """Budgets and inline completions read the spend while other windows write:
+    a read takes no write lock (WAL), so it is answered at once."""
+    import sqlite3
+
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    ledger.record([row()])
+    ledger.connection.execute("PRAGMA busy_timeout=200")  # a read that waited for the lock would fail fast
+    other = sqlite3.connect(tmp_path / "ledger.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another server, mid-write
+    try:
+        assert len(ledger.rows(0, "/repo")) == 1 and ledger.completions(0) == []
+    finally:
+        other.execute("ROLLBACK")
