@@ -7,8 +7,9 @@
 -- Environment: AR_SCENARIO (see SCENARIOS below), AR_FILE (the file to
 -- open), AR_RESULT (where to write the JSON), AR_POLICY (scenario "policy":
 -- the policy file), AR_CMD (scenario "fake_tasks": the server command, as a
--- JSON list), AR_TIMEOUT_MS. Exits 0 after writing the result, or
--- writes {"error": ...} and exits with :cquit 1 (an error or a timeout).
+-- JSON list), AR_LINE (scenario "inline": the line to complete),
+-- AR_TIMEOUT_MS. Exits 0 after writing the result, or writes
+-- {"error": ...} and exits with :cquit 1 (an error or a timeout).
 local scenario = assert(os.getenv("AR_SCENARIO"), "AR_SCENARIO")
 local result_path = assert(os.getenv("AR_RESULT"), "AR_RESULT")
 local file = os.getenv("AR_FILE")
@@ -415,6 +416,104 @@ function SCENARIOS.missing()
     return false
   end)
   out.clients = #ar.clients(bufnr)
+end
+
+--- Inline completion (Neovim 0.12+), with setup({ inline_completion = true }):
+--- on line $AR_LINE, in insert mode at its end, the ghost text appears (its
+--- extmarks), then vim.lsp.inline_completion.get() accepts it; records the
+--- extmarks, the buffer and the commands sent (the acceptance).
+function SCENARIOS.inline()
+  ar.setup({ inline_completion = true })
+  local bufnr = open(file)
+  local client = attached(bufnr)
+  out.commands = {}
+  local request = client.request
+  client.request = function(self, method, params, handler, ...)
+    if method == "workspace/executeCommand" then
+      local sent = { command = params.command, arguments = params.arguments }
+      table.insert(out.commands, sent)
+      local inner = handler
+      handler = function(err, result, ...)
+        sent.answered, sent.error = true, err and err.message or nil
+        if inner then
+          return inner(err, result, ...)
+        end
+      end
+    end
+    return request(self, method, params, handler, ...)
+  end
+  local namespace = vim.api.nvim_create_namespace("nvim.lsp.inline_completion")
+  local function marks()
+    return vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })
+  end
+  local line = tonumber(os.getenv("AR_LINE") or "") or 2
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  local deadline = vim.uv.now() + TIMEOUT
+  local step = "the ghost text"
+  local function finish(message)
+    out.failure = message
+    vim.cmd("stopinsert")
+  end
+  -- nvim_feedkeys("A", "nx!") returns only when insert mode ends: the steps poll from timers.
+  local function poll(predicate, after)
+    local function tick()
+      local ok, done = pcall(predicate)
+      if not ok then
+        return finish(step .. ": " .. tostring(done))
+      elseif done then
+        local ok_after, failure = pcall(after)
+        if not ok_after then
+          finish(step .. ": " .. tostring(failure))
+        end
+      elseif vim.uv.now() > deadline then
+        finish("timed out waiting for " .. step)
+      else
+        vim.defer_fn(tick, 20)
+      end
+    end
+    vim.defer_fn(tick, 20)
+  end
+  poll(function()
+    return #marks() > 0
+  end, function()
+    out.mode = vim.api.nvim_get_mode().mode
+    out.cursor = vim.api.nvim_win_get_cursor(0)
+    out.marks = {}
+    for _, mark in ipairs(marks()) do
+      local details = mark[4]
+      table.insert(out.marks, {
+        row = mark[2], col = mark[3], virt_text = details.virt_text, virt_lines = details.virt_lines,
+      })
+    end
+    out.text_shown = text_of(bufnr)
+    step = "accepting it"
+    out.accepted = vim.lsp.inline_completion.get()
+    poll(function()
+      return text_of(bufnr) ~= out.text_shown and #out.commands > 0 and out.commands[1].answered
+    end, function()
+      out.marks_after = #marks()
+      out.cursor_after = vim.api.nvim_win_get_cursor(0)
+      out.done = true
+      vim.cmd("stopinsert")
+    end)
+  end)
+  vim.api.nvim_feedkeys("A", "nx!", false)
+  if out.failure then
+    error(out.failure)
+  end
+  wait("the insert-mode steps", function()
+    return out.done == true
+  end)
+  out.text = text_of(bufnr)
+end
+
+--- Neovim without vim.lsp.inline_completion (0.7 - 0.11): the option is
+--- ignored with one note, and the plugin works as before.
+function SCENARIOS.inline_ignored()
+  out.setup_returned = ar.setup({ inline_completion = true })
+  local bufnr = open(file)
+  attached(bufnr)
+  out.actions = code_actions(1, 2, nil)
 end
 
 local ok, err = xpcall(function()
