@@ -57,12 +57,14 @@ def nvim_old() -> Path:
     return _binary("nvim-0.7-debian")
 
 
-def play(nvim: Path, tmp_path: Path, scenario: str, *, line: int = 2) -> dict:
-    """One driver scenario on ``add.py`` (``SOURCE``), offline; returns the JSON it wrote."""
+def play(nvim: Path, tmp_path: Path, scenario: str, *, line: int = 2, second: bool = False) -> dict:
+    """One driver scenario on ``add.py`` (``SOURCE``; with ``second``, then on
+    ``sub.py``, the same text), offline; returns the JSON it wrote."""
     project = tmp_path / "project"
     (project / ".git").mkdir(parents=True)
     source = project / "add.py"
     source.write_text(SOURCE)
+    (project / "sub.py").write_text(SOURCE)
     config = tmp_path / "user" / "config.toml"
     config.parent.mkdir()
     config.write_text("offline = true\n")
@@ -76,6 +78,7 @@ def play(nvim: Path, tmp_path: Path, scenario: str, *, line: int = 2) -> dict:
             "AR_FILE": str(source),
             "AR_RESULT": str(result_file),
             "AR_LINE": str(line),
+            **({"AR_SECOND": str(project / "sub.py")} if second else {}),
             "AR_TIMEOUT_MS": "30000",
         }
     )
@@ -110,34 +113,48 @@ def notes(result: dict) -> list[str]:
     return [n["message"] for n in result["notifications"] if "inline_completion" in n["message"]]
 
 
-def test_ghost_text_appears_at_the_cursor_and_accepting_inserts_it(nvim_current, tmp_path):
-    result = play(nvim_current, tmp_path, "inline")
-
-    assert notes(result) == []
-    assert result["mode"] == "i" and result["cursor"] == [2, 4]  # insert mode, after the indent
+def assert_completed_on_the_empty_line(seen: dict) -> None:
+    assert seen["mode"] == "i" and seen["cursor"] == [2, 4]  # insert mode, after the indent
     # One extmark at the cursor (row 1, column 4, 0-based), the server's text as ComplHint virtual text.
-    (mark,) = result["marks"]
+    (mark,) = seen["marks"]
     assert (mark["row"], mark["col"]) == (1, 4)
     assert mark["virt_text"] == [[COMPLETED, "ComplHint"]]
     assert not mark.get("virt_lines")
-    assert result["text_shown"] == SOURCE.rstrip("\n")  # shown, not yet inserted
+    assert seen["text_shown"] == SOURCE.rstrip("\n")  # shown, not yet inserted
 
-    assert result["accepted"] is True
-    assert result["text"] == f"def add(a, b):\n    {COMPLETED}"
-    assert result["marks_after"] == 0
-    assert result["cursor_after"] == [2, 4 + len(COMPLETED)]
+    assert seen["accepted"] is True
+    assert seen["text"] == f"def add(a, b):\n    {COMPLETED}"
+    assert seen["marks_after"] == 0
+    assert seen["cursor_after"] == [2, 4 + len(COMPLETED)]
     # Accepting ran the item's command through the server, which answered without an error.
-    (command,) = result["commands"]
+    (command,) = seen["commands"]
     assert command["command"] == ACCEPTED
     (argument,) = command["arguments"]
     assert isinstance(argument["id"], str) and argument["id"]
     assert command["answered"] is True and command.get("error") is None
 
 
-def test_a_multiline_completion_at_the_end_of_a_line(nvim_current, tmp_path):
-    result = play(nvim_current, tmp_path, "inline", line=1)
+def test_ghost_text_appears_at_the_cursor_and_accepting_inserts_it(nvim_current, tmp_path):
+    result = play(nvim_current, tmp_path, "inline")
 
-    (mark,) = result["marks"]
+    assert notes(result) == []
+    assert_completed_on_the_empty_line(result["first"])
+
+
+def test_a_file_opened_later_gets_completions_too(nvim_current, tmp_path):
+    """The plugin turns completion on at each attach: the second file's buffer has it as well."""
+    result = play(nvim_current, tmp_path, "inline", second=True)
+
+    assert_completed_on_the_empty_line(result["first"])
+    assert_completed_on_the_empty_line(result["second"])
+    first, second = (result[key]["commands"][0]["arguments"][0]["id"] for key in ("first", "second"))
+    assert first != second  # each shown item has its own id
+
+
+def test_a_multiline_completion_at_the_end_of_a_line(nvim_current, tmp_path):
+    seen = play(nvim_current, tmp_path, "inline", line=1)["first"]
+
+    (mark,) = seen["marks"]
     assert (mark["row"], mark["col"]) == (0, len("def add(a, b):"))
     # "\n    return mock_value  # ...": an empty first line, the rest as a virtual line.
     assert mark["virt_text"] == [["", "ComplHint"]]
@@ -145,9 +162,9 @@ def test_a_multiline_completion_at_the_end_of_a_line(nvim_current, tmp_path):
     ((text, group),) = virtual_line
     assert text.startswith("    return mock_value  # completed by mock codex-mini") and group == "ComplHint"
 
-    lines = result["text"].split("\n")
+    lines = seen["text"].split("\n")
     assert lines[:2] == ["def add(a, b):", text]
-    assert [c["command"] for c in result["commands"]] == [ACCEPTED]
+    assert [c["command"] for c in seen["commands"]] == [ACCEPTED]
 
 
 def test_the_option_is_ignored_before_neovim_0_12(nvim_old, tmp_path):
