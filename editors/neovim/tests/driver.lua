@@ -7,8 +7,10 @@
 -- Environment: AR_SCENARIO (see SCENARIOS below), AR_FILE (the file to
 -- open), AR_RESULT (where to write the JSON), AR_POLICY (scenario "policy":
 -- the policy file), AR_CMD (scenario "fake_tasks": the server command, as a
--- JSON list), AR_TIMEOUT_MS. Exits 0 after writing the result, or
--- writes {"error": ...} and exits with :cquit 1 (an error or a timeout).
+-- JSON list), AR_LINE and AR_SECOND (scenario "inline": the line to
+-- complete, a second file), AR_TIMEOUT_MS. Exits 0 after writing the
+-- result, or writes {"error": ...} and exits with :cquit 1 (an error or a
+-- timeout).
 local scenario = assert(os.getenv("AR_SCENARIO"), "AR_SCENARIO")
 local result_path = assert(os.getenv("AR_RESULT"), "AR_RESULT")
 local file = os.getenv("AR_FILE")
@@ -415,6 +417,130 @@ function SCENARIOS.missing()
     return false
   end)
   out.clients = #ar.clients(bufnr)
+end
+
+--- In insert mode at the end of line `line` of the current buffer: waits for
+--- the ghost text (the extmarks of Neovim's inline completion), accepts it
+--- with vim.lsp.inline_completion.get() and waits for the text and the
+--- acceptance command's answer (`commands`: what the client sent).
+local function complete_at_end_of(client, line, commands)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local seen = { commands_before = #commands }
+  -- The plugin turns it on from on_attach, scheduled: wait for Neovim's
+  -- per-buffer completor to have the client (vim.lsp._capability, internal).
+  wait("inline completion to be on for the buffer", function()
+    local completor = vim.lsp._capability.all.inline_completion
+    local active = completor and completor.active[bufnr]
+    return active ~= nil and active.client_state[client.id] ~= nil
+  end)
+  local namespace = vim.api.nvim_create_namespace("nvim.lsp.inline_completion")
+  local function marks()
+    return vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })
+  end
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  local deadline = vim.uv.now() + TIMEOUT
+  local step = "the ghost text"
+  local function finish(message)
+    seen.failure = message
+    vim.cmd("stopinsert")
+  end
+  -- nvim_feedkeys("A", "nx!") returns only when insert mode ends: the steps poll from timers.
+  local function poll(predicate, after)
+    local function tick()
+      local ok, done = pcall(predicate)
+      if not ok then
+        return finish(step .. ": " .. tostring(done))
+      elseif done then
+        local ok_after, failure = pcall(after)
+        if not ok_after then
+          finish(step .. ": " .. tostring(failure))
+        end
+      elseif vim.uv.now() > deadline then
+        finish("timed out waiting for " .. step)
+      else
+        vim.defer_fn(tick, 20)
+      end
+    end
+    vim.defer_fn(tick, 20)
+  end
+  poll(function()
+    return #marks() > 0
+  end, function()
+    seen.mode = vim.api.nvim_get_mode().mode
+    seen.cursor = vim.api.nvim_win_get_cursor(0)
+    seen.marks = {}
+    for _, mark in ipairs(marks()) do
+      local details = mark[4]
+      table.insert(seen.marks, {
+        row = mark[2], col = mark[3], virt_text = details.virt_text, virt_lines = details.virt_lines,
+      })
+    end
+    seen.text_shown = text_of(bufnr)
+    step = "accepting it"
+    seen.accepted = vim.lsp.inline_completion.get()
+    poll(function()
+      local sent = commands[seen.commands_before + 1]
+      return text_of(bufnr) ~= seen.text_shown and sent ~= nil and sent.answered
+    end, function()
+      seen.marks_after = #marks()
+      seen.cursor_after = vim.api.nvim_win_get_cursor(0)
+      seen.done = true
+      vim.cmd("stopinsert")
+    end)
+  end)
+  vim.api.nvim_feedkeys("A", "nx!", false)
+  if seen.failure then
+    error(seen.failure)
+  end
+  wait("the insert-mode steps", function()
+    return seen.done == true
+  end)
+  seen.text = text_of(bufnr)
+  seen.commands = vim.list_slice(commands, seen.commands_before + 1)
+  return seen
+end
+
+--- Inline completion (Neovim 0.12+), with setup({ inline_completion = true }):
+--- at the end of line $AR_LINE the ghost text appears and is accepted (see
+--- complete_at_end_of); then the same in a second file ($AR_SECOND, if set),
+--- which the client attaches to later.
+function SCENARIOS.inline()
+  ar.setup({ inline_completion = true })
+  local bufnr = open(file)
+  local client = attached(bufnr)
+  local commands = {}
+  local request = client.request
+  client.request = function(self, method, params, handler, ...)
+    if method == "workspace/executeCommand" then
+      local sent = { command = params.command, arguments = params.arguments }
+      table.insert(commands, sent)
+      local inner = handler
+      handler = function(err, result, ...)
+        sent.answered, sent.error = true, err and err.message or nil
+        if inner then
+          return inner(err, result, ...)
+        end
+      end
+    end
+    return request(self, method, params, handler, ...)
+  end
+  local line = tonumber(os.getenv("AR_LINE") or "") or 2
+  out.first = complete_at_end_of(client, line, commands)
+  local second = os.getenv("AR_SECOND")
+  if second then
+    local other = open(second)
+    attached(other)
+    out.second = complete_at_end_of(client, line, commands)
+  end
+end
+
+--- Neovim without vim.lsp.inline_completion (0.7 - 0.11): the option is
+--- ignored with one note, and the plugin works as before.
+function SCENARIOS.inline_ignored()
+  out.setup_returned = ar.setup({ inline_completion = true })
+  local bufnr = open(file)
+  attached(bufnr)
+  out.actions = code_actions(1, 2, nil)
 end
 
 local ok, err = xpcall(function()

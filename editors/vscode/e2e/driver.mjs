@@ -3,7 +3,8 @@
 // (Ctrl+.), run "Refactor selection · opus (mock)", confirm the
 // edit in the Refactor Preview, and wait for it in the editor and for the
 // extension's status bar item. Then the palette commands "Show route for
-// selection", "Preview request" and "Ask about the selection…", and the
+// selection", "Preview request" and "Ask about the selection…", an inline
+// completion (the status item naming its model, the ghost text, Tab), and the
 // message for a server command that is not installed. Started by run.sh.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -188,6 +189,29 @@ try {
   await page.waitForTimeout(500);
   await shot("8-ask.png");
 
+  // Inline completion: the second status bar item names the complete task's model; on a new,
+  // indented line the server's completion shows as ghost text, and Tab accepts it.
+  await page.locator(".tab", { hasText: "sample.py" }).first().click();
+  const completionItem = page.locator('.statusbar-item[id$="assistantRouter.completion"]', { hasText: "codex-mini" });
+  await completionItem.first().waitFor({ timeout: 30_000 });
+  step(`completion status item: ${(await completionItem.first().innerText()).trim()}`);
+  await page.locator(".editor-instance .monaco-editor .view-line", { hasText: "def mean" }).first().click();
+  await page.keyboard.press("End");
+  await page.keyboard.press("Enter"); // VS Code indents the new line: the mock completes an empty indented line
+  const ghost = page.locator(".editor-instance .monaco-editor .ghost-text-decoration, .editor-instance .monaco-editor .ghost-text", { hasText: "mock_value" });
+  try {
+    await ghost.first().waitFor({ timeout: 15_000 });
+  } catch {
+    step("no ghost text yet: asking explicitly (Alt+\\)");
+    await page.keyboard.press("Alt+Backslash");
+    await ghost.first().waitFor({ timeout: 30_000 });
+  }
+  step(`ghost text: ${(await ghost.first().innerText()).trim()}`);
+  await shot("9-inline-completion.png");
+  await page.keyboard.press("Tab");
+  await page.locator(".editor-instance .monaco-editor .view-line", { hasText: "mock_value = 1  # completed by mock codex-mini" }).first().waitFor({ timeout: 10_000 });
+  step("Tab accepted it: the line is in the editor");
+
   // A server command that does not exist: changing the setting restarts the
   // server, and the extension says what to install, with a button to the settings.
   const settingsFile = join(process.env.E2E_WORKSPACE, ".vscode", "settings.json");
@@ -197,19 +221,19 @@ try {
   await missing.first().waitFor({ timeout: 30_000 });
   const missingText = (await missing.first().innerText()).replace(/\s+/g, " ").trim();
   step(`not found: ${missingText}`);
-  for (const expected of ["pipx install assistant-router", "Open Settings"]) {
+  for (const expected of ["pipx install /path/to/assistant-router", "Open Settings"]) {
     if (!missingText.includes(expected)) {
       throw new Error(`the not-found message lacks "${expected}"`);
     }
   }
   await page.locator('.statusbar-item[id$="assistantRouter.status"]:has(.codicon-error)').first().waitFor({ timeout: 10_000 });
   await page.waitForTimeout(500);
-  await shot("9-server-not-found.png");
+  await shot("10-server-not-found.png");
   await missing.first().locator(".monaco-button", { hasText: "Open Settings" }).click();
   await page.locator(".settings-editor", { hasText: "Server: Command" }).first().waitFor({ timeout: 15_000 });
   step("Open Settings opened the settings editor at assistantRouter.server.command");
   await page.waitForTimeout(500);
-  await shot("10-settings.png");
+  await shot("11-settings.png");
 
   writeFileSync(join(out, "result.txt"), `PASS\n${statusText}\n`);
   step("PASS");

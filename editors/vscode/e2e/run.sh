@@ -13,7 +13,8 @@
 #      ASSISTANT_ROUTER_CONFIG);
 #   4. e2e/driver.mjs selects lines, opens the quick-fix menu (Ctrl+.), picks
 #      "Refactor selection · opus (mock)", waits for the edit in
-#      the editor and the status bar, and saves screenshots in e2e/out/.
+#      the editor and the status bar, then an inline completion (ghost text,
+#      accepted with Tab), and saves screenshots in e2e/out/.
 #
 # Server: ASSISTANT_ROUTER_BIN, else `assistant-router` on PATH, else the
 # repository's .venv/bin/assistant-router (make demo/test create it).
@@ -114,6 +115,10 @@ model = "gpt-5.3-codex"
 [models.opus]
 provider = "mock"
 model = "claude-opus-4-6"
+# The inline completions' default alias, offline too.
+[models.codex-mini]
+provider = "mock"
+model = "gpt-5.1-codex-mini"
 EOF
 cat >"$WS/sample.py" <<'EOF'
 def total(items):

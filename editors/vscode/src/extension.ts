@@ -27,6 +27,13 @@ import {
   taskRange,
   toRange,
 } from "./logic/args";
+import {
+  INLINE_SETTING,
+  completionRouteArgs,
+  completionStatusView,
+  inlineCompletionEnabled,
+  serverOffersInlineCompletion,
+} from "./logic/completion";
 import { COMMANDS, LANGUAGES, OPEN_SETTINGS_COMMAND, SERVER_COMMANDS, documentSelector } from "./logic/contributions";
 import { type Notice, formatPreviewResult, formatRoute, formatRunResult } from "./logic/messages";
 import {
@@ -103,22 +110,35 @@ class AssistantRouter implements vscode.Disposable {
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly output: vscode.OutputChannel;
   private readonly statusItem: vscode.StatusBarItem;
+  /** The model inline completions go to, for the active document (when the server offers them). */
+  private readonly completionItem: vscode.StatusBarItem;
+  private completionTimer: ReturnType<typeof setTimeout> | undefined;
+  private completionAsked = 0;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor() {
     this.output = vscode.window.createOutputChannel("assistant-router");
     this.statusItem = vscode.window.createStatusBarItem("assistantRouter.status", vscode.StatusBarAlignment.Right, 100);
     this.statusItem.name = "assistant-router";
+    this.completionItem = vscode.window.createStatusBarItem("assistantRouter.completion", vscode.StatusBarAlignment.Right, 99);
+    this.completionItem.name = "assistant-router: inline completions";
     this.disposables.push(
       this.output,
       this.statusItem,
+      this.completionItem,
       vscode.commands.registerCommand(COMMANDS.ask, () => this.ask()),
       vscode.commands.registerCommand(COMMANDS.showRoute, (arg?: { task?: unknown }) => this.showRoute(arg)),
       vscode.commands.registerCommand(COMMANDS.preview, () => this.preview()),
       vscode.commands.registerCommand(COMMANDS.restartServer, () => this.restart()),
       vscode.commands.registerCommand(COMMANDS.openLog, () => this.output.show(true)),
-      vscode.commands.registerCommand(OPEN_SETTINGS_COMMAND, () => this.openSettings()),
+      vscode.commands.registerCommand(OPEN_SETTINGS_COMMAND, (query?: unknown) => this.openSettings(query)),
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigurationChanged(e)),
+      vscode.window.onDidChangeActiveTextEditor(() => this.refreshCompletionItem()),
+      vscode.workspace.onDidSaveTextDocument((document) => {
+        if (document.uri.path.endsWith("/.assistant-router.toml")) {
+          this.refreshCompletionItem(); // the policy may route completions elsewhere now
+        }
+      }),
     );
     this.render();
   }
@@ -148,7 +168,8 @@ class AssistantRouter implements vscode.Disposable {
       { home: os.homedir(), workspaceFolder: folder },
     );
     const init = buildInitializationOptions({ tasks: config.get("tasks"), statusBar: config.get("statusBar") });
-    this.warnAboutSettings([...server.warnings, ...init.warnings]);
+    const inline = inlineCompletionEnabled(config.get(INLINE_SETTING));
+    this.warnAboutSettings([...server.warnings, ...init.warnings, ...inline.warnings]);
 
     const { command, args, env } = server.value;
     const resolution = resolveCommand(command, {
@@ -194,6 +215,12 @@ class AssistantRouter implements vscode.Disposable {
       }
     });
     client.onNotification(STATUS_NOTIFICATION, (params: unknown) => this.onStatus(params));
+    if (inline.value) {
+      // vscode-languageclient 9: inline completion is a proposed feature (the only one in 9.0.1).
+      // It declares textDocument.inlineCompletion, registers the provider and runs each item's
+      // command (assistant.inlineCompletionAccepted) when you accept it.
+      client.registerProposedFeatures();
+    }
     this.client = client;
     this.setState("starting");
     try {
@@ -208,6 +235,12 @@ class AssistantRouter implements vscode.Disposable {
       return undefined;
     }
     void this.taskTable(client);
+    this.log(
+      inline.value
+        ? `inline completions: ${serverOffersInlineCompletion(client.initializeResult?.capabilities) ? "on" : "not offered by the server"}`
+        : `inline completions: off (${SECTION}.${INLINE_SETTING})`,
+    );
+    this.refreshCompletionItem();
     return client;
   }
 
@@ -323,8 +356,8 @@ class AssistantRouter implements vscode.Disposable {
     }
   }
 
-  private openSettings(): void {
-    void vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.server`);
+  private openSettings(query?: unknown): void {
+    void vscode.commands.executeCommand("workbench.action.openSettings", typeof query === "string" ? query : `${SECTION}.server`);
   }
 
   // ------------------------------------------------------------ status bar
@@ -345,12 +378,67 @@ class AssistantRouter implements vscode.Disposable {
   private setState(state: ServerState): void {
     this.state = state;
     this.render();
+    if (state !== "running") {
+      this.refreshCompletionItem();
+    }
+  }
+
+  /** Soon (after the editor settles): the completion item for the active document. */
+  private refreshCompletionItem(): void {
+    clearTimeout(this.completionTimer);
+    this.completionTimer = setTimeout(() => void this.renderCompletionItem(), 200);
+  }
+
+  /**
+   * The second status bar item: the model the server routes inline
+   * completions to for the active document (`assistant.route` with the
+   * `complete` task; no model is called). Hidden when completions are off,
+   * the server does not offer them, or the document is not one of ours.
+   */
+  private async renderCompletionItem(): Promise<void> {
+    const asked = ++this.completionAsked;
+    const config = vscode.workspace.getConfiguration(SECTION);
+    const client = this.client;
+    const editor = vscode.window.activeTextEditor;
+    if (
+      !config.get<boolean>("statusBar", true) ||
+      !inlineCompletionEnabled(config.get(INLINE_SETTING)).value ||
+      client === undefined ||
+      !client.isRunning() ||
+      !serverOffersInlineCompletion(client.initializeResult?.capabilities) ||
+      editor === undefined ||
+      vscode.languages.match(documentSelector(), editor.document) === 0
+    ) {
+      this.completionItem.hide();
+      return;
+    }
+    const args = completionRouteArgs(client.code2ProtocolConverter.asUri(editor.document.uri), editor.selection.active);
+    let view;
+    try {
+      view = completionStatusView(
+        await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMANDS.route, arguments: [args] }),
+      );
+    } catch (error) {
+      this.log(`${SERVER_COMMANDS.route} (complete) failed: ${errorText(error)}`);
+    }
+    if (asked !== this.completionAsked) {
+      return; // a newer refresh is on its way
+    }
+    if (view === undefined) {
+      this.completionItem.hide();
+      return;
+    }
+    this.completionItem.text = view.text;
+    this.completionItem.tooltip = new vscode.MarkdownString(view.tooltip);
+    this.completionItem.command = { title: "assistant-router", command: view.click.command, arguments: view.click.args };
+    this.completionItem.show();
   }
 
   private render(): void {
     const enabled = vscode.workspace.getConfiguration(SECTION).get<boolean>("statusBar", true);
     if (!enabled) {
       this.statusItem.hide();
+      this.completionItem.hide();
       return;
     }
     const view = this.state === "running" && this.lastView ? this.lastView : idleStatusBarView(this.state);
@@ -612,6 +700,7 @@ class AssistantRouter implements vscode.Disposable {
 
   async dispose(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.completionTimer);
     await this.stop();
     for (const d of this.disposables) {
       d.dispose();

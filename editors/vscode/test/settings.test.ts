@@ -258,12 +258,13 @@ describe("serverNotFoundMessage", () => {
 });
 
 describe("needsRestart", () => {
-  it("restarts for the server settings, tasks and statusBar, not for the trace", () => {
+  it("restarts for the server settings, tasks, statusBar and inline completion, not for the trace", () => {
     const changed = (...sections: string[]) => (s: string) => sections.some((c) => c === s || c.startsWith(`${s}.`));
     assert.ok(needsRestart(changed("assistantRouter.server.command")));
     assert.ok(needsRestart(changed("assistantRouter.server.env")));
     assert.ok(needsRestart(changed("assistantRouter.tasks")));
     assert.ok(needsRestart(changed("assistantRouter.statusBar")));
+    assert.ok(needsRestart(changed("assistantRouter.inlineCompletion.enabled")));
     assert.ok(!needsRestart(changed("assistantRouter.trace.server")));
     assert.ok(!needsRestart(changed("editor.fontSize")));
   });

@@ -49,6 +49,8 @@ M.defaults = {
   cmd_env = nil,
   --- echo one short line for each progress update of a task
   echo_progress = true,
+  --- ghost text from the server's inline completions (Neovim 0.12+: vim.lsp.inline_completion)
+  inline_completion = false,
 }
 
 --- The options in effect (the defaults until setup() is called).
@@ -150,6 +152,7 @@ function M.client_config(options)
   options = options or M.options
   M.configured = true
   local user_on_attach = options.on_attach
+  local inline_completion = options.inline_completion == true
   return {
     name = M.NAME,
     cmd = options.cmd,
@@ -160,6 +163,9 @@ function M.client_config(options)
     capabilities = M.capabilities(options.capabilities),
     handlers = M.handlers(),
     on_attach = function(client, bufnr)
+      if inline_completion then
+        require("assistant_router.inline").attach(client, bufnr)
+      end
       if user_on_attach then
         user_on_attach(client, bufnr)
       end

@@ -11,6 +11,7 @@
 local commands = require("assistant_router.commands")
 local compat = require("assistant_router.compat")
 local config = require("assistant_router.config")
+local inline = require("assistant_router.inline")
 local state = require("assistant_router.state")
 
 local M = {}
@@ -116,7 +117,8 @@ end
 -- ----------------------------------------------------------------- setup
 
 --- Starts the server for `opts.filetypes`. Options: cmd, filetypes,
---- root_markers, init_options, on_attach, capabilities, cmd_env, echo_progress.
+--- root_markers, init_options, on_attach, capabilities, cmd_env, echo_progress,
+--- inline_completion.
 --- Returns false (after a message) when the server cannot be started.
 function M.setup(opts)
   if vim.fn.has("nvim-0.7") == 0 then
@@ -124,6 +126,10 @@ function M.setup(opts)
     return false
   end
   local options = config.resolve(opts)
+  if options.inline_completion and not inline.module() then
+    vim.notify(inline.UNSUPPORTED, vim.log.levels.WARN)
+    options.inline_completion = false
+  end
   config.options = options
   commands.create()
   local group = vim.api.nvim_create_augroup("assistant_router", { clear = true })

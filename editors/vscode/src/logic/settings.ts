@@ -241,5 +241,5 @@ export function serverNotFoundMessage(resolution: Extract<Resolution, { found: f
 
 /** Which settings, when changed, need the server restarted (they are only read at start). */
 export function needsRestart(affects: (section: string) => boolean): boolean {
-  return ["server", "tasks", "statusBar"].some((key) => affects(`${SECTION}.${key}`));
+  return ["server", "tasks", "statusBar", "inlineCompletion"].some((key) => affects(`${SECTION}.${key}`));
 }
