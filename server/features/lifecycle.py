@@ -62,6 +62,13 @@ def _first_folders(folders: object, where: str) -> object:
 def _bound_initialize(params: dict[str, Any]) -> None:
     if "workspaceFolders" in params:
         params["workspaceFolders"] = _first_folders(params["workspaceFolders"], "initialize")
+    capabilities = params.get("capabilities")
+    text_document = capabilities.get("textDocument") if isinstance(capabilities, dict) else None
+    if isinstance(text_document, dict) and "inlineCompletion" in text_document \
+            and text_document["inlineCompletion"] is None:
+        # lsp-mode 10 names the capability with a null value (emacs-lsp/lsp-mode#5081):
+        # it does support inline completion, and nothing else it sends could say so.
+        text_document["inlineCompletion"] = {}
 
 
 def _bound_folder_change(params: dict[str, Any]) -> None:

@@ -265,3 +265,21 @@ async def test_any_alias_can_complete(start_session, loopback, user_config, prov
     assert item.insert_text == "return width * height"
     (request,) = loopback.requests
     assert request.api == wire and "<CURSOR>" in request.prompt
+
+
+@pytest.mark.parametrize(("declared", "advertised"), [({"inlineCompletion": None}, True), ({}, False)],
+                         ids=["null-as-lsp-mode-sends-it", "absent"])
+async def test_a_capability_named_with_null_counts_as_declared(tmp_path, workspace, user_config, declared,
+                                                                advertised):
+    from support import RawClient
+
+    client = await RawClient.start({"ASSISTANT_ROUTER_CONFIG": str(user_config),
+                                    "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "d")})
+    try:
+        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                     "params": {"processId": None, "rootUri": workspace.as_uri(),
+                                "capabilities": {"textDocument": declared}}})
+        answer = await client.response(1)
+        assert ("inlineCompletionProvider" in answer["result"]["capabilities"]) is advertised
+    finally:
+        await client.close()
