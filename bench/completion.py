@@ -596,6 +596,7 @@ async def run(args: argparse.Namespace, scale: Scale) -> dict[str, Any]:
     load_before = os.getloadavg()
     try:
         setup = make_setup(base, fake.fake.openai_url, args.api, args.debounce_ms)
+        setup.env["ASSISTANT_ROUTER_WARM_UP"] = "1" if args.warm_up else "0"
         # The SDK's byte code, compiled first as pip does at install time (bench/run.py).
         subprocess.run([sys.executable, "-c", "import openai"], env=setup.env, check=True)
         real, editor = await open_server([sys.executable, "-m", "assistant_router.server", "serve"], setup,
@@ -605,7 +606,7 @@ async def run(args: argparse.Namespace, scale: Scale) -> dict[str, Any]:
         uri = editor.uri
         log("waiting for the server's SDK warm-up to finish...")
         waited = time.monotonic()
-        while WARM_UP_LINE not in (setup.logs / "server.log").read_text(errors="replace"):
+        while args.warm_up and WARM_UP_LINE not in (setup.logs / "server.log").read_text(errors="replace"):
             if time.monotonic() - waited > 60:
                 raise RuntimeError("the SDK warm-up did not finish within 60 s (no debug line on stderr)")
             await asyncio.sleep(0.05)
@@ -794,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", type=int, help="words typed in the typing phase")
     parser.add_argument("--along", type=int, help="shown completions typed along")
     parser.add_argument("--pause-ms", type=float, help="the pause after each typed word (700)")
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="start the server without its SDK warm-up (the smoke test: less CPU)")
     parser.add_argument("--timeout", type=float, default=600, help="overall limit in seconds (600)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server log)")
     args = parser.parse_args(argv)
