@@ -154,9 +154,11 @@ class InlineCompletions:
             return item
         if params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic and settings.debounce_ms:
             await self._sleep(settings.debounce_ms / 1000)  # a newer keystroke cancels this one here
-        document = services.open_document(uri) or document
-        if document.version != text_document.version:
-            return types.InlineCompletionList(items=[])  # changed while waiting: the next request answers
+            # ``document`` is the text ``lines`` and ``offset`` were computed on: a
+            # change meanwhile (with no newer request) leaves them stale.
+            current = services.open_document(uri)
+            if current is None or current.version != document.version:
+                return types.InlineCompletionList(items=[])  # changed while waiting: the next request answers
         try:
             request = build_request(Task.COMPLETE, document, span, services.policies, lines=lines,
                                     open_documents=services.runner.open_documents() if settings.neighbours else ())

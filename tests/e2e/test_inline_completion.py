@@ -26,10 +26,12 @@ complete = "fim"
 """
 
 
-async def complete(session, uri: str, line: int, character: int) -> types.InlineCompletionList | None:
+async def complete(session, uri: str, line: int, character: int,
+                   automatic: bool = False) -> types.InlineCompletionList | None:
+    kind = types.InlineCompletionTriggerKind.Automatic if automatic else types.InlineCompletionTriggerKind.Invoked
     return await session.client.text_document_inline_completion_async(types.InlineCompletionParams(
         text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, character),
-        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))
+        context=types.InlineCompletionContext(kind)))
 
 
 async def test_a_completion_is_shown_while_another_process_holds_the_ledger(start_session, user_config, tmp_path):
@@ -57,3 +59,25 @@ async def test_a_completion_is_shown_while_another_process_holds_the_ledger(star
     assert second is not None and second.items, second
     assert second.items[0].command.command == "assistant.inlineCompletionAccepted"
     assert [r.api for r in fake.requests] == ["completions", "completions"]
+
+
+async def test_a_change_during_the_debounce_without_a_new_request_sends_nothing(start_session, user_config):
+    """An automatic request whose document changes while it waits for the next
+    keystroke answers an empty list (the next request answers for the text as
+    it is), rather than sending the new text cut at the old cursor's offset."""
+    async with LoopbackProviders(key=KEY, chunk_chars=16) as fake:
+        user_config.write_text(CONFIG.format(url=fake.openai_url) + "\n[completion]\ndebounce_ms = 2000\n")
+        capabilities = capabilities_of("neovim")
+        capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+        session = await start_session("neovim", capabilities=capabilities, env={"OPENAI_API_KEY": KEY})
+        uri = session.open("geometry.py")
+        text = session.root.joinpath("geometry.py").read_text()
+        line = text.split("\n")[4]
+
+        pending = asyncio.ensure_future(complete(session, uri, 4, len(line), automatic=True))
+        await asyncio.sleep(0.5)  # it waits for the next keystroke, up to 2 s
+        session.change(uri, "# a line typed above, by another cursor\n" + text)  # no new request
+        result = await asyncio.wait_for(pending, 10)
+
+    assert result is not None and not result.items
+    assert fake.requests == []
