@@ -441,6 +441,15 @@ async def measure_typing(editor: Editor, fake: FakeThread, words: int, pause_s: 
         "close_after_superseded_ms": close_ms,
         "code_action_ms": [ms for _, _, ms in samples],
         "code_action_while_streaming_ms": during,
+        # The slowest code actions, and when they were sent: ms after the last
+        # keystroke, and after the last upstream request's arrival at the fake.
+        "code_action_slowest": [
+            {"ms": round(ms, 2),
+             "after_keystroke_ms": round(min(((sent - r.sent) * 1000 for r in requests if r.sent <= sent),
+                                             default=-1.0), 1),
+             "after_upstream_ms": round(min(((sent - r.started) * 1000 for r in records if r.started <= sent),
+                                            default=-1.0), 1)}
+            for sent, _, ms in sorted(samples, key=lambda s: -s[2])[:12]],
     }
 
 
