@@ -2,31 +2,34 @@
 """Benchmark: inline completion (``textDocument/inlineCompletion``) through the
 real server, the real OpenAI SDK and a loopback fake of the model.
 
-    .venv/bin/python bench/completion.py            # about 2 minutes
-    .venv/bin/python bench/completion.py --quick    # about 20 s
+    .venv/bin/python bench/completion.py            # about 3 minutes
+    .venv/bin/python bench/completion.py --quick    # about 30 s
     .venv/bin/python bench/completion.py --json figures.json
 
 The server (``python -m assistant_router.server serve``, as bench/run.py
-starts it) gets a user config routing the ``complete`` task to one alias, the
-``openai`` provider with ``base_url`` pointing at testing/loopback.py's fake
-(``api = "completions"``, fill-in-the-middle, by default; ``--api chat`` for
-Chat Completions), the key in an environment variable. The fake runs on its
-own thread and event loop, so that its timestamps do not wait for the
-client's; it answers each request after ``--first-token-ms`` (80) to the first
-token, then the rest at once, and records when each request arrived, when
-its first text chunk and its last byte were sent, and whether the client
-closed the connection first. The client is bench/rpc.py's raw JSON-RPC
-client; it declares ``textDocument.inlineCompletion``.
+starts it, with its SDK warm-up, waited for) gets a user config routing the
+``complete`` task to one alias, the ``openai`` provider with ``base_url``
+pointing at testing/loopback.py's fake (``api = "completions"``,
+fill-in-the-middle, by default; ``--api chat`` for Chat Completions), the key
+in an environment variable. The fake runs on its own thread and event loop,
+so that its timestamps do not wait for the client's; it answers each request
+after ``--first-token-ms`` (80) to the first token, then the rest at once,
+and records when each request arrived, when its first text chunk and its
+last byte were sent, and whether the client closed the connection first. The
+client is bench/rpc.py's raw JSON-RPC client; it declares
+``textDocument.inlineCompletion``.
 
-Phases, one server, a 2,000-line Python document (bench/run.py's):
+Phases, a 2,000-line Python document (bench/run.py's):
 
-1. **idle code actions**: ``--samples`` ``textDocument/codeAction`` requests,
-   one every 10 ms, nothing else running;
-2. **Invoked overhead**: ``--invoked`` sequential Invoked requests at the end
+1. **Invoked overhead**: ``--invoked`` sequential Invoked requests at the end
    of lines spread over the document (each a new position, so nothing comes
-   from the cache); the server's overhead is the end-to-end time (request
-   written → answer read) minus the fake's own time for that request (its
-   arrival → its last byte, from its records), split into before and after;
+   from the cache), alternating request by request with
+   bench/bare_completion_server.py (a bare pygls server making the same SDK
+   call); the overhead is the end-to-end time (request written → answer read)
+   minus the fake's own time for that request (its arrival → its last byte,
+   from its records), split into before and after; the bare server stops then;
+2. **idle code actions**: ``--samples`` ``textDocument/codeAction`` requests,
+   one every 10 ms, nothing else running;
 3. **typing**: a Python body typed at 10 keys a second (one incremental
    ``didChange`` then one Automatic request per keystroke, as Neovim sends
    them, never cancelling a superseded one), a ``--pause-ms`` (700) pause
@@ -37,7 +40,7 @@ Phases, one server, a 2,000-line Python document (bench/run.py's):
    from the model, items from the cache, an empty list); from the fake's
    records, the upstream requests opened and those closed before their last
    byte, and how soon after the superseding request was sent they closed;
-   code-action latency against phase 1;
+   code-action latency against phase 2;
 4. **typing along a shown completion**: ``--along`` times, an Invoked request
    on a new blank line, then its completion typed character by character (all
    but the last, at 10 keys a second, an Automatic request after each): the
@@ -792,7 +795,7 @@ def print_report(f: dict[str, Any], rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about 20 s)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about 30 s)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     parser.add_argument("--api", choices=["completions", "chat"], default="completions",
                         help="the alias's wire API (default: completions, fill-in-the-middle)")
