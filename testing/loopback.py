@@ -21,6 +21,9 @@ including when the client went away, so tests can prove that cancelling a
 task closes the HTTP stream. :meth:`LoopbackProviders.hold` keeps streams
 open (a barrier) until enough have arrived or the test releases them, so a
 test proves concurrency by construction instead of by measuring time.
+``first_token_s`` is a time to first token (before the first text chunk,
+cut short when the client goes away); each record says when its first text
+chunk and its last byte were sent.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class RecordedRequest:
     body: dict[str, Any]
     started: float = field(default_factory=time.monotonic)
     chunks_sent: int = 0
+    first_text: float | None = None  # the server sent the first text chunk
     finished: float | None = None  # the server sent its last byte
     disconnected: float | None = None  # the client closed the connection first
 
@@ -395,6 +399,7 @@ class LoopbackProviders:
         key: str | None = None,
         chunk_chars: int = 16,
         delay_s: float = 0.0,
+        first_token_s: float = 0.0,
         signature: str = "loopback",
         usage: UsageMode = "standard",
     ) -> None:
@@ -403,6 +408,7 @@ class LoopbackProviders:
         self.unserved: set[Api] = set()  # APIs this server lacks (404, like llama.cpp's for /v1/responses)
         self.chunk_chars = chunk_chars
         self.delay_s = delay_s
+        self.first_token_s = first_token_s  # before the first text chunk (time to first token); a client gone ends it
         self.signature = signature
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, deque[Fault]] = {api: deque() for api in _PATHS.values()}
@@ -548,7 +554,7 @@ class LoopbackProviders:
         self.open_streams += 1
         self.peak_open_streams = max(self.peak_open_streams, self.open_streams)
         try:
-            await self._send_events(record, writer, stream, text, fault)
+            await self._send_events(record, writer, stream, text, fault, watcher)
         except ConnectionError:
             record.disconnected = record.disconnected or time.monotonic()
         finally:
@@ -563,12 +569,12 @@ class LoopbackProviders:
             record.disconnected = time.monotonic()
 
     async def _send_events(self, record: RecordedRequest, writer: asyncio.StreamWriter, stream: _Stream,
-                           text: str, fault: Fault | None) -> None:
+                           text: str, fault: Fault | None, watcher: asyncio.Task | None = None) -> None:
         async def send(*events: bytes) -> None:
             if record.disconnected is not None:
                 raise ConnectionError("client went away")
             data = b"".join(events)
-            if not data:  # an empty chunk would end the chunked body
+            if not data:  # an empty chunk would end the chunked body (the Completions API has no start event)
                 return
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
@@ -597,10 +603,17 @@ class LoopbackProviders:
                 await send(stream.malformed() if kind == "malformed" else stream.error_event(fault))
                 await end_body()
                 return
+            if index == 0 and self.first_token_s:
+                if watcher is None:
+                    await asyncio.sleep(self.first_token_s)
+                else:  # the watcher ends when the client goes away: stop waiting then
+                    await asyncio.wait([watcher], timeout=self.first_token_s)
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             await send(stream.delta(piece))
             record.chunks_sent += 1
+            if record.first_text is None:
+                record.first_text = time.monotonic()
         if self._hold is not None:
             text += await self._hold._wait(send, stream.delta, record)
         if kind != "no_final":

@@ -37,7 +37,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 if TYPE_CHECKING:
+    from assistant_router.engine.pipeline import Answer
     from assistant_router.engine.request import Document
+    from assistant_router.engine.results import Delivered
     from assistant_router.routing.policy import ModelConfig
     from assistant_router.server.app import Services
 
@@ -151,8 +153,10 @@ class InlineCompletions:
             return item
         if params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic and settings.debounce_ms:
             await self._sleep(settings.debounce_ms / 1000)  # a newer keystroke cancels this one here
-            now = services.open_document(uri)
-            if now is None or now.version != document.version:
+            # ``document`` is the text ``lines`` and ``offset`` were computed on: a
+            # change meanwhile (with no newer request) leaves them stale.
+            current = services.open_document(uri)
+            if current is None or current.version != document.version:
                 return types.InlineCompletionList(items=[])  # changed while waiting: the next request answers
         try:
             request = build_request(Task.COMPLETE, document, span, services.policies, lines=lines,
@@ -162,28 +166,44 @@ class InlineCompletions:
             return None
         from assistant_router import delivery
 
-        job = asyncio.ensure_future(run_task(request, services.engine, progress=_Silent(),
-                                             deliver=lambda answer: delivery.deliver(answer, target=None)))
+        # Answered as soon as the text is delivered: the run then records its
+        # usage, and the ledger's file may be held by another server for up to
+        # its busy timeout (engine/usage/ledger.py), far beyond the deadline.
+        delivered: asyncio.Future[tuple[ModelConfig, Delivered]] = asyncio.get_running_loop().create_future()
+
+        async def deliver(answer: Answer) -> Delivered:
+            outcome = await delivery.deliver(answer, target=None)
+            if not delivered.done():
+                delivered.set_result((answer.config, outcome))
+            return outcome
+
+        job = asyncio.ensure_future(run_task(request, services.engine, progress=_Silent(), deliver=deliver))
+        job.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody awaits it once delivered
         services.running.add(job, ("request", request_id))
         try:
             async with asyncio.timeout(settings.deadline_s + _DEADLINE_SLACK_S):
-                result = await job
+                await asyncio.wait((job, delivered), return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
             logger.info("completion for %s: not ready within %.1f s", uri, settings.deadline_s)
             return None
         finally:
-            if not job.done():
+            if not job.done() and not delivered.done():
                 job.cancel()
-        if result.status is Status.REFUSED:
-            self._tell_once(ls, f"assistant-router: no inline completions: {result.message}", types.MessageType.Warning)
-            return None
-        if result.status is Status.FAILED:
-            logger.warning("completion failed: %s", result.message)
-            self._tell_once(ls, f"assistant-router: inline completion failed: {result.message}",
-                            types.MessageType.Error)
-            return None
-        text = (result.details or {}).get("text") or ""
-        config = result.answered_by
+        if delivered.done():
+            config, outcome = delivered.result()
+            text = (outcome.details or {}).get("text") or ""
+        else:
+            result = job.result()
+            if result.status is Status.REFUSED:
+                self._tell_once(ls, f"assistant-router: no inline completions: {result.message}",
+                                types.MessageType.Warning)
+                return None
+            if result.status is Status.FAILED:
+                logger.warning("completion failed: %s", result.message)
+                self._tell_once(ls, f"assistant-router: inline completion failed: {result.message}",
+                                types.MessageType.Error)
+                return None
+            text, config = (result.details or {}).get("text") or "", result.answered_by
         if not text or config is None:
             return types.InlineCompletionList(items=[])
         full = document.text

@@ -13,7 +13,9 @@ import pytest
 from lsprotocol import types
 from support import WAIT
 
-from assistant_router.testing.loopback import Fault
+from assistant_router.testing.loopback import Fault, LoopbackProviders
+
+from .conftest import capabilities_of
 
 CODE = "def area(width, height):\n    \n\nprint(area(2, 3))\n"
 CURSOR = types.Position(1, 4)  # the empty body line
@@ -283,3 +285,52 @@ async def test_a_capability_named_with_null_counts_as_declared(tmp_path, workspa
         assert ("inlineCompletionProvider" in answer["result"]["capabilities"]) is advertised
     finally:
         await client.close()
+
+
+KEY = "sk-loopback-completion-7e21"
+CONFIG = """\
+[models.fim]
+provider = "openai"
+model = "fim-model"
+api = "completions"
+base_url = "{url}"
+retries = 0
+
+[routes]
+complete = "fim"
+"""
+
+
+async def _complete_at(session, uri: str, line: int, character: int,
+                   automatic: bool = False) -> types.InlineCompletionList | None:
+    kind = types.InlineCompletionTriggerKind.Automatic if automatic else types.InlineCompletionTriggerKind.Invoked
+    return await session.client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, character),
+        context=types.InlineCompletionContext(kind)))
+
+
+async def test_a_completion_is_shown_while_another_process_holds_the_ledger(start_session, user_config, tmp_path):
+    """The ledger records a completion after it is shown, not before: another
+    server writing to the shared SQLite file (up to its 30 s busy timeout)
+    must not make every completion miss its deadline."""
+    async with LoopbackProviders(key=KEY, chunk_chars=16) as fake:
+        user_config.write_text(CONFIG.format(url=fake.openai_url))
+        capabilities = capabilities_of("vscode")
+        capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+        session = await start_session("vscode", capabilities=capabilities, env={"OPENAI_API_KEY": KEY})
+        uri = session.open("geometry.py")
+        lines = session.root.joinpath("geometry.py").read_text().split("\n")
+
+        first = await _complete_at(session, uri, 2, len(lines[2]))
+        assert first is not None and first.items and "completed by fim-model" in first.items[0].insert_text
+        ledger = sqlite3.connect(tmp_path / "data" / "assistant-router" / "ledger.sqlite3", isolation_level=None)
+        ledger.execute("BEGIN IMMEDIATE")  # the write lock, as another process writing holds it
+        try:
+            second = await asyncio.wait_for(_complete_at(session, uri, 4, len(lines[4])), 10)
+        finally:
+            ledger.execute("ROLLBACK")
+            ledger.close()
+
+    assert second is not None and second.items, second
+    assert second.items[0].command.command == "assistant.inlineCompletionAccepted"
+    assert [r.api for r in fake.requests] == ["completions", "completions"]

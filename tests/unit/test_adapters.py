@@ -280,6 +280,40 @@ async def test_cancelling_closes_the_http_stream_within_100_ms(api):
     assert request.finished is None and request.chunks_sent < 40
 
 
+@pytest.mark.parametrize("api", [*APIS, "completions"])
+async def test_first_token_delay_comes_before_the_first_text_chunk(api):
+    async with LoopbackProviders(key=KEY, chunk_chars=4, first_token_s=0.05) as slow:
+        text, _ = await run(provider(api, slow), suffix="\n" if api == "completions" else None)
+        (request,) = slow.requests
+
+    assert text and request.disconnected is None
+    assert request.first_text - request.started >= 0.05  # the delay, once: the rest follows at once
+    assert request.finished >= request.first_text
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_client_gone_during_the_first_token_delay_ends_it(api):
+    async with LoopbackProviders(key=KEY, first_token_s=30) as slow:
+        adapter = provider(api, slow)
+
+        async def consume():
+            async for _ in adapter.stream(ModelRequest(model=adapter.config.model, system="s", prompt=PROMPT)):
+                pass
+
+        task = asyncio.create_task(consume())
+        while not slow.requests:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (request,) = slow.requests
+        await slow.wait_for_disconnect(request, timeout=5)
+        while slow.open_streams:  # the stream's handler returned, well before the 30 s
+            await asyncio.sleep(0.005)
+
+    assert request.first_text is None and request.finished is None and request.chunks_sent == 0
+
+
 @pytest.mark.parametrize("api", APIS)
 async def test_concurrency_limit_per_alias(api):
     async with LoopbackProviders(key=KEY, chunk_chars=50, delay_s=0.05) as slow:
