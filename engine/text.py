@@ -9,6 +9,7 @@ from and to the client's units at its edge.
 
 from __future__ import annotations
 
+import array
 import bisect
 import re
 from collections.abc import Iterator, Sequence
@@ -133,6 +134,7 @@ _BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")  # what 
 _RARE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 _BREAK_CHARS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 INDEX_CHUNK = 65_536  # characters per chunk of the index: a lookup scans at most one
+_KEPT_CHUNKS = 8  # chunks whose line starts a LineIndex keeps after a lookup
 
 
 class LineIndex(Sequence[str]):
@@ -156,6 +158,7 @@ class LineIndex(Sequence[str]):
             bounds.append(at)
             breaks.append(count)
         self._bounds, self._breaks = bounds, breaks
+        self._starts: dict[int, array.array[int]] = {}  # chunk → its line starts, for the chunks looked up last
         self.breaks = count
         # As split_lines: a last line without an ending counts, an empty text is one empty line.
         self._count = max(count + (1 if text and text[-1] not in _BREAK_CHARS else 0), 1)
@@ -183,17 +186,27 @@ class LineIndex(Sequence[str]):
         if line > self.breaks:
             return len(self.text)
         chunk = bisect.bisect_left(self._breaks, line) - 1  # the chunk holding the line-th break
-        at, end = self._bounds[chunk], self._bounds[chunk + 1]
-        wanted = line - self._breaks[chunk]
+        starts = self._starts.get(chunk)
+        if starts is None:
+            starts = self._line_starts(self._bounds[chunk], self._bounds[chunk + 1])
+            if len(self._starts) >= _KEPT_CHUNKS:  # the chunks looked up last: a few kilobytes each
+                self._starts.pop(next(iter(self._starts)))
+            self._starts[chunk] = starts
+        return starts[line - self._breaks[chunk] - 1]
+
+    def _line_starts(self, at: int, end: int) -> array.array[int]:
+        """Where each line after a break in [at, end) starts: one pass, kept for the chunk's next lookups
+        (inline completion looks up a dozen lines around the cursor on every keystroke)."""
         text = self.text
         if not self._rare_in(at, end):
-            for _ in range(wanted):
-                at = text.index("\n", at) + 1
-            return at
-        for seen, found in enumerate(_BREAK.finditer(text, at, end), 1):
-            if seen == wanted:
-                return found.end()
-        raise AssertionError("the index and the text disagree")  # pragma: no cover
+            starts = array.array("q")
+            find = text.find
+            found = find("\n", at, end)
+            while found >= 0:
+                starts.append(found + 1)
+                found = find("\n", found + 1, end)
+            return starts
+        return array.array("q", (found.end() for found in _BREAK.finditer(text, at, end)))
 
     def line_of(self, offset: int) -> int:
         """The line that holds ``offset`` (the last line past the end)."""
