@@ -800,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", choices=["completions", "chat"], default="completions",
                         help="the alias's wire API (default: completions, fill-in-the-middle)")
     parser.add_argument("--first-token-ms", type=float, default=80, help="the fake's time to first token (80)")
-    parser.add_argument("--debounce-ms", type=int, default=75, help="[completion] debounce_ms (default: 75, "
+    parser.add_argument("--debounce-ms", type=int, default=125, help="[completion] debounce_ms (default: 125, "
                         "the shipped default)")
     parser.add_argument("--samples", type=int, help="idle code actions")
     parser.add_argument("--invoked", type=int, help="sequential Invoked requests")

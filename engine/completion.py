@@ -55,27 +55,40 @@ class CursorText:
 
 
 def _cut_prefix(text: str, tokens: int) -> str:
-    """The end of ``text`` within ``tokens``, from a line start when one is near."""
+    """The end of ``text`` within ``tokens``: whole lines, counted from the
+    cursor up (each line's estimate once), or, for one line too long, its end."""
     part = text[-tokens * _CHARS_PER_TOKEN:] if tokens * _CHARS_PER_TOKEN < len(text) else text
-    if len(part) < len(text) and (newline := part.find("\n")) >= 0:
-        part = part[newline + 1:]
-    while part and estimate_tokens(part) > tokens:
-        newline = part.find("\n")
-        part = part[newline + 1:] if 0 <= newline < len(part) - 1 else part[len(part) // 4:]
-    return part
+    lines = part.split("\n")
+    if len(part) < len(text) and len(lines) > 1:
+        lines = lines[1:]  # the first line is cut: start at the next line
+    used, kept = 0, 0
+    for line in reversed(lines):
+        cost = estimate_tokens(line) + 1
+        if used + cost > tokens:
+            break
+        used, kept = used + cost, kept + 1
+    if kept == 0:  # the cursor's own line is longer than the budget
+        return lines[-1][-tokens * 2:]
+    return "\n".join(lines[-kept:])
 
 
 def _cut_suffix(text: str, tokens: int) -> str:
-    """The start of ``text`` within ``tokens``, to a line end when one is near."""
+    """The start of ``text`` within ``tokens``: whole lines from the cursor down."""
     if tokens <= 0:
         return ""
     part = text[:tokens * _CHARS_PER_TOKEN]
-    if len(part) < len(text) and (newline := part.rfind("\n")) > 0:
-        part = part[:newline + 1]
-    while part and estimate_tokens(part) > tokens:
-        newline = part.rstrip("\n").rfind("\n")
-        part = part[:newline + 1] if newline > 0 else part[: len(part) * 3 // 4]
-    return part
+    lines = part.split("\n")
+    if len(part) < len(text) and len(lines) > 1:
+        lines[-1] = ""  # the last line is cut: end at the line break before it
+    used, kept = 0, 0
+    for line in lines:
+        cost = estimate_tokens(line) + 1
+        if used + cost > tokens:
+            break
+        used, kept = used + cost, kept + 1
+    if kept == 0:
+        return lines[0][: tokens * 2]
+    return "\n".join(lines[:kept]) + ("\n" if kept < len(lines) else "")  # to a line's end
 
 
 def cursor_text(source: TaskSource, settings: CompletionSettings, redactions: Redactions) -> CursorText:

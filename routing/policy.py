@@ -161,7 +161,7 @@ class Completion(StrictModel):
                                  "project may turn them off, not on.", json_schema_extra=_shown(True))
     debounce_ms: int | None = Field(default=None, ge=0, le=2000, description="Milliseconds an automatic request "
                                     "waits for the next keystroke before anything is sent (none for an explicit "
-                                    "request).", json_schema_extra=_shown(75))
+                                    "request).", json_schema_extra=_shown(125))
     first_token_timeout_s: float | None = Field(default=None, gt=0, le=30, description="Seconds a completion "
                                                 "model may take to its first token.", json_schema_extra=_shown(1.0))
     deadline_s: float | None = Field(default=None, gt=0, le=60, description="Seconds after which a completion is "
@@ -459,7 +459,7 @@ class CompletionSettings:
     """[completion], merged: see :class:`Completion` for each key."""
 
     enabled: bool = True
-    debounce_ms: int = 75
+    debounce_ms: int = 125  # a little over the gap between keystrokes at 10 a second
     first_token_timeout_s: float = 1.0
     deadline_s: float = 2.5
     max_output_tokens: int = 256
