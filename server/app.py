@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,11 @@ logger = logging.getLogger(__name__)
 SERVER_NAME = "assistant-router"
 
 
+# Clients (by clientInfo.name) that send an automatic inline completion request
+# only after a pause in typing: Neovim 0.12's vim.lsp.inline_completion (200 ms).
+CLIENTS_THAT_DEBOUNCE = frozenset({"Neovim"})
+
+
 @dataclass(frozen=True)
 class ClientFeatures:
     """What the connected client can do, read once at initialize."""
@@ -58,6 +63,15 @@ class ClientFeatures:
     create_files: bool = False
     llm_generated_tag: bool = False  # code actions may carry CodeActionTag.LLMGenerated (LSP 3.18)
     show_message_request: bool = False  # window/showMessageRequest (declared as window.showMessage)
+    # The client waits for a pause in typing before it asks for an inline
+    # completion (Neovim 0.12: 200 ms after the last keystroke): the server adds no debounce.
+    debounces_inline_completion: bool = False
+
+    @classmethod
+    def from_initialize(cls, params: types.InitializeParams) -> ClientFeatures:
+        features = cls.from_capabilities(params.capabilities)
+        client = params.client_info.name if params.client_info else ""
+        return replace(features, debounces_inline_completion=client in CLIENTS_THAT_DEBOUNCE)
 
     @classmethod
     def from_capabilities(cls, caps: types.ClientCapabilities) -> ClientFeatures:

@@ -53,6 +53,13 @@ _REMEMBERED_ITEMS = 256  # shown items whose acceptance can still be recorded
 _DEADLINE_SLACK_S = 0.25
 
 
+def debounce_s(trigger: types.InlineCompletionTriggerKind, debounce_ms: int, client_debounces: bool) -> float:
+    """How long a request waits for the next keystroke: an automatic one from a
+    client that does not wait for a pause itself, ``debounce_ms``; else none."""
+    automatic = trigger == types.InlineCompletionTriggerKind.Automatic
+    return debounce_ms / 1000 if automatic and not client_debounces else 0.0
+
+
 class _Silent:
     """A completion shows no progress: it is the ghost text itself."""
 
@@ -151,8 +158,9 @@ class InlineCompletions:
         project = services.project_key(uri)
         if (item := self._from_cache(uri, document, offset, position)) is not None:
             return item
-        if params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic and settings.debounce_ms:
-            await self._sleep(settings.debounce_ms / 1000)  # a newer keystroke cancels this one here
+        if wait := debounce_s(params.context.trigger_kind, settings.debounce_ms,
+                              services.capabilities.debounces_inline_completion):
+            await self._sleep(wait)  # a newer keystroke cancels this one here
             # ``document`` is the text ``lines`` and ``offset`` were computed on: a
             # change meanwhile (with no newer request) leaves them stale.
             current = services.open_document(uri)

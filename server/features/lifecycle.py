@@ -188,7 +188,7 @@ def setup(server: LanguageServer, services: Services) -> None:
     server.protocol.bound(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS, _bound_folder_change)  # type: ignore[attr-defined]
     @server.feature(types.INITIALIZE)
     def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
-        services.capabilities = type(services.capabilities).from_capabilities(params.capabilities)
+        services.capabilities = type(services.capabilities).from_initialize(params)
         services.initialization_options = params.initialization_options  # validated after the response
         services.roots.set_roots(_workspace_roots(ls))
 

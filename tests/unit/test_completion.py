@@ -207,3 +207,17 @@ def test_open_files_of_the_same_language_are_sent_only_when_asked_for():
     assert "def scale" not in without.prompt
     assert "### util.py" in with_them.prompt and "def scale(value, factor)" in with_them.prompt
     assert "margin" not in with_them.prompt  # another language
+
+
+@pytest.mark.parametrize(("trigger", "client", "wait"), [
+    ("Automatic", "Visual Studio Code", 0.125), ("Invoked", "Visual Studio Code", 0.0), ("Automatic", "Neovim", 0.0)])
+def test_only_a_client_that_does_not_wait_for_a_pause_gets_the_debounce(trigger, client, wait):
+    from lsprotocol import types
+
+    from assistant_router.server.app import ClientFeatures
+    from assistant_router.server.features.inline_completion import debounce_s
+
+    features = ClientFeatures.from_initialize(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), client_info=types.ClientInfo(name=client)))
+    kind = getattr(types.InlineCompletionTriggerKind, trigger)
+    assert debounce_s(kind, CompletionSettings().debounce_ms, features.debounces_inline_completion) == wait
