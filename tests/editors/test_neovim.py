@@ -65,11 +65,12 @@ RUN_TIMEOUT_S = 60
 _versions: dict[Path, str] = {}
 
 
-@pytest.fixture(params=list(NEOVIMS), ids=list(NEOVIMS))
-def nvim(request) -> Path:
-    binary = NEOVIMS[request.param]
+def neovim_binary(name: str) -> Path:
+    """The Neovim ``name`` of :data:`NEOVIMS`; skipped (failed with
+    ASSISTANT_ROUTER_REQUIRE_EDITORS) when it is not installed."""
+    binary = NEOVIMS[name]
     if not (binary.is_file() and os.access(binary, os.X_OK)):
-        message = f"{binary} not found ({request.param})"
+        message = f"{binary} not found ({name})"
         if os.environ.get("ASSISTANT_ROUTER_REQUIRE_EDITORS"):
             pytest.fail(message + "; ASSISTANT_ROUTER_REQUIRE_EDITORS is set")
         pytest.skip(message)
@@ -78,6 +79,11 @@ def nvim(request) -> Path:
         _versions[binary] = output.splitlines()[0] if output else "unknown version"
     print(f"{binary}: {_versions[binary]}")
     return binary
+
+
+@pytest.fixture(params=list(NEOVIMS), ids=list(NEOVIMS))
+def nvim(request) -> Path:
+    return neovim_binary(request.param)
 
 
 def play(
@@ -92,9 +98,22 @@ def play(
     policy_file = project / ".assistant-router.toml"
     if policy is not None:
         policy_file.write_text(policy)
+    result = run_driver(nvim, tmp_path, scenario, USER_CONFIG.format(codex_options=SLOW if slow else ""), {
+        "AR_FILE": str(source), "AR_POLICY": str(policy_file), "AR_TIMEOUT_MS": "20000", **(extra_env or {})})
+    result["original"] = SAMPLE.rstrip("\n")
+    return result
+
+
+def run_driver(nvim: Path, tmp_path: Path, scenario: str, user_config: str, scenario_env: dict[str, str],
+               timeout_s: float = RUN_TIMEOUT_S) -> dict:
+    """``nvim --headless`` with the plugin and the driver in ``tmp_path/project``,
+    the user config ``user_config``, no keys and its own XDG directories, playing
+    ``scenario`` (with ``scenario_env``: AR_FILE, …); returns the JSON the driver
+    wrote, asserting it finished cleanly."""
+    project = tmp_path / "project"
     config = tmp_path / "user" / "config.toml"
     config.parent.mkdir()
-    config.write_text(USER_CONFIG.format(codex_options=SLOW if slow else ""))
+    config.write_text(user_config)
     result_file = tmp_path / "result.json"
     env = {key: value for key, value in os.environ.items() if key not in {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}}
     env.update(
@@ -102,11 +121,8 @@ def play(
             "ASSISTANT_ROUTER_CONFIG": str(config),
             "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
             "AR_SCENARIO": scenario,
-            "AR_FILE": str(source),
-            "AR_POLICY": str(policy_file),
             "AR_RESULT": str(result_file),
-            "AR_TIMEOUT_MS": "20000",
-            **(extra_env or {}),
+            **scenario_env,
         }
     )
     for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
@@ -120,17 +136,16 @@ def play(
     try:
         process = subprocess.run(
             command, cwd=project, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=RUN_TIMEOUT_S,
+            timeout=timeout_s,
         )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{scenario}: nvim did not finish in {RUN_TIMEOUT_S} s\n{_logs(tmp_path, exc.stdout, exc.stderr)}")
+        pytest.fail(f"{scenario}: nvim did not finish in {timeout_s} s\n{_logs(tmp_path, exc.stdout, exc.stderr)}")
     print(f"{scenario}: {time.monotonic() - started:.2f} s")
     result = json.loads(result_file.read_text()) if result_file.exists() else {"error": "no result written"}
     assert process.returncode == 0 and "error" not in result, (
         f"{scenario} failed (exit {process.returncode}): {result.get('error')}\n"
         f"{json.dumps(result, indent=1, ensure_ascii=False)[:4000]}\n{_logs(tmp_path, process.stdout, process.stderr)}"
     )
-    result["original"] = SAMPLE.rstrip("\n")
     return result
 
 

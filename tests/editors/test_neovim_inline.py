@@ -13,10 +13,6 @@ from ``test_neovim.py``.
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -35,26 +31,14 @@ WARN = 3  # vim.log.levels.WARN
 RUN_TIMEOUT_S = 90  # a loaded 2-core machine: the driver's own waits are 30 s each
 
 
-def _binary(name: str) -> Path:
-    binary = NEOVIMS[name]
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        message = f"{binary} not found ({name})"
-        if os.environ.get("ASSISTANT_ROUTER_REQUIRE_EDITORS"):
-            pytest.fail(message + "; ASSISTANT_ROUTER_REQUIRE_EDITORS is set")
-        pytest.skip(message)
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
-    print(f"{binary}: {version.splitlines()[0] if version else 'unknown version'}")
-    return binary
-
-
 @pytest.fixture
 def nvim_current() -> Path:
-    return _binary("nvim-current")
+    return _suite.neovim_binary("nvim-current")
 
 
 @pytest.fixture
 def nvim_old() -> Path:
-    return _binary("nvim-0.7-debian")
+    return _suite.neovim_binary("nvim-0.7-debian")
 
 
 def play(nvim: Path, tmp_path: Path, scenario: str, *, line: int = 2, second: bool = False) -> dict:
@@ -65,48 +49,9 @@ def play(nvim: Path, tmp_path: Path, scenario: str, *, line: int = 2, second: bo
     source = project / "add.py"
     source.write_text(SOURCE)
     (project / "sub.py").write_text(SOURCE)
-    config = tmp_path / "user" / "config.toml"
-    config.parent.mkdir()
-    config.write_text("offline = true\n")
-    result_file = tmp_path / "result.json"
-    env = {key: value for key, value in os.environ.items() if key not in {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}}
-    env.update(
-        {
-            "ASSISTANT_ROUTER_CONFIG": str(config),
-            "PATH": f"{_suite.VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-            "AR_SCENARIO": scenario,
-            "AR_FILE": str(source),
-            "AR_RESULT": str(result_file),
-            "AR_LINE": str(line),
-            **({"AR_SECOND": str(project / "sub.py")} if second else {}),
-            "AR_TIMEOUT_MS": "30000",
-        }
-    )
-    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
-        env[name] = str(tmp_path / name.lower())
-    command = [
-        str(nvim), "--headless", "-u", "NONE", "-i", "NONE", "-n",
-        "--cmd", "set rtp+=" + str(_suite.PLUGIN).replace(" ", "\\ "),
-        "-c", "luafile " + str(_suite.DRIVER).replace(" ", "\\ "),
-    ]  # fmt: skip
-    started = time.monotonic()
-    try:
-        process = subprocess.run(
-            command, cwd=project, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=RUN_TIMEOUT_S,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"{scenario}: nvim did not finish in {RUN_TIMEOUT_S} s\n{_suite._logs(tmp_path, exc.stdout, exc.stderr)}"
-        )
-    print(f"{scenario}: {time.monotonic() - started:.2f} s")
-    result = json.loads(result_file.read_text()) if result_file.exists() else {"error": "no result written"}
-    assert process.returncode == 0 and "error" not in result, (
-        f"{scenario} failed (exit {process.returncode}): {result.get('error')}\n"
-        f"{json.dumps(result, indent=1, ensure_ascii=False)[:4000]}\n"
-        f"{_suite._logs(tmp_path, process.stdout, process.stderr)}"
-    )
-    return result
+    scenario_env = {"AR_FILE": str(source), "AR_LINE": str(line), "AR_TIMEOUT_MS": "30000",
+                    **({"AR_SECOND": str(project / "sub.py")} if second else {})}
+    return _suite.run_driver(nvim, tmp_path, scenario, "offline = true\n", scenario_env, RUN_TIMEOUT_S)
 
 
 def notes(result: dict) -> list[str]:
