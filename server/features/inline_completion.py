@@ -37,9 +37,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer  # runtime: pygls resolves handler annotations
 
 if TYPE_CHECKING:
-    from assistant_router.engine.pipeline import Answer
     from assistant_router.engine.request import Document
-    from assistant_router.engine.results import Delivered
     from assistant_router.routing.policy import ModelConfig
     from assistant_router.server.app import Services
 
@@ -174,44 +172,29 @@ class InlineCompletions:
             return None
         from assistant_router import delivery
 
-        # Answered as soon as the text is delivered: the run then records its
-        # usage, and the ledger's file may be held by another server for up to
-        # its busy timeout (engine/usage/ledger.py), far beyond the deadline.
-        delivered: asyncio.Future[tuple[ModelConfig, Delivered]] = asyncio.get_running_loop().create_future()
-
-        async def deliver(answer: Answer) -> Delivered:
-            outcome = await delivery.deliver(answer, target=None)
-            if not delivered.done():
-                delivered.set_result((answer.config, outcome))
-            return outcome
-
-        job = asyncio.ensure_future(run_task(request, services.engine, progress=_Silent(), deliver=deliver))
-        job.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody awaits it once delivered
+        # The run records its counts without waiting for the ledger
+        # (engine/usage/service.py add_later): it ends when its text is delivered.
+        job = asyncio.ensure_future(run_task(request, services.engine, progress=_Silent(),
+                                             deliver=lambda answer: delivery.deliver(answer, target=None)))
         services.running.add(job, ("request", request_id))
         try:
             async with asyncio.timeout(settings.deadline_s + _DEADLINE_SLACK_S):
-                await asyncio.wait((job, delivered), return_when=asyncio.FIRST_COMPLETED)
+                result = await job
         except TimeoutError:
             logger.info("completion for %s: not ready within %.1f s", uri, settings.deadline_s)
             return None
         finally:
-            if not job.done() and not delivered.done():
+            if not job.done():
                 job.cancel()
-        if delivered.done():
-            config, outcome = delivered.result()
-            text = (outcome.details or {}).get("text") or ""
-        else:
-            result = job.result()
-            if result.status is Status.REFUSED:
-                self._tell_once(ls, f"assistant-router: no inline completions: {result.message}",
-                                types.MessageType.Warning)
-                return None
-            if result.status is Status.FAILED:
-                logger.warning("completion failed: %s", result.message)
-                self._tell_once(ls, f"assistant-router: inline completion failed: {result.message}",
-                                types.MessageType.Error)
-                return None
-            text, config = (result.details or {}).get("text") or "", result.answered_by
+        if result.status is Status.REFUSED:
+            self._tell_once(ls, f"assistant-router: no inline completions: {result.message}", types.MessageType.Warning)
+            return None
+        if result.status is Status.FAILED:
+            logger.warning("completion failed: %s", result.message)
+            self._tell_once(ls, f"assistant-router: inline completion failed: {result.message}",
+                            types.MessageType.Error)
+            return None
+        text, config = (result.details or {}).get("text") or "", result.answered_by
         if not text or config is None:
             return types.InlineCompletionList(items=[])
         full = document.text
