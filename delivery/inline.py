@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assistant_router.engine.completion import shown_text
+from assistant_router.engine.completion import shown_at_cursor
 from assistant_router.engine.results import Delivered, Status
 
 if TYPE_CHECKING:
@@ -19,14 +19,5 @@ if TYPE_CHECKING:
 
 
 async def deliver(answer: Answer, target: Target) -> Delivered:
-    source = answer.request.source
-    settings = source.completion
-    context = source.context
-    offset = source.start_offset or 0
-    before = context[:offset]
-    line_before = before[before.rfind("\n") + 1:]
-    end_of_line = context.find("\n", offset)
-    line_after = context[offset:] if end_of_line < 0 else context[offset:end_of_line]
-    suffix = context[offset:offset + 400]
-    text = shown_text(answer.text, line_before, line_after, suffix, settings.max_lines if settings else 8)
+    text = shown_at_cursor(answer.text, answer.request.source)
     return Delivered(Status.SHOWN, {"text": text, "shown": bool(text)})

@@ -36,6 +36,7 @@ _CHARS_PER_TOKEN = 4
 # starts above the prefix is still recognised as one.
 SECRET_MARGIN_CHARS = 2_000
 CURSOR = "<CURSOR>"
+_SUFFIX_COMPARED_CHARS = 400  # of the code after the cursor, what a repeated end of an answer is compared with
 # The wire API that takes a prefix and a suffix (OpenAI-compatible Completions).
 FIM_API = "completions"
 _PLACEHOLDER = re.compile(r"REDACTED_SECRET_\d+")
@@ -46,20 +47,18 @@ _CLOSER = re.compile(r"^\s*(?:[}\])]|</|(?:end|fi|done|esac)\b)")
 
 @dataclass(frozen=True)
 class CursorText:
-    """The code around the cursor as sent (redacted), and the cursor's line."""
+    """The code around the cursor as sent (redacted)."""
 
     prefix: str
     suffix: str
-    line_before: str  # the cursor line up to the cursor, as in the document
-    line_after: str  # the rest of the cursor line
 
 
-def _cut_prefix(text: str, tokens: int) -> str:
-    """The end of ``text`` within ``tokens``: whole lines, counted from the
-    cursor up (each line's estimate once), or, for one line too long, its end."""
-    part = text[-tokens * _CHARS_PER_TOKEN:] if tokens * _CHARS_PER_TOKEN < len(text) else text
-    lines = part.split("\n")
-    if len(part) < len(text) and len(lines) > 1:
+def _cut_prefix(text: str, end: int, tokens: int) -> str:
+    """The end of ``text[:end]`` within ``tokens``: whole lines, counted from
+    the cursor up (each line's estimate once), or, for one line too long, its end."""
+    start = max(0, end - tokens * _CHARS_PER_TOKEN)
+    lines = text[start:end].split("\n")
+    if start > 0 and len(lines) > 1:
         lines = lines[1:]  # the first line is cut: start at the next line
     used, kept = 0, 0
     for line in reversed(lines):
@@ -72,13 +71,13 @@ def _cut_prefix(text: str, tokens: int) -> str:
     return "\n".join(lines[-kept:])
 
 
-def _cut_suffix(text: str, tokens: int) -> str:
-    """The start of ``text`` within ``tokens``: whole lines from the cursor down."""
+def _cut_suffix(text: str, start: int, tokens: int) -> str:
+    """The start of ``text[start:]`` within ``tokens``: whole lines from the cursor down."""
     if tokens <= 0:
         return ""
-    part = text[:tokens * _CHARS_PER_TOKEN]
-    lines = part.split("\n")
-    if len(part) < len(text) and len(lines) > 1:
+    end = start + tokens * _CHARS_PER_TOKEN
+    lines = text[start:end].split("\n")
+    if end < len(text) and len(lines) > 1:
         lines[-1] = ""  # the last line is cut: end at the line break before it
     used, kept = 0, 0
     for line in lines:
@@ -91,23 +90,30 @@ def _cut_suffix(text: str, tokens: int) -> str:
     return "\n".join(lines[:kept]) + ("\n" if kept < len(lines) else "")  # to a line's end
 
 
+def cursor_offset(source: TaskSource) -> int:
+    """The cursor (the request's start) as an offset in ``source.context``."""
+    return source.start_offset if source.start_offset is not None else _offset(source)
+
+
+def cursor_line(text: str, offset: int) -> tuple[str, str]:
+    """The line of ``text`` holding ``offset``: up to it, and from it to the line's end."""
+    end = text.find("\n", offset)
+    return text[text.rfind("\n", 0, offset) + 1:offset], text[offset:] if end < 0 else text[offset:end]
+
+
 def cursor_text(source: TaskSource, settings: CompletionSettings, redactions: Redactions) -> CursorText:
     """The prefix and suffix sent for ``source`` (whose start is the cursor)."""
     text = source.context
-    offset = source.start_offset if source.start_offset is not None else _offset(source)
-    before, after = text[:offset], text[offset:]
-    prefix = _cut_prefix(before, settings.prefix_tokens)
-    suffix = _cut_suffix(after, settings.suffix_tokens)
-    line_before = before[before.rfind("\n") + 1:]
-    end_of_line = after.find("\n")
-    line_after = after if end_of_line < 0 else after[:end_of_line]
+    offset = cursor_offset(source)
+    prefix = _cut_prefix(text, offset, settings.prefix_tokens)
+    suffix = _cut_suffix(text, offset, settings.suffix_tokens)
     if source.redact_secrets:
         low = max(0, offset - len(prefix) - SECRET_MARGIN_CHARS)
         high = min(len(text), offset + len(suffix) + SECRET_MARGIN_CHARS)
         redactions.learn(text[low:high], source.path)
         prefix = redactions.redact(prefix, path=source.path) if prefix else prefix
         suffix = redactions.redact(suffix, path=source.path) if suffix else suffix
-    return CursorText(prefix, suffix, line_before, line_after)
+    return CursorText(prefix, suffix)
 
 
 def completion_decision(decision: Decision, settings: CompletionSettings) -> Decision:
@@ -182,7 +188,7 @@ def _neighbour_snippets(source: TaskSource, redactions: Redactions, tokens: int)
     for neighbour in source.neighbours:
         if neighbour.language != source.language or tokens <= 0:
             continue
-        head = _cut_suffix(neighbour.text, min(tokens, 400))
+        head = _cut_suffix(neighbour.text, 0, min(tokens, 400))
         if not head.strip():
             continue
         if source.redact_secrets:
@@ -198,6 +204,16 @@ def _neighbour_snippets(source: TaskSource, redactions: Redactions, tokens: int)
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
+
+
+def shown_at_cursor(answer: str, source: TaskSource) -> str:
+    """What of ``answer`` to insert at ``source``'s cursor (:func:`shown_text`)."""
+    from assistant_router.routing.policy import CompletionSettings
+
+    text, offset = source.context, cursor_offset(source)
+    line_before, line_after = cursor_line(text, offset)
+    max_lines = (source.completion or CompletionSettings()).max_lines
+    return shown_text(answer, line_before, line_after, text[offset:offset + _SUFFIX_COMPARED_CHARS], max_lines)
 
 
 def shown_text(answer: str, line_before: str, line_after: str, suffix: str, max_lines: int) -> str:
@@ -244,7 +260,7 @@ def shown_text(answer: str, line_before: str, line_after: str, suffix: str, max_
 
 def _without_suffix(text: str, line_after: str, suffix: str) -> str:
     """``text`` without the code after the cursor that it repeats at its end."""
-    head = suffix[:400]
+    head = suffix[:_SUFFIX_COMPARED_CHARS]
     if not head.strip():
         return text
     if line_after.strip() and text.rstrip().endswith(line_after.strip()):
