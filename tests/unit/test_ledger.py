@@ -154,3 +154,30 @@ def test_a_read_does_not_wait_for_another_process_writing(tmp_path: Path):
         assert len(ledger.rows(0, "/repo")) == 1 and ledger.completions(0) == []
     finally:
         other.execute("ROLLBACK")
+
+
+def test_completions_add_up_per_hour_and_model(ledger_url):
+    from assistant_router.engine.usage.ledger import CompletionRow
+
+    ledger = open_ledger(ledger_url)
+    hour = 1_800_000_000.0 // 3600 * 3600
+
+    def add(at: float, alias: str = "mini", cost: float | None = 0.001, **counts: int) -> None:
+        ledger.add_completions(CompletionRow(at, "/repo", alias, "openai", "m", cost_usd=cost, **counts))
+
+    add(hour, requests=1, calls=1, shown=1, input_tokens=500)
+    add(hour, requests=1, cached=1, shown=1, cost=0.0)
+    add(hour, accepted=1, accepted_chars=12, cost=0.0)
+    add(hour + 3600, requests=1, calls=1, cancelled=1)
+    add(hour, alias="local", cost=None, requests=1, calls=1)
+    add(hour, alias="local", requests=1, calls=1)
+
+    rows = {(row.time, row.alias): row for row in ledger.completions(0, "/repo")}
+    assert len(rows) == 3  # one row per hour and model, however many completions
+    first = rows[(hour, "mini")]
+    assert (first.requests, first.calls, first.cached, first.shown, first.accepted, first.accepted_chars,
+            first.input_tokens) == (2, 1, 1, 2, 1, 12, 500)
+    assert first.cost_usd == pytest.approx(0.001)
+    assert rows[(hour + 3600, "mini")].cancelled == 1
+    assert rows[(hour, "local")].cost_usd is None and rows[(hour, "local")].requests == 2  # unknown stays unknown
+    assert ledger.completions(hour + 1, "/repo") == [rows[(hour + 3600, "mini")]]
