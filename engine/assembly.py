@@ -59,6 +59,8 @@ class TaskSource:
     # (the start) as an offset in :attr:`context`, which the front end knows.
     completion: CompletionSettings | None = None
     start_offset: int | None = None
+    # A review of a change: the lines (1-based) the change added, marked in the prompt.
+    changed_lines: frozenset[int] | None = None
 
     @property
     def span(self) -> Span:
@@ -177,7 +179,7 @@ def assemble(source: TaskSource, config: ModelConfig) -> Assembled:
         return build_prompt(
             source.task, source.path, source.language, source.first_line, source.last_line, selection,
             project_instructions=instructions, diagnostics=diagnostics, user_prompt=user_prompt, context=sections,
-            escalation=escalation,
+            escalation=escalation, changed_lines=source.changed_lines,
         )
 
     max_output = config.max_output_tokens or DEFAULT_OUTPUT_TOKENS

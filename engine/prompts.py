@@ -20,6 +20,7 @@ from assistant_router.routing.tasks import Task
 class TaskPrompts:
     system: str
     context_heading: str
+    change_note: str
     instructions: dict[Task, str]
     output: dict[Task, str]
 
@@ -31,9 +32,20 @@ def task_prompts() -> TaskPrompts:
     return TaskPrompts(
         system=data["system"].strip(),
         context_heading=data["context_heading"],
+        change_note=data["change_note"].strip(),
         instructions={task: tasks[task.value]["instructions"].strip() for task in Task},
         output={task: tasks[task.value]["output"].strip() for task in Task},
     )
+
+
+def numbered(text: str, first_line: int, changed: frozenset[int] | None = None) -> str:
+    """``text`` with each line after its number (from ``first_line``) and
+    ``|``; with ``changed``, those lines marked ``+|``."""
+    lines = text.split("\n")
+    width = len(str(first_line + len(lines) - 1))
+    marks = changed or frozenset()
+    return "\n".join(f"{number:>{width}} {'+' if number in marks else ' '}| {line}"
+                     for number, line in enumerate(lines, first_line))
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,11 @@ def build_prompt(
     user_prompt: str | None = None,
     context: Sequence[PromptSection] = (),
     escalation: str | None = None,
+    changed_lines: frozenset[int] | None = None,
 ) -> str:
+    """The prompt. A review's selection is shown with the file's own line
+    numbers (models count lines badly) and, for a change under review
+    (``changed_lines``), the lines it added marked with ``+``."""
     prompts = task_prompts()
     parts = [
         f"Task: {task.value}. {prompts.instructions[task]}",
@@ -75,7 +91,12 @@ def build_prompt(
             body = f"```{section.fence}\n{section.body.rstrip()}\n```" if section.fence is not None else section.body
             sections.append(f"### {section.title}\n{body}")
         parts.append("\n\n".join(sections))
-    parts.append(f"Selection:\n```{language}\n{selection.rstrip(chr(10))}\n```")
+    body = selection.rstrip("\n")
+    if task is Task.REVIEW:
+        body = numbered(body, start_line, changed_lines)
+        if changed_lines is not None:
+            parts.append(prompts.change_note)
+    parts.append(f"Selection:\n```{language}\n{body}\n```")
     if escalation:
         parts.append(escalation.strip())
     return "\n\n".join(parts)

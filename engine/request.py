@@ -123,8 +123,10 @@ def build_request(
     diagnostics: Sequence[str] = (),
     open_documents: Iterable[Document] = (),
     lines: LineIndex | None = None,
+    changed_lines: frozenset[int] | None = None,
 ) -> TaskRequest:
     """The request for one run. Raises Refused when nothing may be sent.
+    ``changed_lines``: a review of a change, the lines (1-based) it added.
 
     Costs time in proportion to the selection and the window around it, not
     to the document (``lines``: the document's index, if the front end keeps one)."""
@@ -167,6 +169,7 @@ def build_request(
         window_column=window_column,
         completion=policy.completion if task.spec.delivery is Delivery.INLINE else None,
         start_offset=start - (lines.offset(window_line, window_column) if window is not None else 0),
+        changed_lines=changed_lines,
     )
     decision = decide(task, document, span, policies)
     if task.spec.delivery is Delivery.INLINE:

@@ -191,6 +191,20 @@ class Classifier(StrictModel):
                                                    json_schema_extra=_shown(3.0))
 
 
+class Review(StrictModel):
+    """[review]: ``assistant-router review`` of a change (docs/ci.md)."""
+
+    skip: Annotated[list[str], OneOrMany] = Field(
+        default=[], description="Gitignore-style patterns of changed files a review leaves out, besides lock, "
+        "vendored, generated and binary files; adds to the lower layers' lists.")
+    include: Annotated[list[str], OneOrMany] = Field(
+        default=[], description="Patterns of lock, vendored or generated files to review all the same; only your "
+        "user config may set it (it widens what is sent).")
+    near_lines: int | None = Field(default=None, ge=0, le=50, description="How many lines from a changed line a "
+                                   "model's finding may be and still be reported (--all-lines: any).",
+                                   json_schema_extra=_shown(3))
+
+
 CheckFailure = Literal["escalate", "ask"]
 # Tasks whose answers are edits (or carry quick fixes): the ones checked before delivery.
 CHECKED_TASKS = (Task.SCAFFOLD, Task.TEST, Task.FIX, Task.REFACTOR, Task.REVIEW)
@@ -321,6 +335,8 @@ class PolicyFile(StrictModel):
                            "safety rules) and what a failed check does (escalate, or ask).")
     completion: Completion = Field(default=Completion(), description="Inline completion as you type: timing, "
                                    "size and what is sent.")
+    review: Review = Field(default=Review(), description="Reviews of a change (assistant-router review): which "
+                           "files are left out, how near a changed line a finding must be.")
     ledger_url: str | None = Field(default=None, description="Where usage is recorded: sqlite:///path or "
                                    "postgresql://… for a team.")
     trusted_projects: list[str] | None = Field(default=None, description="Projects allowed to set the user-config-"
@@ -469,6 +485,16 @@ class CompletionSettings:
     neighbours: bool = False
 
 
+@dataclass(frozen=True)
+class ReviewSettings:
+    """[review], merged: see :class:`Review` for each key."""
+
+    skip: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    near_lines: int = 3
+    skip_origin: str = "[review] skip"
+
+
 # What a project may only lower (or turn off): it widens what is sent, or its cost.
 _COMPLETION_CEILINGS = ("enabled", "max_output_tokens", "prefix_tokens", "suffix_tokens", "neighbours")
 
@@ -514,6 +540,7 @@ class Policy:
     classifier: ClassifierSettings = ClassifierSettings()
     checks: CheckSettings = CheckSettings()
     completion: CompletionSettings = CompletionSettings()
+    review: ReviewSettings = ReviewSettings()
 
 
 @dataclass(frozen=True)
@@ -954,6 +981,7 @@ def build_policy(
             classifier = replace(classifier, second_opinion_timeout_s=settings.second_opinion_timeout_s)
     checks = _checks(parsed_layers, issues, trusted)
     completion = _completion(parsed_layers, issues)
+    review = _review(parsed_layers, issues)
     budget = _budget(parsed_layers, merged, issues)
     if budget.any:
         for alias in sorted(unvouched):
@@ -984,7 +1012,33 @@ def build_policy(
         return None, issues
     sources = tuple(p.layer.label for p in parsed_layers)
     return Policy(models, routes, tuple(rules), sources, privacy, instructions, budget, ledger_url,
-                  frozenset(unvouched), classifier, checks, completion), issues
+                  frozenset(unvouched), classifier, checks, completion, review), issues
+
+
+def _review(parsed_layers: list[_Parsed], issues: list[PolicyIssue]) -> ReviewSettings:
+    """[review]: skip patterns add up; include (which widens what is sent)
+    only from the user config; near_lines, the higher layer winning."""
+    skip: list[str] = []
+    include: list[str] = []
+    near_lines = ReviewSettings.near_lines
+    labels: list[str] = []
+    for parsed in parsed_layers:
+        file = parsed.file.review
+        if file.skip:
+            skip += file.skip
+            labels.append(parsed.layer.label)
+        if file.include:
+            if parsed.layer.role == "project":
+                issues.append(PolicyIssue(parsed.layer.label, "'review.include' is ignored here: reviewing files "
+                                          "the defaults leave out widens what is sent, so only your user config "
+                                          "may", parsed.locations.line_of(("review", "include")), "review.include",
+                                          "warning"))
+            else:
+                include += file.include
+        if file.near_lines is not None:
+            near_lines = file.near_lines
+    origin = f"[review] skip in {', '.join(labels)}" if labels else ReviewSettings.skip_origin
+    return ReviewSettings(tuple(skip), tuple(include), near_lines, origin)
 
 
 def _completion(parsed_layers: list[_Parsed], issues: list[PolicyIssue]) -> CompletionSettings:

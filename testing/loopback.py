@@ -111,6 +111,7 @@ class RecordedRequest:
 _TASK = re.compile(r"^Task: (\w+)\.", re.MULTILINE)
 _FILE = re.compile(r"^File: (.+) \(language: ([^)]*)\), lines (\d+)-(\d+)\.", re.MULTILINE)
 _SELECTION = re.compile(r"Selection:\n```[^\n]*\n(.*)\n```\s*$", re.DOTALL)
+_NUMBERED = re.compile(r"^ *\d+ [ +]\| ?", re.MULTILINE)  # a review's selection: "12 +| code"
 _PROBLEMS = re.compile(r"^Problems reported by the editor:\n((?:- .*\n?)+)", re.MULTILINE)
 
 
@@ -126,6 +127,8 @@ def reply_to_prompt(prompt: str, signature: str, suffix: str | None = None) -> s
     selection = _SELECTION.search(prompt)
     problems = _PROBLEMS.search(prompt)
     metadata: dict[str, Any] = {"selection": selection.group(1) if selection else ""}
+    if task and task.group(1) == "review":
+        metadata["selection"] = _NUMBERED.sub("", metadata["selection"])
     if where:
         metadata.update(path=where.group(1), language=where.group(2),
                         start_line=int(where.group(3)), end_line=int(where.group(4)))
@@ -413,6 +416,8 @@ class LoopbackProviders:
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, deque[Fault]] = {api: deque() for api in _PATHS.values()}
         self._replies: dict[str, deque[str]] = {api: deque() for api in _PATHS.values()}
+        # A test's own answers, by request (None: the usual one); after reply_next's.
+        self.answer: Callable[[RecordedRequest], str | None] | None = None
         self._server: asyncio.AbstractServer | None = None
         self._ids = itertools.count(1).__next__
         self._connections: set[asyncio.Task] = set()
@@ -543,8 +548,9 @@ class LoopbackProviders:
         model = str(record.body.get("model", "model"))
         replies = self._replies[api]
         suffix = str(record.body.get("suffix") or "") if api == "completions" else None
-        text = replies.popleft() if replies else reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})",
-                                                                 suffix)
+        text = replies.popleft() if replies else self.answer(record) if self.answer is not None else None
+        if text is None:
+            text = reply_to_prompt(record.prompt, f"{model} ({self.signature} {api})", suffix)
         stream = _Stream(api, model, record.prompt, self._ids, self.usage)
         # Chunked, as the real services stream: a connection cut before the
         # final empty chunk is then a protocol error for the client, not an EOF.

@@ -192,7 +192,7 @@ def test_languages_match_case_insensitively(root, user):
          "min_lines is greater than max_lines"),
         ("colour = 1\n", 1, "colour",
          "unknown key 'colour' (allowed: budget, checks, classifier, completion, instructions, ledger_url, models, "
-         "offline, privacy, routes, rules, trusted_projects)"),
+         "offline, privacy, review, routes, rules, trusted_projects)"),
         ("[routes]\nreview = [\n]\n", 2, "routes.review", "at least 1 item"),
         ("[routes\n", 1, None, "invalid TOML"),
         ("[models.opus]\noptions = { delay_ms = -1 }\n[models.opus.timeouts]\ntotal = 5\n", None, None, None),
