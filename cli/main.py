@@ -29,6 +29,7 @@ examples:
   assistant-router run explain src/app.py --dry-run   show what would be sent; send nothing
   assistant-router ask "why is total None here" src/app.py:10-40   a request in your words
   assistant-router usage --days 7 --html report.html   spend and acceptance, with charts
+  assistant-router review --diff origin/main...HEAD --sarif out.sarif   review a pull request's change (CI)
   assistant-router check .                    validate ./.assistant-router.toml
   assistant-router demo                       offline tour of the whole flow (no keys needed)
   eval "$(assistant-router completion bash)"  shell completion (also zsh, fish)
@@ -58,6 +59,7 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from assistant_router.delivery.ci_report import FORMATS
     from assistant_router.engine import __version__
     from assistant_router.routing.tasks import Task
 
@@ -149,6 +151,51 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--project", type=Path, help="only this workspace root (default: every project)")
     usage.add_argument("--json", action="store_true", help="print the summary as JSON")
     usage.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
+
+    review = commands.add_parser(
+        "review",
+        help="review a change (a pull request, the last commit, the index) for CI: SARIF, annotations, a summary",
+        description="Review what a change added with the project's policy, as the editor would: each changed "
+        "file's hunks with their enclosing scope, routed for 'review' (rules by path apply), with the same privacy "
+        "rules, redaction, budgets and ledger; the safety rules run on the added lines too (--rules-only: only "
+        "them, no model, nothing sent). Findings are kept on the changed lines or within [review] near_lines of "
+        "them (default 3; --all-lines: everywhere). Lock, vendored, generated and binary files are skipped "
+        "([review] skip and include in the policy). Progress on stderr. Exit codes: 0 nothing at or above "
+        "--fail-on, 1 findings at or above it, 2 usage (not a repository, a bad revision, a policy with errors), "
+        "3 refused (--max-usd or a budget), 4 a provider failure (an outage, an unreadable answer); with 3 or 4 "
+        "the review is incomplete and what it found is written all the same. See docs/ci.md.",
+        epilog="examples:\n"
+        "  assistant-router review                             the branch since it left the default branch\n"
+        "  assistant-router review --diff HEAD~1 --fail-on warning\n"
+        "  assistant-router review --diff origin/main...HEAD --sarif review.sarif --markdown summary.md\n"
+        "  assistant-router review --staged --rules-only       offline, free: a pre-commit hook\n"
+        "  assistant-router review --diff \"$BASE\"...HEAD --format github --max-usd 0.50",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    review.add_argument("--diff", metavar="BASE[...HEAD]",
+                        help="what to review: BASE...HEAD (from their merge base), BASE..HEAD, or BASE (to the "
+                        "working tree); default: from the merge base with the default branch to the working tree")
+    review.add_argument("--staged", action="store_true", help="review the index against HEAD (a pre-commit hook)")
+    review.add_argument("--rules-only", action="store_true",
+                        help="only the safety rules: no model, nothing sent, free and offline")
+    review.add_argument("--all-lines", action="store_true",
+                        help="report findings anywhere in the files reviewed, not only near the changed lines")
+    review.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
+                        help="the severity that fails the run with exit 1 (default: error)")
+    review.add_argument("--max-usd", type=float, metavar="USD",
+                        help="the most this run may cost: refused before anything is sent when the estimate is "
+                        "higher (or a price is unknown), and no request is started once it is reached")
+    review.add_argument("--format", choices=FORMATS, default=None,
+                        help="the format written to stdout, or to --output (default: text)")
+    review.add_argument("--output", type=Path, metavar="FILE", help="write --format to FILE instead of stdout")
+    for name in FORMATS:
+        review.add_argument(f"--{name}", type=Path, metavar="FILE", dest=f"{name}_file",
+                            help=f"also write the {name} format to FILE")
+    review.add_argument("--jobs", type=int, default=4, metavar="N",
+                        help="requests at once (default: 4; each alias's max_concurrency holds within it)")
+    review.add_argument("--dry-run", action="store_true",
+                        help="list the requests a review would send and what they may cost; send nothing")
+    review.add_argument("--root", type=Path, help="a folder inside the repository (default: the current one)")
 
     check = commands.add_parser("check", help="validate a project policy file, the user config and the rule files")
     check.add_argument("directory", nargs="?", type=Path, default=Path("."),
@@ -341,6 +388,26 @@ def _usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    from assistant_router.cli.review import Options, main_review
+    from assistant_router.delivery.ci_report import FORMATS
+
+    if args.max_usd is not None and args.max_usd < 0:
+        raise UsageError("--max-usd must be 0 or more")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    if args.output is not None and args.format is None:
+        raise UsageError("--output writes the --format given: add --format (text, json, sarif, github, gitlab, "
+                         "markdown), or use --sarif FILE and the like")
+    outputs: list[tuple[str, Path | None]] = [(name, getattr(args, f"{name}_file")) for name in FORMATS
+                                              if getattr(args, f"{name}_file") is not None]
+    if args.format is not None or not outputs:
+        outputs.insert(0, (args.format or "text", args.output))
+    return main_review(Options(diff=args.diff, staged=args.staged, rules_only=args.rules_only,
+                               all_lines=args.all_lines, fail_on=args.fail_on, max_usd=args.max_usd, jobs=args.jobs,
+                               dry_run=args.dry_run, root=args.root, outputs=outputs))
+
+
 def _schema(args: argparse.Namespace) -> int:
     from assistant_router.routing.schema import main as schema_main
 
@@ -422,6 +489,8 @@ def _command(args: argparse.Namespace) -> int:
         return _ask(args)
     if args.command == "schema":
         return _schema(args)
+    if args.command == "review":
+        return _review(args)
     if args.command == "check-code":
         from assistant_router.cli.check_code import check_code
 

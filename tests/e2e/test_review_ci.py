@@ -1,0 +1,287 @@
+"""`assistant-router review`: a change reviewed as CI does, in temporary git
+repositories, against the loopback fakes of the providers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from support import EXE
+
+from assistant_router.testing.loopback import Fault
+
+SCHEMA = Path(__file__).parents[1] / "data" / "sarif" / "sarif-2.1.0-rtm.5.json"
+
+APP = textwrap.dedent('''\
+    """The orders service."""
+    import json
+
+
+    def load(path):
+        with open(path) as handle:
+            return json.load(handle)
+
+
+    def total(order):
+        amount = 0
+        for line in order["lines"]:
+            amount += line["price"]
+        return amount
+
+
+    def describe(order):
+        return f"{order['id']}: {total(order)}"
+    ''')
+UTIL = textwrap.dedent('''\
+    def clamp(value, low, high):
+        return max(low, min(value, high))
+    ''')
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "dev@example.com")
+    git(root, "config", "user.name", "Dev")
+    (root / "app.py").write_text(APP)
+    (root / "util.py").write_text(UTIL)
+    (root / "README.md").write_text("# orders\n")
+    commit(root, "first")
+    return root
+
+
+def commit(root: Path, message: str = "change") -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+
+
+def change_two_files(repo: Path) -> None:
+    app = APP.replace('        amount += line["price"]\n',
+                      '        amount += line["price"] * line["quantity"]\n        amount -= line.get("discount")\n')
+    assert app != APP
+    (repo / "app.py").write_text(app)
+    (repo / "util.py").write_text(UTIL + "\n\ndef ratio(a, b):\n    return a / b\n")
+    commit(repo)
+
+
+def environment(loopback, user_config: Path) -> dict:
+    return {**loopback.env, "ASSISTANT_ROUTER_CONFIG": str(user_config),
+            "XDG_DATA_HOME": str(user_config.parent / "data"), "GITHUB_STEP_SUMMARY": ""}
+
+
+async def review(*args: str, env: dict, cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        EXE, "review", *args, cwd=cwd, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode, out.decode(), err.decode()
+
+
+def selection_of(prompt: str) -> list[str]:
+    """The numbered lines of a review's selection, as sent."""
+    block = re.search(r"Selection:\n```[^\n]*\n(.*)\n```", prompt, re.DOTALL)
+    assert block is not None, prompt
+    return block.group(1).splitlines()
+
+
+def findings_answer(*findings: dict) -> str:
+    return json.dumps({"findings": list(findings)})
+
+
+def answer_for_app(record) -> str | None:
+    """For app.py: an error on the changed line, and a warning on line 2,
+    unchanged and far from the change."""
+    if "File: app.py" not in record.prompt:
+        return None
+    return findings_answer(
+        {"line": 14, "severity": "error", "category": "bug", "message": "line.get('discount') may be None"},
+        {"line": 2, "severity": "warning", "category": "style", "message": "unused import"},
+    )
+
+
+def validate_sarif(document: dict) -> list[str]:
+    from jsonschema.validators import validator_for
+
+    schema = json.loads(SCHEMA.read_text())
+    validator = validator_for(schema)
+    return sorted(e.message for e in validator(schema, format_checker=validator.FORMAT_CHECKER).iter_errors(document))
+
+
+async def test_a_commit_of_two_files_sends_only_its_hunks_and_reports_on_the_changed_lines(
+        loopback, repo, user_config, tmp_path):
+    change_two_files(repo)
+    loopback.answer = answer_for_app
+    sarif, markdown = tmp_path / "out.sarif", tmp_path / "summary.md"
+    code, out, err = await review("--diff", "HEAD~1", "--format", "github", "--sarif", str(sarif),
+                                  "--markdown", str(markdown), env=environment(loopback, user_config), cwd=repo)
+
+    assert code == 1, err  # an error on a changed line; --fail-on error by default
+    sent = {re.search(r"^File: (\S+)", r.prompt, re.MULTILINE).group(1): r for r in loopback.requests}
+    assert set(sent) == {"app.py", "util.py"}  # README.md is unchanged: not sent
+    assert selection_of(sent["app.py"].prompt) == [
+        '13 +|         amount += line["price"] * line["quantity"]',
+        '14 +|         amount -= line.get("discount")',
+    ]
+    assert "enclosing function definition `total`" in sent["app.py"].prompt  # the hunk's scope, as context
+    assert "lines marked \"+|\" are new" in sent["app.py"].prompt
+    assert selection_of(sent["util.py"].prompt)[-2:] == ["5 +| def ratio(a, b):", "6 +|     return a / b"]
+
+    # The far finding on line 2 is not reported; the one on line 14 is, everywhere.
+    github = [line for line in out.splitlines() if line.startswith("::")]
+    assert any(line.startswith("::error file=app.py,line=14,") and "discount" in line for line in github)
+    assert not any("unused import" in line for line in github)
+    document = json.loads(sarif.read_text())
+    assert validate_sarif(document) == []
+    results = document["runs"][0]["results"]
+    on_app = [r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "app.py"]
+    assert [(r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+            for r in on_app if r["ruleId"] == "assistant-router/bug"] == [("assistant-router/bug", "error", 14)]
+    assert all("unused import" not in r["message"]["text"] for r in results)
+    assert document["runs"][0]["tool"]["driver"]["name"] == "assistant-router"
+    assert on_app[0]["properties"]["model"].startswith("opus")
+    summary = markdown.read_text()
+    assert "discount" in summary and "unused import" not in summary and "app.py" in summary
+    assert re.search(r"cost", summary, re.IGNORECASE)
+    assert "review: " in err and "exit 1" in err
+
+
+async def test_all_lines_reports_the_far_finding_too(loopback, repo, user_config):
+    change_two_files(repo)
+    loopback.answer = answer_for_app
+    code, out, err = await review("--diff", "HEAD~1", "--all-lines", "--format", "json",
+                                  env=environment(loopback, user_config), cwd=repo)
+    assert code == 1, err
+    messages = {f["message"] for f in json.loads(out)["findings"]}
+    assert {"unused import", "line.get('discount') may be None"} <= messages
+
+
+@pytest.mark.parametrize("fail_on, expected", [("never", 0), ("error", 0), ("warning", 1)])
+async def test_fail_on_sets_the_exit_code(loopback, repo, user_config, fail_on, expected):
+    change_two_files(repo)
+    loopback.answer = lambda record: findings_answer(
+        {"line": 14, "severity": "warning", "category": "bug", "message": "maybe None"}) \
+        if "File: app.py" in record.prompt else findings_answer()
+    code, out, err = await review("--diff", "HEAD~1", "--fail-on", fail_on, env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == expected, err
+    assert "app.py:14: warning:" in out
+
+
+async def test_a_provider_outage_has_its_own_exit_code(loopback, repo, user_config):
+    change_two_files(repo)
+    for api in ("anthropic", "responses", "chat"):
+        loopback.fail_next(api, *[Fault("status", 503, retry_after=0.01)] * 20)
+    code, out, err = await review("--diff", "HEAD~1", "--format", "json", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 4, err
+    failed = json.loads(out)["failed"]
+    assert {f["path"] for f in failed} == {"app.py", "util.py"}
+
+
+async def test_rules_only_reports_what_the_change_added_and_sends_nothing(loopback, repo, user_config):
+    (repo / "app.py").write_text(APP + "\n\ndef legacy(text):\n    return eval(text)\n")
+    commit(repo, "old eval")
+    (repo / "util.py").write_text(UTIL + "\n\ndef run(expression):\n    return eval(expression)\n")
+    commit(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--rules-only", "--format", "json",
+                                  env=environment(loopback, user_config), cwd=repo)
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    assert [(f["path"], f["line"], f["rule"]) for f in findings] == [("util.py", 6, "python.eval-non-literal")]
+    assert loopback.requests == []
+
+
+async def test_fingerprints_stay_when_lines_are_inserted_above(loopback, repo, user_config):
+    (repo / "util.py").write_text(UTIL + "\n\ndef run(expression):\n    return eval(expression)\n")
+    commit(repo)
+    env = environment(loopback, user_config)
+    _, before, _ = await review("--diff", "HEAD~1", "--rules-only", "--format", "sarif", env=env, cwd=repo)
+    (repo / "util.py").write_text('"""Helpers."""\nimport math\n\n\n' + (repo / "util.py").read_text())
+    commit(repo, "header")
+    _, after, _ = await review("--diff", "HEAD~2", "--rules-only", "--format", "sarif", env=env, cwd=repo)
+
+    def located(text: str) -> list[tuple[int, dict]]:
+        results = json.loads(text)["runs"][0]["results"]
+        return [(r["locations"][0]["physicalLocation"]["region"]["startLine"], r["partialFingerprints"])
+                for r in results]
+
+    (line_before, print_before), = located(before)
+    (line_after, print_after), = located(after)
+    assert (line_before, line_after) == (6, 10)
+    assert print_before == print_after
+
+
+async def test_max_usd_below_the_estimate_refuses_before_sending(loopback, repo, user_config):
+    change_two_files(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--max-usd", "0.0001", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 3, err
+    assert "over --max-usd" in err and "nothing was sent" in err
+    assert loopback.requests == []
+
+
+async def test_excluded_and_ignored_files_are_not_sent_and_secrets_are_redacted(loopback, repo, user_config):
+    (repo / ".assistant-router.toml").write_text('[privacy]\nexclude = ["private/**"]\n')
+    (repo / ".gitignore").write_text("local_settings.py\n")
+    commit(repo, "policy")
+    (repo / "private").mkdir()
+    (repo / "private" / "keys.py").write_text("KEY = 1\n")
+    (repo / "local_settings.py").write_text("DEBUG = True\n")
+    git(repo, "add", "-f", "local_settings.py")
+    key = "AKIA" + "Z7QHK3NW5VJ2XRTM"
+    (repo / "util.py").write_text(UTIL + f'\n\nAWS_ACCESS_KEY_ID = "{key}"\n')
+    commit(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--format", "json", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 0, err
+    prompts = [r.prompt for r in loopback.requests]
+    assert len(prompts) == 1 and "File: util.py" in prompts[0]
+    assert key not in prompts[0] and "REDACTED_SECRET" in prompts[0]
+    skipped = {s["path"]: s["reason"] for s in json.loads(out)["skipped"]}
+    assert "excluded by privacy.exclude" in skipped["private/keys.py"]
+    assert "ignored by git" in skipped["local_settings.py"]
+
+
+async def test_generated_lock_and_binary_files_are_skipped(loopback, repo, user_config):
+    (repo / "poetry.lock").write_text("[[package]]\n")
+    (repo / "api_pb2.py").write_text("x = 1\n")
+    (repo / "logo.png").write_bytes(b"\x89PNG\0\0binary")
+    (repo / "gen.go").write_text("// Code generated by stringer. DO NOT EDIT.\npackage main\n")
+    commit(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--format", "json", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 0, err
+    assert loopback.requests == []
+    skipped = {s["path"]: s["reason"] for s in json.loads(out)["skipped"]}
+    assert skipped == {"poetry.lock": "a lock file", "api_pb2.py": "generated", "logo.png": "binary",
+                       "gen.go": "generated (its header says so)"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--diff", "no-such-branch"), "'no-such-branch' is not a commit"),
+    (("--diff", "HEAD~1", "--staged"), "not both"),
+    (("--output", "x.json"), "add --format"),
+])
+async def test_usage_errors_exit_2_and_say_why(loopback, repo, user_config, args, message):
+    code, out, err = await review(*args, env=environment(loopback, user_config), cwd=repo)
+    assert code == 2
+    assert message in err
+
+
+async def test_outside_a_repository_is_a_usage_error(loopback, tmp_path, user_config):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    code, _, err = await review("--diff", "HEAD~1", env=environment(loopback, user_config), cwd=folder)
+    assert code == 2 and "not inside a git repository" in err
