@@ -547,8 +547,7 @@ def _finish(report: Report, options: Options) -> int:
             return EXIT_USAGE
         _err(f"review: wrote {path} ({fmt})")
     code = exit_code(report, options.fail_on)
-    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in SEVERITY_ORDER}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
+    summary = ci_report.count_words({s: sum(1 for f in report.findings if f.severity == s) for s in SEVERITY_ORDER})
     cost = "" if report.rules_only else f"; cost {_money(report.cost_usd)}"
     _err(f"review: {summary} on the changed lines of {len(report.reviewed)} file{_s(len(report.reviewed))}"
          f" ({len(report.skipped)} skipped, {len(report.failed)} failed){cost}; exit {code}")

@@ -110,6 +110,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def count_words(counts: dict[str, int]) -> str:
+    """``2 errors, 1 warning``, or ``no findings``."""
+    return ", ".join(_plural(n, s) for s, n in counts.items() if n) or "no findings"
+
+
 def fingerprints(findings: Sequence[ReportFinding]) -> list[str]:
     """Each finding's fingerprint, identical ones in a file told apart by
     their order (SARIF, GitLab and JSON give the same)."""
@@ -130,7 +135,7 @@ def _ordered(findings: Sequence[ReportFinding]) -> list[ReportFinding]:
 
 def _summary_line(report: Report) -> str:
     counts = _counts(report.findings)
-    found = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
+    found = count_words(counts)
     cost = "" if report.rules_only else f"; cost {_money(report.cost_usd)}"
     return (f"{found} in {_plural(len(report.reviewed), 'file')} reviewed ({len(report.skipped)} skipped, "
             f"{len(report.failed)} failed){cost}")

@@ -16,11 +16,10 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
 GIT_TIMEOUT_S = 120
-# Spans of one file: hunks closer than this are reviewed together, and
-# hunks are added to a span while it stays under SPAN_BUDGET_CHARS (about
-# 3,000 tokens of selection), so a change of many small hunks is a few
-# requests, not one per hunk.
-MERGE_GAP_LINES = 12
+# Spans of one file: a hunk joins the span before it while the span, with
+# the lines between, stays under SPAN_BUDGET_CHARS (about 3,000 tokens of
+# selection), so a change of many small hunks is a few requests, not one per
+# hunk; a larger hunk is cut into pieces under it.
 SPAN_BUDGET_CHARS = 12_000
 # What "near a changed line" means for a model's finding (the policy's
 # [review] near_lines overrides it): the line a model points at is often the
@@ -427,11 +426,12 @@ class ReviewSpan:
     changed: frozenset[int]
 
 
-def review_spans(changed: ChangedFile, lines: Sequence[str], *, gap: int = MERGE_GAP_LINES,
+def review_spans(changed: ChangedFile, lines: Sequence[str], *,
                  budget_chars: int = SPAN_BUDGET_CHARS) -> list[ReviewSpan]:
     """The hunks of a file as few selections as fit: a hunk joins the span
-    before it when the lines between are few, or when the span with it stays
-    within ``budget_chars``. A pure deletion is reviewed by the lines either side."""
+    before it while the span with it (and the lines between) stays within
+    ``budget_chars``; a hunk over it is cut into pieces. A pure deletion is
+    reviewed by the lines either side."""
     total = len(lines)
     if total == 0:
         return []
@@ -448,15 +448,32 @@ def review_spans(changed: ChangedFile, lines: Sequence[str], *, gap: int = MERGE
         return sum(len(lines[index]) + 1 for index in range(first - 1, last))
 
     spans: list[ReviewSpan] = []
-    for first, last, added in ranges:
+    for first, last, added in _cut(ranges, lines, budget_chars):
         if spans:
             previous = spans[-1]
             joined_last = max(previous.last, last)
-            if first - previous.last - 1 <= gap or size(previous.first, joined_last) <= budget_chars:
+            if size(previous.first, joined_last) <= budget_chars:
                 spans[-1] = ReviewSpan(previous.first, joined_last, previous.changed | added)
                 continue
         spans.append(ReviewSpan(first, last, added))
     return spans
+
+
+def _cut(ranges: list[tuple[int, int, frozenset[int]]], lines: Sequence[str],
+         budget_chars: int) -> list[tuple[int, int, frozenset[int]]]:
+    """A hunk larger than the budget (a new file of thousands of lines) as
+    consecutive pieces within it, each of at least one line."""
+    pieces = []
+    for first, last, added in ranges:
+        start, used = first, 0
+        for number in range(first, last + 1):
+            cost = len(lines[number - 1]) + 1
+            if used and used + cost > budget_chars:
+                pieces.append((start, number - 1, frozenset(n for n in added if start <= n < number)))
+                start, used = number, 0
+            used += cost
+        pieces.append((start, last, frozenset(n for n in added if start <= n <= last)))
+    return pieces
 
 
 def near(lines: Iterable[int], first: int, last: int, reach: int) -> bool:

@@ -217,3 +217,30 @@ async def test_outside_a_repository_is_a_usage_error(loopback, tmp_path, user_co
     folder.mkdir()
     code, _, err = await review("--diff", "HEAD~1", env=environment(loopback, user_config), cwd=folder)
     assert code == 2 and "not inside a git repository" in err
+
+
+async def test_files_are_reviewed_concurrently_within_the_alias_limit(loopback, repo, user_config):
+    user_config.write_text(user_config.read_text().replace("[models.opus]\n", "[models.opus]\nmax_concurrency = 2\n"))
+    for name in ("a", "b", "c", "d"):
+        (repo / f"{name}.py").write_text(f"def {name}():\n    return '{name}'\n")
+    commit(repo)
+    loopback.hold(2)  # the streams wait until two are open at once: a review one at a time would never end
+    code, out, err = await review("--diff", "HEAD~1", "--jobs", "8", env=environment(loopback, user_config), cwd=repo)
+    assert code == 0, err
+    assert len(loopback.requests) == 4
+    assert loopback.peak_open_streams == 2
+
+
+async def test_the_run_s_cost_is_printed_and_recorded_in_the_ledger(loopback, repo, user_config):
+    change_two_files(repo)
+    env = environment(loopback, user_config)
+    code, out, err = await review("--diff", "HEAD~1", env=env, cwd=repo)
+    assert code == 0, err
+    cost = re.search(r"; cost \$(\d+\.\d+);", err)
+    assert cost is not None and float(cost.group(1)) > 0, err
+    process = await asyncio.create_subprocess_exec(EXE, "usage", "--json", cwd=repo, env={**os.environ, **env},
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    report, _ = await asyncio.wait_for(process.communicate(), 60)
+    (row,) = json.loads(report)["by_task"]
+    assert (row["task"], row["model"], row["answered"]) == ("review", "opus (claude-opus-4-6)", 2)
+    assert abs(row["cost_usd"] - float(cost.group(1))) < 0.0001

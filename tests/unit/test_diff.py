@@ -189,3 +189,15 @@ def test_small_hunks_are_batched_within_the_budget():
                                                            (1, 6, 3, False), (1, 7, 3, True), (40, 40, 0, False)])
 def test_near_the_changed_lines(first, last, reach, expected):
     assert near({10, 11}, first, last, reach) is expected
+
+
+def test_a_hunk_over_the_budget_is_cut_into_pieces_within_it():
+    lines = [f"value_{n} = {n}  # {'x' * 80}" for n in range(1, 1001)]
+    changed = ChangedFile("data.py", "added", hunks=(Hunk(1, 1000),))
+    spans = review_spans(changed, lines, budget_chars=12_000)
+    assert spans[0].first == 1 and spans[-1].last == 1000
+    assert all(b.first == a.last + 1 for a, b in zip(spans, spans[1:], strict=False))  # no line lost or repeated
+    assert all(sum(len(lines[n - 1]) + 1 for n in range(s.first, s.last + 1)) <= 12_000 for s in spans)
+    assert all(s.changed == frozenset(range(s.first, s.last + 1)) for s in spans)
+    assert len(spans) > 5
+
