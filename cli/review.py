@@ -37,6 +37,7 @@ from assistant_router.delivery.ci_report import (
     SkippedFile,
 )
 from assistant_router.engine.results import Status
+from assistant_router.routing.constants import PROJECT_POLICY_FILENAME
 from assistant_router.routing.tasks import Task
 
 if TYPE_CHECKING:
@@ -185,6 +186,10 @@ async def review(options: Options) -> int:
     revisions = resolve_revisions(git, options.diff, options.staged)
     registry, policy = _load_policy(root)
     changes = changed_files(git, revisions)
+    if policy_files := [c.path for c in changes if c.path == PROJECT_POLICY_FILENAME or
+                        c.path.startswith(".assistant-router/")]:
+        _err(f"review: the change modifies {', '.join(policy_files)}: this review follows the policy as changed "
+             "(which cannot widen what is sent or what it costs; docs/ci.md)")
     report = Report(__version__, revisions.described, revisions.head_label, rules_only=options.rules_only,
                     all_lines=options.all_lines)
     files = _read_files(git, revisions, changes, policy, root, report)

@@ -125,18 +125,22 @@ async def test_the_workflow_reviews_a_fork_s_pull_request_with_the_rules_alone(l
     assert any("python.eval-non-literal" in line for line in out.splitlines() if line.startswith("::error"))
 
 
-async def test_the_workflow_writes_the_team_ledger_into_a_user_config(tmp_path):
+@pytest.mark.parametrize("ledger", ["postgresql://ci@db.example.com/ledger", ""])
+async def test_the_workflow_writes_a_user_config_the_pull_request_cannot_change(tmp_path, ledger):
     github_env = tmp_path / "github_env"
-    env = {"LEDGER_URL": "postgresql://ci@db.example.com/ledger", "RUNNER_TEMP": str(tmp_path),
-           "GITHUB_ENV": str(github_env)}
-    code, _, err = await bash(step("User config (the team's ledger, if any)")["run"], env=env, cwd=tmp_path)
+    env = {"LEDGER_URL": ledger, "RUNNER_TEMP": str(tmp_path), "GITHUB_ENV": str(github_env)}
+    code, _, err = await bash(step("User config")["run"], env=env, cwd=tmp_path)
     assert code == 0, err
-    assert github_env.read_text() == f"ASSISTANT_ROUTER_CONFIG={tmp_path}/assistant-router.toml\n"
     config = tmp_path / "assistant-router.toml"
-    assert config.read_text() == 'ledger_url = "postgresql://ci@db.example.com/ledger"\n'
+    assert github_env.read_text() == f"ASSISTANT_ROUTER_CONFIG={config}\n"
+    assert (f'ledger_url = "{ledger}"' in config.read_text()) is bool(ledger)
+    # A project policy that switches a shipped rule off is overruled by it.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".assistant-router.toml").write_text('[checks]\ndisable_rules = ["python.eval-non-literal"]\n')
     code, out, err = await bash("assistant-router check .", env={"ASSISTANT_ROUTER_CONFIG": str(config)},
-                                cwd=tmp_path)
-    assert code == 0 and f"OK: {config}" in out, out + err
+                                cwd=project)
+    assert code == 0 and "disable_rules" in out and "ignored" in out, out + err
 
 
 async def test_the_gitlab_job_writes_code_quality_and_a_summary(loopback, user_config, tmp_path):
