@@ -406,6 +406,7 @@ async def _send(units: Sequence[Unit], registry: Any, policy: Policy, options: O
     alias's max_concurrency holds within that); stops starting new ones once
     the run's cost reaches ``--max-usd``."""
     from assistant_router.engine.pipeline import Engine
+    from assistant_router.engine.usage.prices import cost_usd
     from assistant_router.engine.usage.service import UsageService
     from assistant_router.providers.registry import ProviderPool
 
@@ -426,9 +427,8 @@ async def _send(units: Sequence[Unit], registry: Any, policy: Policy, options: O
                 return
             result, collected = await _review_unit(unit, engine)
             spent.append(result.cost_usd)
-            model = result.model
-            if model is not None and model.prices.input is None and model.provider not in ("mock",):
-                unknown.append(True)
+            if result.answered_by is not None and cost_usd(result.answered_by.prices, result.usage) is None:
+                unknown.append(True)  # TaskResult.cost_usd counts known prices only
             progress.step(f"{where} → {_outcome(result, collected)}")
             _collect(unit, result, collected, policy, options.all_lines, report)
 

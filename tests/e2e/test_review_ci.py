@@ -244,3 +244,37 @@ async def test_the_run_s_cost_is_printed_and_recorded_in_the_ledger(loopback, re
     (row,) = json.loads(report)["by_task"]
     assert (row["task"], row["model"], row["answered"]) == ("review", "opus (claude-opus-4-6)", 2)
     assert abs(row["cost_usd"] - float(cost.group(1))) < 0.0001
+
+
+async def test_the_policy_s_rules_by_path_choose_each_file_s_model(loopback, repo, user_config):
+    (repo / ".assistant-router.toml").write_text(
+        '[[rules]]\nname = "helpers"\nwhen = { task = "review", paths = ["util.py"] }\nuse = "codex"\n')
+    commit(repo, "policy")
+    change_two_files(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--format", "json", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 0, err
+    apis = {re.search(r"^File: (\S+)", r.prompt, re.MULTILINE).group(1): r.api for r in loopback.requests}
+    assert apis == {"app.py": "anthropic", "util.py": "responses"}
+    assert set(json.loads(out)["models"]) == {"opus (claude-opus-4-6)", "codex (gpt-5.3-codex)"}
+
+
+async def test_dry_run_lists_the_requests_and_their_cost_and_sends_nothing(loopback, repo, user_config):
+    change_two_files(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--dry-run", env=environment(loopback, user_config), cwd=repo)
+    assert code == 0, err
+    assert loopback.requests == []
+    assert re.search(r"app\.py:13-14 → opus \([\d,]+ tokens, \$\d", err), err
+    assert "2 requests to send" in err
+
+
+async def test_a_budget_of_the_policy_refuses_with_its_own_exit_code(loopback, repo, user_config):
+    user_config.write_text(user_config.read_text() + "\n[budget]\ndaily_usd = 0.001\n")
+    change_two_files(repo)
+    code, out, err = await review("--diff", "HEAD~1", "--format", "json", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 3, err
+    failed = json.loads(out)["failed"]
+    assert {f["kind"] for f in failed} == {"refused"} and len(failed) == 2
+    assert all("budget" in f["message"] for f in failed)
+    assert loopback.requests == []
