@@ -119,14 +119,14 @@ class Progress:
 
 
 class _QuietProgress:
-    """The pipeline's progress for one unit: retries and fallbacks as log lines."""
+    """The pipeline's progress for one unit: nothing as it goes; a fallback
+    is told when the unit ends (:func:`_outcome`)."""
 
     async def begin(self, spec: Any, decision: Any) -> None:
         return None
 
     def report(self, message: str, *, force: bool = False) -> None:
-        if force and ("retry" in message or "falling back" in message or "escalat" in message):
-            print(f"review: … {message}", file=sys.stderr, flush=True)
+        return None
 
     def delta(self, text: str) -> None:
         return None
@@ -458,7 +458,8 @@ def _outcome(result: Any, collected: Collected) -> str:
 
     if result.status is Status.SHOWN:
         count = len(collected.findings)
-        return f"{model_label(result.model)}: {count} finding{_s(count)} before filtering"
+        fallback = f" (fallback: {result.fallback_error})" if result.fallback else ""
+        return f"{model_label(result.model)}: {count} finding{_s(count)} before filtering{fallback}"
     return f"{result.status.value}: {result.message}"
 
 

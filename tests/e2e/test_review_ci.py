@@ -278,3 +278,14 @@ async def test_a_budget_of_the_policy_refuses_with_its_own_exit_code(loopback, r
     assert {f["kind"] for f in failed} == {"refused"} and len(failed) == 2
     assert all("budget" in f["message"] for f in failed)
     assert loopback.requests == []
+
+
+async def test_a_fallback_is_told_in_the_progress_and_its_model_named(loopback, repo, user_config):
+    (repo / "util.py").write_text(UTIL + "\n\ndef ratio(a, b):\n    return a / b\n")
+    commit(repo)
+    loopback.fail_next("anthropic", *[Fault("status", 503, retry_after=0.01)] * 3)
+    code, out, err = await review("--diff", "HEAD~1", "--format", "json", env=environment(loopback, user_config),
+                                  cwd=repo)
+    assert code == 0, err
+    assert "(fallback: " in err
+    assert json.loads(out)["models"] != ["opus (claude-opus-4-6)"]
