@@ -254,9 +254,7 @@ def to_sarif(report: Report) -> str:
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "assistant-router", "version": report.tool_version,
-                                "informationUri": "https://github.com/assistant-router/assistant-router",
-                                "rules": rules}},
+            "tool": {"driver": {"name": "assistant-router", "version": report.tool_version, "rules": rules}},
             "invocations": [invocation],
             "columnKind": "unicodeCodePoints",
             "results": results,
