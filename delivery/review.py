@@ -51,7 +51,22 @@ class Finding(BaseModel):
     severity: Annotated[Literal["error", "warning", "info", "hint"], BeforeValidator(_severity)] = "warning"
     category: Annotated[str, BeforeValidator(lambda v: str(v or "general").strip().lower())] = "general"
     message: str = Field(min_length=1)
-    replacement: str | None = None
+    replacement: Annotated[str | None, BeforeValidator(lambda v: _without_line_numbers(v))] = None
+
+
+# The review prompt shows each line as "12 +| code" (engine/prompts.py numbered);
+# a model that copies that into a replacement must not put the numbers in the file.
+_NUMBERED_LINE = re.compile(r"^ *\d+ ?[ +]?\| ?")
+
+
+def _without_line_numbers(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return value
+    lines = value.split("\n")
+    written = [line for line in lines if line.strip()]
+    if not all(_NUMBERED_LINE.match(line) for line in written):
+        return value
+    return "\n".join(_NUMBERED_LINE.sub("", line, count=1) for line in lines)
 
 
 class RuleFinding(Finding):

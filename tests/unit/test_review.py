@@ -101,3 +101,14 @@ def test_a_fix_applies_only_while_its_text_is_unchanged():
     assert fix.still_applies(LINES)
     assert not fix.still_applies([*LINES[:2], "    return ast.literal_eval(x)\n", *LINES[3:]])
     assert not fix.still_applies(LINES[:2])
+
+
+@pytest.mark.parametrize("replacement, expected", [
+    ("  12 +|     return a / b\n  13  |     # done", "    return a / b\n    # done"),
+    ("12 | x = 1", "x = 1"),
+    ("x = 1  # 12 | not a prefix", "x = 1  # 12 | not a prefix"),
+    ("12 | x = 1\ny = 2", "12 | x = 1\ny = 2"),  # not every line numbered: taken as written
+])
+def test_line_numbers_copied_from_the_prompt_never_reach_a_replacement(replacement, expected):
+    finding = Finding.model_validate({"line": 12, "message": "m", "replacement": replacement})
+    assert finding.replacement == expected
