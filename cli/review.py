@@ -118,20 +118,6 @@ class Progress:
             print(f"review: {self.done}/{self.total} {what}", file=self.stream, flush=True)
 
 
-class _QuietProgress:
-    """The pipeline's progress for one unit: nothing as it goes; a fallback
-    is told when the unit ends (:func:`_outcome`)."""
-
-    async def begin(self, spec: Any, decision: Any) -> None:
-        return None
-
-    def report(self, message: str, *, force: bool = False) -> None:
-        return None
-
-    def delta(self, text: str) -> None:
-        return None
-
-
 class _CollectingTarget:
     """The delivery target of a review run: keeps the findings, shows nothing."""
 
@@ -441,7 +427,7 @@ async def _send(units: Sequence[Unit], registry: Any, policy: Policy, options: O
 
 async def _review_unit(unit: Unit, engine: Engine) -> tuple[Any, Collected]:
     from assistant_router import delivery
-    from assistant_router.engine.pipeline import run_task
+    from assistant_router.engine.pipeline import NoProgress, run_task
 
     collected = Collected()
     target = _CollectingTarget(collected)
@@ -449,7 +435,7 @@ async def _review_unit(unit: Unit, engine: Engine) -> tuple[Any, Collected]:
     async def deliver(answer: Answer) -> Any:
         return await delivery.deliver(answer, target)
 
-    result = await run_task(unit.request, engine, deliver=deliver, progress=_QuietProgress())
+    result = await run_task(unit.request, engine, deliver=deliver, progress=NoProgress())
     return result, collected
 
 

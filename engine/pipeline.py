@@ -64,6 +64,20 @@ class Progress(Protocol):
     def delta(self, text: str) -> None: ...
 
 
+class NoProgress:
+    """A run that shows nothing as it goes (an inline completion: the ghost
+    text is its progress; a CI review: told when each span ends)."""
+
+    async def begin(self, spec: TaskSpec, decision: Decision) -> None:
+        return None
+
+    def report(self, message: str, *, force: bool = False) -> None:
+        return None
+
+    def delta(self, text: str) -> None:
+        return None
+
+
 @dataclass
 class Engine:
     """What the pipeline needs, built once by each front end's composition root."""

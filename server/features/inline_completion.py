@@ -58,19 +58,6 @@ def debounce_s(trigger: types.InlineCompletionTriggerKind, debounce_ms: int, cli
     return debounce_ms / 1000 if automatic and not client_debounces else 0.0
 
 
-class _Silent:
-    """A completion shows no progress: it is the ghost text itself."""
-
-    async def begin(self, spec: Any, decision: Any) -> None:
-        return None
-
-    def report(self, message: str, *, force: bool = False) -> None:
-        return None
-
-    def delta(self, text: str) -> None:
-        return None
-
-
 @dataclass(frozen=True)
 class Shown:
     """A completion shown at ``offset`` of a document, with the text around it."""
@@ -134,7 +121,7 @@ class InlineCompletions:
 
     async def _complete(self, ls: LanguageServer, params: types.InlineCompletionParams,
                         request_id: Any) -> types.InlineCompletionList | None:
-        from assistant_router.engine.pipeline import run_task
+        from assistant_router.engine.pipeline import NoProgress, run_task
         from assistant_router.engine.request import build_request
         from assistant_router.engine.results import Status, TaskError
         from assistant_router.routing.tasks import Task
@@ -174,7 +161,7 @@ class InlineCompletions:
 
         # The run records its counts without waiting for the ledger
         # (engine/usage/service.py add_later): it ends when its text is delivered.
-        job = asyncio.ensure_future(run_task(request, services.engine, progress=_Silent(),
+        job = asyncio.ensure_future(run_task(request, services.engine, progress=NoProgress(),
                                              deliver=lambda answer: delivery.deliver(answer, target=None)))
         services.running.add(job, ("request", request_id))
         try:
